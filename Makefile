@@ -1,0 +1,53 @@
+# LayerScope — every set-up step lives here so a fresh machine needs only `make run` / `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SHARED ?= $(abspath ../shared)
+# The corpus images and archives are built outside the checkout (../shared is read-only in CI).
+CORPUS_OUT ?= $(HOME)/.cache/layerscope-corpus
+export LAYERSCOPE_SHARED := $(SHARED)
+export CORPUS_OUT
+
+.PHONY: run test test-unit services corpus lint format bench screenshots fuzz clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Open the TUI. IMAGE=<reference or archive>; with none it opens a local image, or the bundled sample.
+run: $(BIN)/.installed
+	$(BIN)/layerscope $(IMAGE)
+
+# The whole suite: unit, conformance (dive data and the dive binary), engine integration, TUI.
+test: $(BIN)/.installed services
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Tests that need neither the engine nor the corpus.
+test-unit: $(BIN)/.installed
+	$(BIN)/python -m pytest -m "not engine and not corpus" $(PYTEST_ARGS)
+
+# A real Docker engine and the small corpus images (idempotent: skips what is up to date).
+services:
+	bash $(SHARED)/corpus/start-dockerd.sh
+	bash $(SHARED)/corpus/build.sh > $(CORPUS_OUT).build.log 2>&1 || { tail -30 $(CORPUS_OUT).build.log; exit 1; }
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/bench.py
+
+screenshots: $(BIN)/.installed
+	$(BIN)/python -m explorer.tui.screenshots screenshots
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Headless core: sources, layer indexing, analysis and exports. Never imports textual."""
