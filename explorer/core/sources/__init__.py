@@ -1,0 +1,40 @@
+"""Where images come from: an engine (Docker, Podman) or an archive on disk."""
+
+from __future__ import annotations
+
+import os
+
+from explorer.core.errors import ImageError
+from explorer.core.sources.archive import ArchiveSource, LayerProgress, Source
+from explorer.core.sources.engine import EngineSource
+
+KINDS = ("docker", "podman", "docker-archive", "oci-archive", "oci")
+
+__all__ = ["KINDS", "LayerProgress", "Source", "open_source", "split_target"]
+
+
+def split_target(target: str, kind: str | None = None) -> tuple[str, str]:
+    """(kind, reference or path) from `kind://rest`, an explicit kind, or what is on disk."""
+    for prefix in KINDS:
+        if target.startswith(prefix + "://"):
+            return prefix, target[len(prefix) + 3 :]
+    if kind:
+        if kind not in KINDS:
+            raise ImageError(f"unknown source {kind!r} (expected one of: {', '.join(KINDS)})")
+        return kind, target
+    if os.path.exists(target):
+        return ("oci" if os.path.isdir(target) else "docker-archive"), target
+    if target.endswith((".tar", ".tar.gz", ".tgz", ".tar.zst")) or (
+        "/" in target and (target.startswith((".", "/", "~")))
+    ):
+        raise ImageError(f"{target}: no such file or directory")
+    return "docker", target
+
+
+def open_source(target: str, kind: str | None = None, platform: str | None = None) -> Source:
+    kind, ref = split_target(target, kind)
+    if kind in ("docker", "podman"):
+        return EngineSource(ref, kind, platform)
+    if not os.path.exists(ref):
+        raise ImageError(f"{ref}: no such file or directory")
+    return ArchiveSource(ref, platform, "" if kind == "docker-archive" else kind)
