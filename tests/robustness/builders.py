@@ -431,7 +431,7 @@ def gzip_bytes(data: bytes) -> bytes:
 
 
 def zstd_bytes(data: bytes) -> bytes:
-    return zstandard.ZstdCompressor().compress(data)
+    return zstandard.ZstdCompressor(write_checksum=True).compress(data)
 
 
 def _estargz(chunks: list[bytes]) -> tuple[bytes, bytes]:
@@ -483,7 +483,7 @@ def encode_layer(layer: Layer) -> EncodedLayer:
         if layer.compression == "gzip":
             comp = zlib.compressobj(6, zlib.DEFLATED, 31)
         elif layer.compression == "zstd":
-            comp = zstandard.ZstdCompressor().compressobj()
+            comp = zstandard.ZstdCompressor(write_checksum=True).compressobj()
         elif layer.compression == "none":
             comp = None
         else:
