@@ -74,6 +74,7 @@ class Rejected:
 
     pattern: str
     where: str = ""
+    problem: str = ""  # for the docs, when the pattern is not one of the named ones
 
 
 @dataclass(frozen=True)
@@ -505,7 +506,9 @@ CASES: list[Case] = [
     Case(
         "empty-file",
         raw_file(b""),
-        Rejected(NOT_IMAGE + "|" + TRUNC, "the input file"),
+        Rejected(
+            NOT_IMAGE + "|" + TRUNC, "the input file", problem="empty / not a container image"
+        ),
         "0-byte file",
     ),
     Case(
@@ -517,7 +520,9 @@ CASES: list[Case] = [
     Case(
         "not-a-tar",
         raw_file(b"this is not an image, just some text\n" * 40),
-        Rejected(NOT_IMAGE + "|not a tar", "the input file"),
+        Rejected(
+            NOT_IMAGE + "|not a tar", "the input file", problem="not a tar / not a container image"
+        ),
         "a text file",
     ),
     Case(
@@ -578,7 +583,9 @@ CASES: list[Case] = [
                 p, b.member_span(p, a.layer_paths[0])[0], size=4 << 30
             ),
         ),
-        Rejected(TRUNC + "|size", "the archive or the member"),
+        Rejected(
+            TRUNC + "|size", "the archive or the member", problem="truncated (size beyond the end)"
+        ),
         "a tiny archive whose layer.tar header claims 4 GiB",
     ),
     Case(
@@ -597,7 +604,7 @@ CASES: list[Case] = [
             legacy(),
             edit(lambda a: "manifest.json", lambda d: b"{not json", lambda a: ("manifest.json",)),
         ),
-        Rejected(r"manifest|json", "manifest.json"),
+        Rejected(r"manifest|json", "manifest.json", problem="manifest.json is invalid JSON"),
         "manifest.json is not JSON",
     ),
     Case(
@@ -605,7 +612,9 @@ CASES: list[Case] = [
         tar(
             legacy(), edit(lambda a: "manifest.json", lambda d: b"[]", lambda a: ("manifest.json",))
         ),
-        Rejected(r"manifest|no image|empty", "manifest.json"),
+        Rejected(
+            r"manifest|no image|empty", "manifest.json", problem="manifest.json lists no image"
+        ),
         "manifest.json is `[]`",
     ),
     Case(
@@ -618,7 +627,9 @@ CASES: list[Case] = [
                 lambda a: ("manifest.json",),
             ),
         ),
-        Rejected(r"manifest|json|invalid|expected", "manifest.json"),
+        Rejected(
+            r"manifest|json|invalid|expected", "manifest.json", problem="manifest.json is invalid"
+        ),
         "manifest.json is an object, `Layers` a string",
     ),
     Case(
@@ -639,7 +650,7 @@ CASES: list[Case] = [
             oci(set_config(std_image, lambda c: b"\x00\x01 definitely not json")),
             lambda a: (a.config_digest[7:19],),
         ),
-        Rejected(r"config|json", "the config digest"),
+        Rejected(r"config|json", "the config digest", problem="config is not JSON"),
         "config blob is binary garbage (digest consistent)",
     ),
     Case(
@@ -653,7 +664,9 @@ CASES: list[Case] = [
             ),
             lambda a: (a.config_digest[7:19],),
         ),
-        Rejected(r"config|not an image|rootfs|diff.?id", "the config file"),
+        Rejected(
+            r"config|not an image|rootfs|diff.?id", "the config file", problem="not an image config"
+        ),
         "config is valid JSON but a Kubernetes Pod, not an image config",
     ),
     Case(
@@ -668,7 +681,11 @@ CASES: list[Case] = [
                 )
             )
         ),
-        Rejected(r"diff.?ids?|layer count|number of layers|\d+ layers", ""),
+        Rejected(
+            r"diff.?ids?|layer count|number of layers|\d+ layers",
+            "",
+            problem="layer count differs from diff_ids",
+        ),
         "config lists 1 diff_id, manifest 2 layers",
     ),
     Case(
@@ -677,13 +694,13 @@ CASES: list[Case] = [
             oci(std_image),
             lambda a: a.set_json("index.json", {"schemaVersion": 2, "manifests": []}),
         ),
-        Rejected(r"no (image|manifest)|empty|index", ""),
+        Rejected(r"no (image|manifest)|empty|index", "", problem="index lists no manifest"),
         "index.json with an empty `manifests` list",
     ),
     Case(
         "oci-index-json-missing",
         tar(oci(std_image), lambda a: a.remove("index.json")),
-        Rejected(r"index\.json|" + NOT_IMAGE, ""),
+        Rejected(r"index\.json|" + NOT_IMAGE, "", problem="no index.json / not a container image"),
         "OCI archive (oci-layout, blobs) without index.json",
     ),
     Case(
@@ -692,7 +709,7 @@ CASES: list[Case] = [
             oci(std_image),
             index_manifest_digest("sha256:../../../../../../../../../../etc/hostname"),
         ),
-        Rejected(r"digest|invalid", ""),
+        Rejected(r"digest|invalid", "", problem="invalid digest"),
         "OCI dir whose index points at `sha256:../../../../etc/hostname`",
     ),
     Case(
@@ -707,7 +724,11 @@ CASES: list[Case] = [
     Case(
         "platform-not-in-index",
         tar(oci(platform_image("amd64"), platform_image("arm64"))),
-        Rejected(r"platform|no (matching )?manifest", "the requested platform"),
+        Rejected(
+            r"platform|no (matching )?manifest",
+            "the requested platform",
+            problem="no image for that platform",
+        ),
         "multi-platform index (amd64, arm64), `--platform linux/s390x`",
         args=("--platform", "linux/s390x"),
     ),
@@ -747,7 +768,11 @@ CASES: list[Case] = [
     Case(
         "platform-no-host-match",
         tar(oci(platform_image(OTHER_ARCHES[1]), platform_image(OTHER_ARCHES[2]))),
-        Rejected(r"platform|no (matching )?manifest", "a platform"),
+        Rejected(
+            r"platform|no (matching )?manifest",
+            "a platform",
+            problem="no image for the host's platform",
+        ),
         "multi-platform index without the host's platform, no `--platform`",
     ),
     Case(
@@ -842,7 +867,7 @@ CASES: list[Case] = [
             ),
             lambda a: (*layer_names(a, 1), b.sha256_hex(b"another layer")[:12]),
         ),
-        Rejected(r"diff.?id|does not match|mismatch", "the layer"),
+        Rejected(r"diff.?id|does not match|mismatch", "the layer", problem="diff_id mismatch"),
         "legacy layer.tar whose sha256 is not the config's diff_id",
     ),
     Case(
@@ -855,7 +880,7 @@ CASES: list[Case] = [
             ),
             lambda a: (*layer_names(a, 0), b.sha256_hex(b"x")[:12]),
         ),
-        Rejected(r"diff.?id|does not match|mismatch", "the layer"),
+        Rejected(r"diff.?id|does not match|mismatch", "the layer", problem="diff_id mismatch"),
         "gzip layer whose blob digest is right but whose uncompressed sha256 is not the diff_id",
     ),
     # ---- compression
@@ -925,7 +950,11 @@ CASES: list[Case] = [
             ),
             lambda a: layer_names(a, 0),
         ),
-        Rejected(r"media.?type|unsupported|unknown|not a tar|unrecogni[sz]ed", "the layer digest"),
+        Rejected(
+            r"media.?type|unsupported|unknown|not a tar|unrecogni[sz]ed",
+            "the layer digest",
+            problem="unsupported media type / not a tar",
+        ),
         "layer of unknown media type holding random bytes",
     ),
     # ---- layer tar structure
@@ -935,7 +964,7 @@ CASES: list[Case] = [
             legacy(lambda: Image([Layer(tar=b"GIF89a" + b.noise(5000))])),
             lambda a: layer_names(a, 0),
         ),
-        Rejected(TAR_BAD + "|not a tar", "the layer"),
+        Rejected(TAR_BAD + "|not a tar", "the layer", problem="not a tar"),
         "layer.tar holding random bytes (diff_id consistent)",
     ),
     Case(
@@ -1021,7 +1050,9 @@ CASES: list[Case] = [
     Case(
         "legacy-layer-symlink-dangling",
         tar(legacy(), legacy_symlinked(lambda a: "../0000nothere/layer.tar")),
-        Rejected(MISSING + "|symlink|dangling|link", "the layer"),
+        Rejected(
+            MISSING + "|symlink|dangling|link", "the layer", problem="missing (dangling link)"
+        ),
         "layer.tar is a symlink to a member that does not exist",
     ),
     Case(
@@ -1033,13 +1064,17 @@ CASES: list[Case] = [
                 legacy_symlinked(lambda a: "../loop/layer.tar")(a),
             )[1],
         ),
-        Rejected(r"loop|symlink|link|too many|" + MISSING, "the layer"),
+        Rejected(r"loop|symlink|link|too many|" + MISSING, "the layer", problem="symlink loop"),
         "layer.tar -> loop/layer.tar -> layer.tar",
     ),
     Case(
         "legacy-layer-symlink-escape",
         tar(legacy(), legacy_symlinked(lambda a: "../../../../../../etc/passwd")),
-        Rejected(MISSING + "|outside|escape|invalid|symlink|link", "the layer"),
+        Rejected(
+            MISSING + "|outside|escape|invalid|symlink|link",
+            "the layer",
+            problem="missing (link leaves the archive)",
+        ),
         "layer.tar is a symlink to ../../../../etc/passwd",
     ),
     # ---- entries: names
@@ -1350,7 +1385,7 @@ CASES: list[Case] = [
             legacy(lambda: one_layer(Entry("huge", data=b"tiny", size=4 << 30))),
             lambda a: layer_names(a, 0),
         ),
-        Rejected(TRUNC + "|size", "the layer"),
+        Rejected(TRUNC + "|size", "the layer", problem="truncated (size beyond the end)"),
         "an entry claiming 4 GiB in a tiny layer",
     ),
     Case(
@@ -1359,7 +1394,7 @@ CASES: list[Case] = [
             legacy(lambda: one_layer(Entry("huge", data=b"tiny", size=1 << 62))),
             lambda a: layer_names(a, 0),
         ),
-        Rejected(TRUNC + "|size", "the layer"),
+        Rejected(TRUNC + "|size", "the layer", problem="truncated (size beyond the end)"),
         "an entry whose base-256 size field says 2^62",
     ),
     Case(

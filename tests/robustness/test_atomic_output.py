@@ -1,0 +1,182 @@
+"""``--json`` output is written atomically (issue 5).
+
+Our rule: the output file is either the complete new export or exactly what was there before.
+A failed run leaves a previous file unchanged (dive truncates it; we do not), and neither a
+failure nor an interruption (Ctrl-C, SIGTERM) leaves a temp file next to it. After SIGKILL
+nothing can clean up, but the target itself is still never partial.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from . import builders as b
+from .harness import (
+    DEFAULT_MEM,
+    REPO,
+    Result,
+    _limit,
+    assert_analysed,
+    assert_common,
+    assert_rejected,
+    cli_argv,
+    cli_env,
+    leftovers,
+    load_json,
+    run_cli,
+)
+
+OLD = b'{"previous": "export, must survive a failed run"}\n'
+
+
+def small_image(tmp: Path) -> Path:
+    image = b.Image([b.Layer([b.directory("etc"), b.file("etc/hostname", b"box\n")])])
+    return b.docker_archive(image).write_tar(tmp / "image.tar")
+
+
+def truncated_image(tmp: Path) -> Path:
+    image = b.Image([b.Layer([b.directory("etc"), b.file("etc/data", b.noise(20000))])])
+    arc = b.docker_archive(image, manifest_first=True)
+    path = arc.write_tar(tmp / "image.tar")
+    _, data, size = b.member_span(path, arc.layer_paths[0])
+    return b.truncate(path, data + size // 2)
+
+
+def big_image(tmp: Path, dirs: int = 100) -> Path:
+    """``dirs`` x 1,000 empty files in one gzip layer: ~10 s of work, a ~20 MB export."""
+    image = b.Image([b.Layer(b.many_files(dirs, 1000), "gzip", command="RUN touch")])
+    return b.oci_archive(image).write_tar(tmp / "big.tar")
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    paths = tmp_path / "in", tmp_path / "out", tmp_path / "cache"
+    for p in paths:
+        p.mkdir()
+    return paths
+
+
+def test_failed_run_leaves_previous_file_unchanged(dirs) -> None:
+    src, out_dir, cache = dirs
+    out = out_dir / "export.json"
+    out.write_bytes(OLD)
+    image = truncated_image(src)
+    res = run_cli(image, out, cache_dir=cache)
+    assert_rejected(res, out, r"truncat", previous=OLD, image=image)
+
+
+def test_success_replaces_previous_file(dirs) -> None:
+    src, out_dir, cache = dirs
+    out = out_dir / "export.json"
+    out.write_bytes(OLD)
+    res = run_cli(small_image(src), out, cache_dir=cache)
+    assert_analysed(res, out)
+    assert "etc/hostname" in {f["path"] for f in load_json(out)["layer"][0]["fileList"]}
+
+
+def test_output_dir_missing_is_one_clean_error(dirs) -> None:
+    src, out_dir, cache = dirs
+    out = out_dir / "no-such-dir" / "export.json"
+    res = run_cli(small_image(src), out, cache_dir=cache)
+    assert_common(res)
+    assert res.returncode == 2, res.describe()
+    assert len(res.errors) == 1, res.describe()
+    assert "no-such-dir" in res.errors[0], res.describe()
+    assert leftovers(out_dir) == []
+
+
+def test_output_path_is_a_directory(dirs) -> None:
+    src, out_dir, cache = dirs
+    out = out_dir / "taken"
+    out.mkdir()
+    (out / "keep").write_bytes(b"x")
+    res = run_cli(small_image(src), out, cache_dir=cache)
+    assert_common(res)
+    assert res.returncode == 2, res.describe()
+    assert len(res.errors) == 1, res.describe()
+    assert leftovers(out_dir) == ["taken"] and leftovers(out) == ["keep"]
+
+
+def _interrupt(image: Path, out: Path, cache: Path, sig: int, at_write: bool) -> Result:
+    """Run the CLI and send ``sig``: as soon as anything new appears in the output dir (the
+    temp file of an atomic write), or after 1 s when ``at_write`` is False."""
+    proc = subprocess.Popen(
+        cli_argv(image, out),
+        cwd=REPO,
+        env=cli_env(cache),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_limit(DEFAULT_MEM),
+    )
+    start = time.monotonic()
+    before = os.stat(out).st_mtime_ns if out.exists() else None
+    while proc.poll() is None and time.monotonic() - start < 300:
+        if at_write:
+            names = os.listdir(out.parent)
+            changed = out.exists() and os.stat(out).st_mtime_ns != before
+            if len(names) > 1 or changed:
+                break
+            time.sleep(0.0005)
+        elif time.monotonic() - start >= 1.0:
+            break
+        else:
+            time.sleep(0.01)
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+        code: int | None = proc.returncode
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        code = None
+    elapsed = time.monotonic() - start
+    return Result(
+        [], code, stdout.decode(errors="replace"), stderr.decode(errors="replace"), elapsed
+    )
+
+
+def _assert_not_partial(out: Path) -> None:
+    data = out.read_bytes()
+    if data != OLD:
+        json.loads(data.decode("utf-8"))  # complete, or this raises
+
+
+SIGNALS = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGTERM, id="SIGTERM")]
+
+
+@pytest.mark.parametrize("sig", SIGNALS)
+def test_interrupted_while_reading(dirs, sig) -> None:
+    """Interrupted during analysis: previous file intact, no temp file, no traceback."""
+    src, out_dir, cache = dirs
+    out = out_dir / "export.json"
+    out.write_bytes(OLD)
+    res = _interrupt(big_image(src), out, cache, sig, at_write=False)
+    assert_common(res)
+    _assert_not_partial(out)
+    assert leftovers(out_dir, (out.name,)) == [], f"left behind: {leftovers(out_dir)}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [*SIGNALS, pytest.param(signal.SIGKILL, id="SIGKILL")])
+def test_interrupted_while_writing(dirs, sig) -> None:
+    """Interrupted the moment the output starts to appear: the target is the old file or the
+    complete export, never partial; no temp file (except after SIGKILL, which nothing can
+    clean up)."""
+    src, out_dir, cache = dirs
+    out = out_dir / "export.json"
+    out.write_bytes(OLD)
+    res = _interrupt(big_image(src), out, cache, sig, at_write=True)
+    if sig != signal.SIGKILL:
+        assert_common(res)
+    _assert_not_partial(out)
+    if sig != signal.SIGKILL:
+        assert leftovers(out_dir, (out.name,)) == [], f"left behind: {leftovers(out_dir)}"
