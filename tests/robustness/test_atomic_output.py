@@ -81,6 +81,7 @@ def test_success_replaces_previous_file(dirs) -> None:
     assert "etc/hostname" in {f["path"] for f in load_json(out)["layer"][0]["fileList"]}
 
 
+@pytest.mark.xfail(reason="today: exit 3 'internal error: FileNotFoundError'", strict=True)
 def test_output_dir_missing_is_one_clean_error(dirs) -> None:
     src, out_dir, cache = dirs
     out = out_dir / "no-such-dir" / "export.json"
@@ -92,6 +93,7 @@ def test_output_dir_missing_is_one_clean_error(dirs) -> None:
     assert leftovers(out_dir) == []
 
 
+@pytest.mark.xfail(reason="today: exit 3 'internal error: IsADirectoryError'", strict=True)
 def test_output_path_is_a_directory(dirs) -> None:
     src, out_dir, cache = dirs
     out = out_dir / "taken"
@@ -165,8 +167,22 @@ def test_interrupted_while_reading(dirs, sig) -> None:
     assert leftovers(out_dir, (out.name,)) == [], f"left behind: {leftovers(out_dir)}"
 
 
+SIGTERM_LEAK = pytest.mark.xfail(
+    reason="today SIGTERM is not handled: a .layerscope-*.tmp stays when it lands mid-write "
+    "(not strict: the signal only sometimes lands in that window)",
+    strict=False,
+)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [*SIGNALS, pytest.param(signal.SIGKILL, id="SIGKILL")])
+@pytest.mark.parametrize(
+    "sig",
+    [
+        pytest.param(signal.SIGINT, id="SIGINT"),
+        pytest.param(signal.SIGTERM, id="SIGTERM", marks=SIGTERM_LEAK),
+        pytest.param(signal.SIGKILL, id="SIGKILL"),
+    ],
+)
 def test_interrupted_while_writing(dirs, sig) -> None:
     """Interrupted the moment the output starts to appear: the target is the old file or the
     complete export, never partial; no temp file (except after SIGKILL, which nothing can

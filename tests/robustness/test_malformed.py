@@ -1533,6 +1533,44 @@ CASES: list[Case] = [
         ),
         "whiteouts named `.wh.`, `.wh...` (whiting out '' and '..')",
     ),
+    Case(
+        "config-without-history",
+        tar(
+            legacy(set_config(std_image, lambda c: {k: v for k, v in c.items() if k != "history"}))
+        ),
+        Analysed(all_of(n_layers(2), has("app/main.py", 1)), "layers with empty commands"),
+        "config with no `history` at all",
+    ),
+    Case(
+        "history-longer-than-layers",
+        tar(
+            legacy(
+                set_config(
+                    std_image,
+                    lambda c: c | {"history": [*c["history"], {"created_by": "RUN ghost"}] * 2},
+                )
+            )
+        ),
+        Analysed(all_of(n_layers(2), has("app/main.py", 1)), "2 layers; extra history ignored"),
+        "history has 4 non-empty entries for 2 layers",
+    ),
+    Case(
+        "layer-garbage-mode-field",
+        tar(
+            legacy(
+                lambda: one_layer(
+                    Raw(
+                        b.tar_header("etc/x", size=1, patch={"mode": b"zzzzzzz\x00"})
+                        + b"x"
+                        + b.padding(1)
+                    )
+                )
+            ),
+            lambda a: layer_names(a, 0),
+        ),
+        Rejected(TAR_BAD, "the layer"),
+        "a header whose mode field is `zzzzzzz` (checksum valid)",
+    ),
     # ---- scale: memory and time
     Case(
         "million-entry-layer",
@@ -1565,10 +1603,29 @@ CASES: list[Case] = [
 
 # --------------------------------------------------------------------------- the test
 
+# Where the CLI differs from the expectation today (strict: a fix shows up as XPASS, which
+# fails until its line is removed here).
+NO_DIGEST_CHECK = "blob content is not checked against its digest"
+NO_DIFF_ID_CHECK = "layer content is not checked against the config's diff_id"
+KNOWN_FAILURES = {
+    "missing-layer-name-with-escapes": "ESC, BEL and a newline from the name reach stderr raw",
+    "oci-layer-digest-mismatch": NO_DIGEST_CHECK,
+    "oci-config-digest-mismatch": NO_DIGEST_CHECK,
+    "oci-manifest-digest-mismatch": NO_DIGEST_CHECK,
+    "docker25-layer-digest-mismatch": NO_DIGEST_CHECK,
+    "legacy-diff-id-mismatch": NO_DIFF_ID_CHECK,
+    "oci-gzip-diff-id-mismatch": NO_DIFF_ID_CHECK,
+    "truncated-zstd-layer": "reported as 'empty archive', not as a truncated/corrupt zstd stream",
+    "layer-bad-header-checksum": "header checksum not verified when the magic is ustar",
+    "hardlink-missing-target": "analysed, but no warning",
+}
+
 
 def params():
     for case in CASES:
         marks = [pytest.mark.slow] if case.slow else []
+        if case.name in KNOWN_FAILURES:
+            marks.append(pytest.mark.xfail(reason=KNOWN_FAILURES[case.name], strict=True))
         yield pytest.param(case, id=case.name, marks=marks)
 
 
