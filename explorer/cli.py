@@ -44,7 +44,7 @@ def _ci_rules(args: argparse.Namespace) -> tuple[dict[str, str], str]:
     config_note = "  Using default CI config"
     if args.ci_config and os.path.exists(args.ci_config):
         rules.update(ci.read_rules_file(args.ci_config))
-        config_note = f"  Using CI config: {os.path.abspath(args.ci_config)}"
+        config_note = f"  Using CI config: {args.ci_config}"
     elif args.ci_config != ".dive-ci":
         raise ImageError(f"{args.ci_config}: no such CI config file")
     for name, value in (
@@ -58,8 +58,9 @@ def _ci_rules(args: argparse.Namespace) -> tuple[dict[str, str], str]:
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    from explorer.core.analysis import analyze, index_all
-    from explorer.core.export import export_document, go_json, write_atomically
+    from explorer.core.analysis import index_all
+    from explorer.core.efficiency import dive_efficiency
+    from explorer.core.export import write_export
     from explorer.core.sources import open_source
 
     rules, config_note = _ci_rules(args) if args.ci else ({}, "")
@@ -68,23 +69,22 @@ def run_headless(args: argparse.Namespace) -> int:
         meta, layers = index_all(source)
     finally:
         source.close()
-    analysis = analyze(meta, layers)
-    for warning in analysis.warnings:
+    for warning in (w for layer in layers for w in layer.warnings):
         print(f"warning: {warning}", file=sys.stderr)
-    if args.json:
-        document = export_document(meta, layers, analysis.efficiency)
-        write_atomically(args.json, go_json(document))
+    efficiency = write_export(args.json, meta, layers) if args.json else dive_efficiency(layers)
     if not args.ci:
         return 0
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     bold = (lambda s: f"\x1b[1m{s}\x1b[0m") if color else (lambda s: s)
     print(config_note)
-    print(f"{bold('Image Source:')} {meta.source}://{args.image.split('://')[-1]}")
-    print(f"{bold('Analyzing image...')}")
-    lines, passed = ci.report(analysis.efficiency, ci.evaluate(rules, analysis.efficiency), color)
-    print("\n".join(lines))
+    print(f"{bold('Image Source: ')}{meta.source}://{args.image.split('://')[-1]}")
+    extracting = bold(f"Extracting image from {meta.source}...")
+    print(f"{extracting} (this can take a while for large images)")
+    print(bold("Analyzing image..."))
+    evaluation = ci.evaluate(rules, efficiency)
+    print("\n".join(ci.report(efficiency, evaluation, color)))
     print()
-    return 0 if passed else 1
+    return 0 if evaluation.passed else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,10 +4,11 @@ numbers, printed in dive's words, with dive's exit codes."""
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Callable
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 
+from explorer.core.display import safe
 from explorer.core.efficiency import DiveEfficiency
 from explorer.core.errors import ImageError
 from explorer.core.humanize_go import go_bytes, go_float_v, parse_bytes
@@ -29,83 +30,112 @@ class RuleResult:
     message: str = ""
 
 
-def _parse_float(value: str) -> float:
+CONFIGURED = "CONFIGURED   "  # dive pads it so
+
+
+def go_parse_float(value: str) -> float:
+    """Go's strconv.ParseFloat: no surrounding space, NaN/Inf and hex floats accepted."""
+    text = value
+    if text != text.strip() or not text:
+        raise ValueError(f'strconv.ParseFloat: parsing "{value}": invalid syntax')
+    lowered = text.lower().lstrip("+-")
+    if lowered in ("nan", "inf", "infinity"):
+        return float(text.lower().replace("infinity", "inf"))
     try:
-        return float(value.strip()) if value.strip().lower() not in ("nan", "inf") else float("x")
+        if lowered.startswith("0x"):
+            return float.fromhex(text)
+        return float(text)
     except ValueError:
-        raise ValueError(
-            f"strconv.ParseFloat: parsing {value!r}: invalid syntax".replace("'", '"')
-        ) from None
+        raise ValueError(f'strconv.ParseFloat: parsing "{value}": invalid syntax') from None
 
 
-def _ratio_rule(
-    name: str, value: str, actual: float, failed: Callable[[float, float], bool], message: str
-) -> RuleResult:
+def _validate(name: str, value: str) -> str | None:
+    """dive's rule validation: None when valid, else its message."""
+    if name == "highestWastedBytes":
+        try:
+            parse_bytes(value)
+        except ValueError as exc:
+            return f"invalid config value ('{value}'): {exc}"
+        return None
     try:
-        threshold = _parse_float(value)
+        number = go_parse_float(value)
     except ValueError as exc:
-        return RuleResult(name, MISCONFIGURED, f"invalid config value ('{value}'): {exc}")
-    if threshold < 0 or threshold > 1:
-        return RuleResult(
-            name,
-            MISCONFIGURED,
-            f"{name} config value is outside allowed range (0-1), given '{value}'",
-        )
-    if failed(actual, threshold):
-        return RuleResult(name, FAIL, message.format(go_float_v(actual), go_float_v(threshold)))
+        return f"invalid config value ('{value}'): {exc}"
+    if number < 0 or number > 1:
+        return f"{name} config value is outside allowed range (0-1), given '{value}'"
+    return None
+
+
+def _check(name: str, value: str, eff: DiveEfficiency) -> RuleResult:
+    if name == "lowestEfficiency":
+        threshold = go_parse_float(value)
+        if threshold > eff.score:
+            return RuleResult(
+                name,
+                FAIL,
+                f"image efficiency is too low (efficiency={go_float_v(eff.score)} < "
+                f"threshold={go_float_v(threshold)})",
+            )
+    elif name == "highestUserWastedPercent":
+        threshold = go_parse_float(value)
+        if threshold < eff.user_wasted_percent:
+            return RuleResult(
+                name,
+                FAIL,
+                "too many bytes wasted, relative to the user bytes added (%-user-wasted-bytes="
+                f"{go_float_v(eff.user_wasted_percent)} > threshold={go_float_v(threshold)})",
+            )
+    else:
+        limit = parse_bytes(value)
+        if eff.wasted_bytes > limit:
+            return RuleResult(
+                name,
+                FAIL,
+                f"too many bytes wasted (wasted-bytes={eff.wasted_bytes} > threshold={limit})",
+            )
     return RuleResult(name, PASS)
 
 
-def evaluate(rules: dict[str, str], eff: DiveEfficiency) -> list[RuleResult]:
-    results = []
-    for name in sorted(RULES):
-        value = rules.get(name, DEFAULTS[name])
-        if value.strip().lower() == "disabled":
-            results.append(RuleResult(name, SKIP, "rule disabled"))
-            continue
-        if name == "lowestEfficiency":
-            results.append(
-                _ratio_rule(
-                    name,
-                    value,
-                    eff.score,
-                    lambda a, t: a < t,
-                    "image efficiency is too low (efficiency={} < threshold={})",
-                )
-            )
-        elif name == "highestUserWastedPercent":
-            results.append(
-                _ratio_rule(
-                    name,
-                    value,
-                    eff.user_wasted_percent,
-                    lambda a, t: a > t,
-                    "too many bytes wasted, relative to the user bytes added "
-                    "(%-user-wasted-bytes={} > threshold={})",
-                )
-            )
-        else:
-            try:
-                threshold = parse_bytes(value)
-            except ValueError as exc:
-                results.append(
-                    RuleResult(name, MISCONFIGURED, f"invalid config value ('{value}'): {exc}")
-                )
-                continue
-            if threshold < 0:
-                results.append(RuleResult(name, MISCONFIGURED, "invalid value"))
-            elif eff.wasted_bytes > threshold:
-                results.append(
-                    RuleResult(
-                        name,
-                        FAIL,
-                        f"too many bytes wasted (wasted-bytes={eff.wasted_bytes} > "
-                        f"threshold={threshold})",
-                    )
-                )
+@dataclass
+class Evaluation:
+    results: list[RuleResult]  # in dive's order (rule names sorted)
+    misconfigured: bool
+
+    @property
+    def passed(self) -> bool:
+        return not self.misconfigured and all(r.status != FAIL for r in self.results)
+
+
+def evaluate(rules: dict[str, str], eff: DiveEfficiency) -> Evaluation:
+    values = {name: rules.get(name, DEFAULTS[name]) for name in sorted(RULES)}
+    problems = {n: _validate(n, v) for n, v in values.items() if v != "disabled"}
+    if any(problems.values()):
+        results = []
+        for name, value in values.items():
+            if value == "disabled":
+                results.append(RuleResult(name, CONFIGURED, "rule disabled"))
+            elif problems[name]:
+                results.append(RuleResult(name, MISCONFIGURED, problems[name] or ""))
             else:
-                results.append(RuleResult(name, PASS))
-    return results
+                results.append(RuleResult(name, CONFIGURED, "test"))
+        return Evaluation(results, misconfigured=True)
+    results = [
+        RuleResult(name, SKIP, "rule disabled") if value == "disabled" else _check(name, value, eff)
+        for name, value in values.items()
+    ]
+    return Evaluation(results, misconfigured=False)
+
+
+def _yaml_scalar(raw: str) -> str:
+    """A rule value as viper hands it to dive: quoted text as is, numbers in Go's 'f' form."""
+    value = raw.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", value):
+        number = float(value)
+        text = format(Decimal(repr(number)), "f") if "e" in repr(number) else repr(number)
+        return text.removesuffix(".0")
+    return value
 
 
 def read_rules_file(path: str) -> dict[str, str]:
@@ -126,58 +156,52 @@ def read_rules_file(path: str) -> dict[str, str]:
             continue
         if in_rules and ":" in line:
             key, _, value = line.strip().partition(":")
-            value = value.strip().strip("'\"")
-            if key in RULES:
-                rules[key] = value
+            if key in RULES and value.strip() not in ("", "~", "null"):
+                rules[key] = _yaml_scalar(value)
     return rules
 
 
-def report(eff: DiveEfficiency, results: list[RuleResult], color: bool) -> tuple[list[str], bool]:
-    """The lines dive prints after analysing, and whether the run passed."""
+def report(eff: DiveEfficiency, evaluation: Evaluation, color: bool) -> list[str]:
+    """The lines dive prints after analysing (colour only for a terminal, unlike dive)."""
 
     def style(text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
     lines = [
-        f"  efficiency: {eff.score * 100:2.4f} %",
+        f"  efficiency: {_percent(eff.score)} %",
         f"  wastedBytes: {eff.wasted_bytes} bytes ({go_bytes(eff.wasted_bytes)})",
         f"  userWastedPercent: {_percent(eff.user_wasted_percent)} %",
         style("Inefficient Files:", "1"),
         f"{'Count':>5}  {'Wasted Space':>12}  File Path",
     ]
-    if not eff.rows:
+    rows = [] if evaluation.misconfigured else eff.rows
+    if not rows:
         lines.append("None")
-    for row in eff.rows:
-        lines.append(f"{row.count!s:>5}  {go_bytes(row.cumulative):>12}  {row.path}")
+    for row in rows:
+        lines.append(f"{row.count!s:>5}  {go_bytes(row.cumulative):>12}  {safe(row.path)}")
     lines.append(style("Results:", "1"))
-    colors = {PASS: "1;7;32", FAIL: "1;7;31", SKIP: "1;7;33", WARN: "1;7;33"}
-    colors[MISCONFIGURED] = "1;7;31"
-    counts = dict.fromkeys((PASS, FAIL, WARN, SKIP, MISCONFIGURED), 0)
-    for r in results:
-        counts[r.status] += 1
-        text = f"  {style(r.status, colors[r.status])}: {r.name}"
-        if r.message and r.status != PASS:
-            text += f": {r.message}"
-        lines.append(text)
-    if counts[MISCONFIGURED]:
+    colors = {FAIL: "1;7;31", MISCONFIGURED: "1;7;31", SKIP: "34", WARN: "34"}
+    for r in evaluation.results:
+        status = style(r.status, colors[r.status]) if r.status in colors else r.status
+        lines.append(f"  {status}: {r.name}: {r.message}" if r.message else f"  {status}: {r.name}")
+    if evaluation.misconfigured:
         lines.append(style("CI Misconfigured", "31"))
-        return lines, False
-    passed = counts[FAIL] == 0
+        return lines
+    counts = {k: sum(r.status == k for r in evaluation.results) for k in (PASS, FAIL, WARN, SKIP)}
     summary = (
-        f"Result:{'PASS' if passed else 'FAIL'} [Total:{len(results)}] [Passed:{counts[PASS]}] "
-        f"[Failed:{counts[FAIL]}] [Warn:{counts[WARN]}] [Skipped:{counts[SKIP]}]"
+        f"Result:{'PASS' if evaluation.passed else 'FAIL'} [Total:{len(evaluation.results)}] "
+        f"[Passed:{counts[PASS]}] [Failed:{counts[FAIL]}] [Warn:{counts[WARN]}] "
+        f"[Skipped:{counts[SKIP]}]"
     )
-    lines.append(style(summary, "32" if passed else "31"))
-    return lines, passed
+    lines.append(style(summary, "32" if evaluation.passed else "31"))
+    return lines
 
 
 def _percent(value: float) -> str:
+    """Go's %2.4f of value*100."""
+    value *= 100
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
-        return "+Inf"
-    return f"{value * 100:2.4f}"
-
-
-def default_config_path() -> str | None:
-    return ".dive-ci" if os.path.exists(".dive-ci") else None
+        return "+Inf" if value > 0 else "-Inf"
+    return f"{value:2.4f}"

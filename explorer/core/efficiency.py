@@ -8,11 +8,12 @@ filesystem no longer shows, attributed to the layer that added it and the layer 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from explorer.core.gosort import go_sort
-from explorer.core.layerindex import LayerIndex
-from explorer.core.tree import NO_INFO, FileTree, Node, layer_tree, stack
+from explorer.core.layerindex import WHITEOUT_PREFIX, LayerIndex
+from explorer.core.tree import NO_INFO, FileTree, Node, layer_tree, stack, walk_post
 
 
 @dataclass
@@ -48,50 +49,82 @@ def _subtree_size(tree: FileTree, node: Node) -> int:
     return total
 
 
-def dive_efficiency(layers: list[LayerIndex]) -> DiveEfficiency:
-    data: dict[str, WasteRow] = {}
-    matches: list[WasteRow] = []
-    stacked: FileTree | None = None
-    for n in range(len(layers)):
-        tree = layer_tree(layers, n)
-        lower = stacked if stacked is not None else tree
-        for node in tree.root.walk_post():
+class DiveEfficiencyBuilder:
+    """dive's Efficiency(), fed one layer at a time (so callers can stream the layers)."""
+
+    def __init__(self, layers: list[LayerIndex]) -> None:
+        self.layers = layers
+        self.data: dict[str, WasteRow] = {}
+        self.matches: list[WasteRow] = []
+        self.stacked: FileTree | None = None
+
+    def add(self, tree: FileTree, post_order: list[tuple[Node, str]]) -> None:
+        """Account layer `tree` (its nodes in dive's visiting order), then stack it. The
+        tree is consumed: it becomes part of the stack."""
+        data, matches = self.data, self.matches
+        lower = self.stacked if self.stacked is not None else tree
+        for node, path in post_order:
             if node.children:
                 continue
-            path = node.path
-            if node.is_whiteout:
+            if node.name.startswith(WHITEOUT_PREFIX):
                 previous = lower.get(path)
                 if previous is None:
-                    break  # dive's visitor errors out and abandons the rest of this layer
+                    # dive has already created the entry (minimum -1, no copies) when its
+                    # lookup fails; the error then abandons the rest of this layer's walk.
+                    if path not in data:
+                        data[path] = WasteRow(path, 0, 0, -1)
+                    break
                 size = _subtree_size(lower, previous) if lower.is_dir(previous) else 0
             else:
                 size = tree.size_of(node)
             row = data.get(path)
             if row is None:
-                row = data[path] = WasteRow(path, 0, 0, -1)
+                data[path] = WasteRow(path, 1, size, size)
+                continue
             row.cumulative += size
             if row.minimum < 0 or size < row.minimum:
                 row.minimum = size
             row.count += 1
             if row.count == 2:
                 matches.append(row)
-        if stacked is None:
-            stacked = tree.copy()
+        if self.stacked is None:
+            self.stacked = tree
         else:
-            stack(stacked, tree)
-    minimum = sum(r.minimum for r in data.values())
-    discovered = sum(r.cumulative for r in data.values())
-    score = 1.0 if discovered == 0 else minimum / discovered
-    go_sort(matches, lambda a, b: a.cumulative < b.cumulative)
-    matches.reverse()
-    sizes = [layer.size for layer in layers]
-    return DiveEfficiency(
-        score=score,
-        wasted_bytes=sum(r.cumulative for r in matches),
-        size_bytes=sum(sizes),
-        user_size_bytes=sum(sizes[1:]),
-        rows=matches,
-    )
+            stack(self.stacked, tree)
+
+    def result(self) -> DiveEfficiency:
+        minimum = sum(r.minimum for r in self.data.values())
+        discovered = sum(r.cumulative for r in self.data.values())
+        score = 1.0 if discovered == 0 else minimum / discovered
+        matches = list(self.matches)
+        go_sort(matches, lambda a, b: a.cumulative < b.cumulative)
+        matches.reverse()
+        sizes = [layer.size for layer in self.layers]
+        return DiveEfficiency(
+            score=score,
+            wasted_bytes=sum(r.cumulative for r in matches),
+            size_bytes=sum(sizes),
+            user_size_bytes=sum(sizes[1:]),
+            rows=matches,
+        )
+
+
+LayerVisitor = Callable[[int, FileTree, list[tuple[Node, str]]], None]
+
+
+def dive_efficiency(
+    layers: list[LayerIndex], on_layer: LayerVisitor | None = None
+) -> DiveEfficiency:
+    """dive's numbers, building each layer's tree once; `on_layer(n, tree, post_order)` sees
+    every layer's tree before it is stacked (the export writes its file list from it)."""
+    builder = DiveEfficiencyBuilder(layers)
+    for n in range(len(layers)):
+        tree = layer_tree(layers, n)
+        order = list(walk_post(tree.root))
+        if on_layer is not None:
+            on_layer(n, tree, order)
+        builder.add(tree, order)
+    return builder.result()
 
 
 # -- our own accounting ---------------------------------------------------------------------
@@ -150,15 +183,13 @@ def reclaimable(layers: list[LayerIndex]) -> Reclaimable:
     for n in range(len(layers)):
         upper = layer_tree(layers, n)
         for d in upper.opaque:
-            target = stacked.get(d)
+            target = stacked.get(_node_path(d))
             if target is not None:
-                for name, child in list(target.children.items()):
-                    hide(stacked, child, n, OPAQUE, f"/{d}/{name}" if d else f"/{name}")
-                target.children.clear()
-        for node in upper.root.walk_post():
-            path = node.path
+                for name, child in target.children.items():
+                    hide(stacked, child, n, OPAQUE, f"{_node_path(d)}/{name}")
+        for node, path in walk_post(upper.root):
             existing = stacked.get(path)
-            if node.is_whiteout:
+            if node.name.startswith(WHITEOUT_PREFIX):
                 if existing is not None:
                     hide(stacked, existing, n, DELETED, path)
                 continue
@@ -176,3 +207,11 @@ def reclaimable(layers: list[LayerIndex]) -> Reclaimable:
         stack(stacked, upper, correct=True)
     rows.sort(key=lambda r: (-r.size, r.path))
     return Reclaimable(sum(r.size for r in rows), rows)
+
+
+def _node_path(node: Node) -> str:
+    parts = []
+    while node.parent is not None:
+        parts.append(node.name)
+        node = node.parent
+    return "/" + "/".join(reversed(parts))

@@ -1,85 +1,22 @@
 """dive's `--json` export, byte for byte: same document, same Go `encoding/json` formatting
-(MarshalIndent with two spaces, HTML-safe escapes, no trailing newline)."""
+(MarshalIndent with two spaces, HTML-safe escapes, no trailing newline), streamed to a temp
+file layer by layer and renamed into place only when complete."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from decimal import Decimal
-from typing import Any
+from typing import TextIO
 
-from explorer.core.efficiency import DiveEfficiency
+from explorer.core.efficiency import DiveEfficiency, dive_efficiency
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex, go_file_mode
-from explorer.core.tree import NO_INFO, layer_tree
+from explorer.core.tree import NO_INFO, FileTree, Node
 
 _GO_DIR = 1 << 31
-
-
-def _file_info(layer: LayerIndex, i: int) -> dict[str, Any]:
-    mode = go_file_mode(layer.modes[i], layer.types[i])
-    return {
-        "path": layer.paths[i],
-        "typeFlag": layer.types[i],
-        "linkName": layer.link(i),
-        "size": layer.sizes[i],
-        "fileMode": mode,
-        "uid": layer.uids[i],
-        "gid": layer.gids[i],
-        "isDir": bool(mode & _GO_DIR),
-    }
-
-
-_EMPTY_INFO = {
-    "path": "",
-    "typeFlag": 0,
-    "linkName": "",
-    "size": 0,
-    "fileMode": 0,
-    "uid": 0,
-    "gid": 0,
-    "isDir": False,
-}
-
-
-def export_document(
-    meta: ImageMeta, layers: list[LayerIndex], efficiency: DiveEfficiency
-) -> dict[str, Any]:
-    out_layers = []
-    for n, lm in enumerate(meta.layers):
-        tree = layer_tree(layers, n)
-        files = []
-        for node in tree.root.walk_post():
-            if node.info == NO_INFO:
-                files.append(_EMPTY_INFO)
-            else:
-                files.append(_file_info(layers[node.info >> 32], node.info & 0xFFFFFFFF))
-        out_layers.append(
-            {
-                "index": n,
-                "id": lm.id,
-                "digestId": lm.digest,
-                "sizeBytes": layers[n].size,
-                "command": lm.command,
-                "fileList": files,
-            }
-        )
-    return {
-        "layer": out_layers,
-        "image": {
-            "sizeBytes": efficiency.size_bytes,
-            "inefficientBytes": efficiency.wasted_bytes,
-            "efficiencyScore": efficiency.score,
-            "fileReference": [
-                {"count": r.count, "sizeBytes": r.cumulative, "file": r.path}
-                for r in efficiency.rows
-            ],
-        },
-    }
-
-
-# -- Go's encoding/json ----------------------------------------------------------------------
 
 _ESCAPES = {
     '"': '\\"',
@@ -95,80 +32,124 @@ _ESCAPES = {
     "\u2028": "\\u2028",
     "\u2029": "\\u2029",
 }
+_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029\udc80-\udcff]')
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    ch = match.group()
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    if "\udc80" <= ch <= "\udcff":  # an undecodable byte: Go writes U+FFFD
+        return "\ufffd"
+    return f"\\u{ord(ch):04x}"
 
 
 def go_string(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ch < " ":
-            out.append(f"\\u{ord(ch):04x}")
-        elif "\udc80" <= ch <= "\udcff":  # an undecodable byte: Go writes U+FFFD
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    if _NEEDS_ESCAPE.search(s) is None:
+        return f'"{s}"'
+    return '"' + _NEEDS_ESCAPE.sub(_escape_char, s) + '"'
 
 
 def go_float(f: float) -> str:
+    """encoding/json's float64: shortest digits, exponent below 1e-6 or from 1e21."""
     if f != f or f in (float("inf"), float("-inf")):
         raise ValueError("json: unsupported value")
     if f == 0:
         return "0"
     if abs(f) < 1e-6 or abs(f) >= 1e21:
-        text = repr(f)
-        if "e" not in text:
-            text = f"{f:e}"
-        mantissa, _, exp = text.partition("e")
-        if mantissa.endswith(".0"):
-            mantissa = mantissa[:-2]
-        sign = "-" if exp.startswith("-") else "+"
-        return f"{mantissa}e{sign}{int(exp.lstrip('+-'))}"
+        mantissa, _, exp = (repr(f) if "e" in repr(f) else f"{f:e}").partition("e")
+        mantissa = mantissa.removesuffix(".0")
+        return f"{mantissa}e{'-' if exp.startswith('-') else '+'}{int(exp.lstrip('+-'))}"
     text = repr(f)
     if "e" in text:
         text = format(Decimal(text), "f")
-    if text.endswith(".0"):
-        text = text[:-2]
-    return text
+    return text.removesuffix(".0")
 
 
-def go_json(value: Any, indent: str = "") -> str:
-    """json.MarshalIndent(value, "", "  ") for the types the export uses."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return go_float(value)
-    if isinstance(value, str):
-        return go_string(value)
-    inner = indent + "  "
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        items = [f"{inner}{go_string(k)}: {go_json(v, inner)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
-    if isinstance(value, list):
-        if not value:
-            return "[]"
-        items = [inner + go_json(v, inner) for v in value]
-        return "[\n" + ",\n".join(items) + "\n" + indent + "]"
-    if value is None:
-        return "null"
-    raise TypeError(f"cannot encode {type(value).__name__}")
+_EMPTY = (
+    '        {\n          "path": "",\n          "typeFlag": 0,\n          "linkName": "",\n'
+    '          "size": 0,\n          "fileMode": 0,\n          "uid": 0,\n          "gid": 0,\n'
+    '          "isDir": false\n        }'
+)
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Write the whole file or nothing: a temp file beside it, renamed over it at the end."""
+def _file_entry(layers: list[LayerIndex], info: int) -> str:
+    if info == NO_INFO:
+        return _EMPTY
+    layer = layers[info >> 32]
+    i = info & 0xFFFFFFFF
+    mode = go_file_mode(layer.modes[i], layer.types[i])
+    return (
+        f'        {{\n          "path": {go_string(layer.paths[i])},\n'
+        f'          "typeFlag": {layer.types[i]},\n'
+        f'          "linkName": {go_string(layer.link(i))},\n'
+        f'          "size": {layer.sizes[i]},\n'
+        f'          "fileMode": {mode},\n'
+        f'          "uid": {layer.uids[i]},\n'
+        f'          "gid": {layer.gids[i]},\n'
+        f'          "isDir": {"true" if mode & _GO_DIR else "false"}\n        }}'
+    )
+
+
+class ExportWriter:
+    """Writes the export as the analysis visits each layer (see `dive_efficiency`)."""
+
+    def __init__(self, out: TextIO, meta: ImageMeta, layers: list[LayerIndex]) -> None:
+        self.out = out
+        self.meta = meta
+        self.layers = layers
+        out.write('{\n  "layer": [')
+
+    def layer(self, n: int, tree: FileTree, post_order: list[tuple[Node, str]]) -> None:
+        lm = self.meta.layers[n]
+        out = self.out
+        out.write(",\n    {\n" if n else "\n    {\n")
+        out.write(
+            f'      "index": {n},\n      "id": {go_string(lm.id)},\n'
+            f'      "digestId": {go_string(lm.digest)},\n'
+            f'      "sizeBytes": {self.layers[n].size},\n'
+            f'      "command": {go_string(lm.command)},\n      "fileList": '
+        )
+        if not post_order:
+            out.write("[]\n    }")
+            return
+        layers = self.layers
+        out.write("[\n")
+        out.write(",\n".join(_file_entry(layers, node.info) for node, _ in post_order))
+        out.write("\n      ]\n    }")
+
+    def finish(self, eff: DiveEfficiency) -> None:
+        out = self.out
+        out.write("\n  ]," if self.meta.layers else "[],")
+        out.write(
+            f'\n  "image": {{\n    "sizeBytes": {eff.size_bytes},\n'
+            f'    "inefficientBytes": {eff.wasted_bytes},\n'
+            f'    "efficiencyScore": {go_float(eff.score)},\n    "fileReference": '
+        )
+        if not eff.rows:
+            out.write("[]")
+        else:
+            rows = (
+                f'      {{\n        "count": {r.count},\n        "sizeBytes": {r.cumulative},\n'
+                f'        "file": {go_string(r.path)}\n      }}'
+                for r in eff.rows
+            )
+            out.write("[\n" + ",\n".join(rows) + "\n    ]")
+        out.write("\n  }\n}")
+
+
+def write_export(path: str, meta: ImageMeta, layers: list[LayerIndex]) -> DiveEfficiency:
+    """Analyse and write dive's export to `path` atomically; returns dive's numbers."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".layerscope-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
-            f.write(text)
+            writer = ExportWriter(f, meta, layers)
+            eff = dive_efficiency(layers, writer.layer)
+            writer.finish(eff)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    return eff

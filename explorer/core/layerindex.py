@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-import xxhash
-
 from explorer.core import tarscan
 from explorer.core.errors import Cancelled
 
@@ -125,9 +123,7 @@ def index_layer(
         if h.linkname:  # kept whatever the type: dive exports it (docker sets it on whiteouts)
             links[count] = h.linkname
         if h.stored and h.type == tarscan.REG:
-            hasher = xxhash.xxh3_64()
-            reader.feed(h.stored, hasher.update)
-            hashes.append(hasher.intdigest())
+            hashes.append(reader.hash_data(h.stored))
         else:
             hashes.append(0)
         count += 1

@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import xxhash
+
 from explorer.core.errors import ImageError
 
 BLOCK = 512
+_ZERO_BLOCK = bytes(BLOCK)
 CHUNK = 1 << 20
 
 # Entry types (tar typeflag bytes as ints).
@@ -198,6 +201,17 @@ class BlockReader:
         self.offset += take
         return data
 
+    def hash_data(self, n: int) -> int:
+        """xxh3 of the next n bytes (one call for data already buffered)."""
+        if len(self._buf) - self._pos >= n:
+            digest = xxhash.xxh3_64_intdigest(memoryview(self._buf)[self._pos : self._pos + n])
+            self._pos += n
+            self.offset += n
+            return digest
+        hasher = xxhash.xxh3_64()
+        self.feed(n, hasher.update)
+        return hasher.intdigest()
+
     def feed(self, n: int, sink: Callable[[bytes | memoryview], object]) -> None:
         """Pass the next n bytes to sink in pieces (no copy of large files)."""
         while n:
@@ -229,14 +243,17 @@ def iter_headers(
             if first:
                 raise ImageError(f"{where}: empty archive")
             return  # EOF without end-of-archive blocks: tolerated, as GNU tar does
-        if header.count(0) == BLOCK:
+        if header[0] == 0 and header == _ZERO_BLOCK:
             return
         magic = header[257:263]
         if (magic not in (b"ustar\x00", b"ustar ")) and not _checksum_ok(header):
             raise ImageError(f"{where}: not a tar archive (bad header at offset {start})")
         first = False
         kind = header[156]
-        stored = _number(header[124:136], "size", where)
+        try:
+            stored = int(header[124:135], 8)
+        except ValueError:
+            stored = _number(header[124:136], "size", where)
         if stored < 0:
             raise ImageError(f"{where}: negative size in tar header at offset {start}")
         padded = (stored + BLOCK - 1) & ~(BLOCK - 1)
@@ -256,19 +273,25 @@ def iter_headers(
                 long_link = _nts(data)
             continue
 
-        name = _nts(header[0:100])
+        name = header[0:100].partition(b"\0")[0]
         if magic == b"ustar\x00":
             prefix = _nts(header[345:500])
             if prefix:
                 name = prefix + b"/" + name
         if long_name is not None:
             name = long_name
-        link = long_link if long_link is not None else _nts(header[157:257])
+        link = long_link if long_link is not None else header[157:257].partition(b"\0")[0]
         size = stored
-        mode = _number(header[100:108], "mode", where)
-        uid = _number(header[108:116], "uid", where)
-        gid = _number(header[116:124], "gid", where)
-        mtime = _number(header[136:148], "mtime", where)
+        try:
+            mode = int(header[100:107], 8)
+            uid = int(header[108:115], 8)
+            gid = int(header[116:123], 8)
+            mtime = int(header[136:147], 8)
+        except ValueError:
+            mode = _number(header[100:108], "mode", where)
+            uid = _number(header[108:116], "uid", where)
+            gid = _number(header[116:124], "gid", where)
+            mtime = _number(header[136:148], "mtime", where)
         if kind == _GNU_SPARSE:
             size = _number(header[483:495], "realsize", where)
             kind = REG
@@ -322,6 +345,12 @@ def iter_headers(
 
 def normalize(name: str) -> str:
     """Canonical relative path: no leading `/` or `./`, no `.`/`..` escaping the root."""
+    if name.startswith("./"):
+        name = name[2:]
+    if name.endswith("/"):
+        name = name.rstrip("/")
+    if "/." not in name and "//" not in name and not name.startswith((".", "/")):
+        return name
     parts: list[str] = []
     for part in name.split("/"):
         if part in ("", "."):

@@ -9,7 +9,7 @@ them, and a path that changes type loses what it had underneath.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from explorer.core import tarscan
 from explorer.core.layerindex import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerIndex
@@ -59,23 +59,6 @@ class Node:
             names.sort(key=_go_order)
         return [self.children[k] for k in names]
 
-    def walk_post(self) -> Iterator[Node]:
-        """Depth first, children before their parent, children in byte order (dive's
-        VisitDepthChildFirst); the root itself is not yielded."""
-        stack: list[tuple[Node, Iterator[Node] | None]] = [(self, None)]
-        while stack:
-            node, it = stack[-1]
-            if it is None:
-                it = iter(node.sorted_children())
-                stack[-1] = (node, it)
-            child = next(it, None)
-            if child is not None:
-                stack.append((child, None))
-                continue
-            stack.pop()
-            if node.parent is not None:
-                yield node
-
 
 def _go_order(name: str) -> bytes:
     # Go sorts strings by bytes; Python's str order matches that for valid UTF-8 only.
@@ -88,7 +71,7 @@ class FileTree:
     def __init__(self, layers: list[LayerIndex]) -> None:
         self.layers = layers
         self.root = Node("", None)
-        self.opaque: set[str] = set()  # paths (no leading /) made opaque by this layer
+        self.opaque: set[Node] = set()  # directories this layer made opaque
 
     # -- info access -------------------------------------------------------------------------
     def _entry(self, info: int) -> tuple[LayerIndex, int]:
@@ -199,79 +182,134 @@ def _copy_node(node: Node, parent: Node | None) -> Node:
 
 
 def layer_tree(layers: list[LayerIndex], n: int) -> FileTree:
-    """Layer n's own tree, as dive builds it: every entry, whiteout files included."""
+    """Layer n's own tree, as dive builds it: every entry, whiteout files included; an
+    opaque marker (never a node in dive) marks its directory in `tree.opaque`."""
     tree = FileTree(layers)
     idx = layers[n]
+    by_path: dict[str, Node] = {"": tree.root}
+    base = n << _SHIFT
     for i, path in enumerate(idx.paths):
-        base = path.rsplit("/", 1)[-1]
-        if base == OPAQUE_MARKER:
-            tree.opaque.add(path.rsplit("/", 1)[0] if "/" in path else "")
-        tree.add_path(path, ref(n, i))
+        node = by_path.get(path)
+        if node is None:
+            node = _make_node(tree, by_path, path)
+            if node is None:
+                continue
+        node.info = base | i
     return tree
 
 
-def stack(lower: FileTree, upper: FileTree, *, correct: bool = False) -> None:
-    """Apply `upper` on top of `lower`, in place (dive's Stack, or OCI semantics)."""
-    if correct:
-        for d in upper.opaque:
-            node = lower.get(d)
-            if node is not None:
-                node.children.clear()
-    for node in upper.root.walk_post():
-        if node.is_whiteout:
-            lower.remove_path(node.path)
+def _make_node(tree: FileTree, by_path: dict[str, Node], path: str) -> Node | None:
+    missing = []
+    parent_path = path
+    while True:
+        missing.append(parent_path)
+        parent_path = parent_path.rpartition("/")[0]
+        parent = by_path.get(parent_path)
+        if parent is not None:
+            break
+    node = parent
+    for p in reversed(missing):
+        name = p.rpartition("/")[2]
+        if name.startswith(".wh..wh."):  # dive never adds these; OCI: an opaque marker
+            if name == OPAQUE_MARKER:
+                tree.opaque.add(node)
+            return None
+        child = Node(name, node)
+        node.children[name] = child
+        by_path[p] = child
+        node = child
+    return node
+
+
+def walk_post(root: Node) -> Iterator[tuple[Node, str]]:
+    """(node, dive path) depth first, children before parents, siblings in byte order;
+    a whiteout's path names what it deletes."""
+    stack_: list[tuple[Node, str, Iterator[Node]]] = [(root, "", iter(root.sorted_children()))]
+    while stack_:
+        node, path, it = stack_[-1]
+        child = next(it, None)
+        if child is None:
+            stack_.pop()
+            if node is not root:
+                yield node, path
+            continue
+        name = child.name
+        if child.children:
+            stack_.append((child, f"{path}/{name}", iter(child.sorted_children())))
+        elif name.startswith(WHITEOUT_PREFIX):
+            yield child, f"{path}/{name[4:]}"
         else:
-            lower.add_path(node.path, node.info, correct=correct)
+            yield child, f"{path}/{name}"
 
 
-def stack_range(
-    layers: list[LayerIndex],
-    trees: Callable[[int], FileTree],
-    start: int,
-    stop: int,
-    *,
-    correct: bool = False,
-) -> FileTree:
-    """Layers start..stop (inclusive) stacked into a new tree."""
-    result = trees(start).copy()
-    for n in range(start + 1, stop + 1):
-        stack(result, trees(n), correct=correct)
-    return result
+def stack(lower: FileTree, upper: FileTree, *, correct: bool = False) -> None:
+    """Apply `upper` on top of `lower`, in place (dive's Stack, or OCI semantics with
+    `correct`). Siblings are applied in byte order, as dive's depth-first walk does."""
+    opaque = upper.opaque if correct else ()
+    todo = [(lower.root, upper.root)]
+    while todo:
+        low, up = todo.pop()
+        if up in opaque:
+            low.children.clear()
+        for child in up.sorted_children():
+            name = child.name
+            if name.startswith(WHITEOUT_PREFIX):
+                low.children.pop(name[4:], None)
+                continue
+            target = low.children.get(name)
+            if target is None:
+                target = low.children[name] = Node(name, low)
+            elif correct and target.children and not lower.is_dir_info(child.info):
+                target.children.clear()  # a directory replaced by something else
+            target.info = child.info
+            if child.children:
+                todo.append((target, child))
 
 
 def compare_and_mark(lower: FileTree, upper: FileTree, *, correct: bool = False) -> None:
     """dive's CompareAndMark: graft `upper` onto `lower`, marking what it adds, changes and
-    removes. Removed nodes stay in the tree, marked."""
-    marks: list[tuple[Node, Node, int, int]] = []  # (lower node, upper node, tentative, final)
-    if correct:
-        for d in upper.opaque:
-            node = lower.get(d)
-            if node is not None:
-                for child in node.children.values():
-                    _assign(child, REMOVED)
-    for up in upper.root.walk_post():
-        if up.is_whiteout:
-            target = lower.get(up.path)
+    removes. Removed nodes stay in the tree, marked. With `correct`, opaque directories and
+    type changes remove what they hide, and a changed link target counts as a change."""
+    marks: list[tuple[Node, int, int, int]] = []  # (lower node, upper info, tentative, final)
+    opaque_paths = {_path_of(d) for d in upper.opaque} if correct else set()
+    for path in sorted(opaque_paths):
+        node = lower.get(path)
+        if node is not None:
+            for child in node.children.values():
+                _assign(child, REMOVED)
+    for up, path in walk_post(upper.root):
+        if up.name.startswith(WHITEOUT_PREFIX):
+            target = lower.get(path)
             if target is not None:
                 _assign(target, REMOVED)
             continue
-        low = lower.get(up.path)
+        low = lower.get(path)
         if low is None:
-            _, new_nodes = lower.add_path(up.path, up.info)
+            _, new_nodes = lower.add_path(path, up.info)
             for new in reversed(new_nodes):
-                marks.append((new, up, -1, ADDED))
-        else:
-            if correct and low.children and not lower.is_dir_info(up.info):
-                for child in low.children.values():
-                    _assign(child, REMOVED)
-            same = lower.same_content(low.info, up.info, compare_links=correct)
-            marks.append((low, up, -1, UNMODIFIED if same else MODIFIED))
-    for low, up, tentative, final in marks:
+                marks.append((new, up.info, -1, ADDED))
+            continue
+        if correct and low.diff == REMOVED:
+            low.diff = UNMODIFIED  # hidden by this layer's opaque marker, then written again
+        if correct and low.children and not lower.is_dir_info(up.info):
+            for child in low.children.values():
+                _assign(child, REMOVED)
+        same = lower.same_content(low.info, up.info, compare_links=correct)
+        marks.append((low, up.info, UNMODIFIED if same else MODIFIED, -1))
+    for low, info, tentative, final in marks:
         if final > 0:
             _assign(low, final)
         elif low.diff == UNMODIFIED:
             _derive(low, tentative)
-        low.info = up.info
+        low.info = info
+
+
+def _path_of(node: Node) -> str:
+    parts = []
+    while node.parent is not None:
+        parts.append(node.name)
+        node = node.parent
+    return "/".join(reversed(parts))
 
 
 def _assign(node: Node, diff: int) -> None:

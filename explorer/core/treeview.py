@@ -9,8 +9,10 @@ moving the cursor does not.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import overload
 
 from explorer.core import tarscan
 from explorer.core.humanize_go import go_bytes
@@ -26,6 +28,7 @@ from explorer.core.tree import (
     compare_and_mark,
     layer_tree,
     stack,
+    walk_post,
 )
 
 LAYER_CHANGES, AGGREGATED = "layer", "aggregated"
@@ -88,7 +91,7 @@ class TreeViewModel:
         self.sort = SORT_NAME
         self.collapsed: set[str] = set()  # paths of collapsed directories
         self.tree: FileTree | None = None
-        self._rows: list[Row] | None = None
+        self._rows: Rows | None = None
         self._layer_tree = lru_cache(maxsize=None)(self._build_layer_tree)
 
     def _build_layer_tree(self, n: int) -> FileTree:
@@ -101,13 +104,14 @@ class TreeViewModel:
         if mode is not None:
             self.mode = mode
         b0, b1, t0, t1 = compare_indexes(layer, self.mode)
-        bottom = self._stack(b0, b1)
-        top = self._stack(t0, t1)
-        compare_and_mark(bottom, top)
-        self.tree = bottom
+        tree = self._stack(b0, b1)
+        for n in range(t0, t1 + 1):  # dive marks each upper layer in turn, unstacked
+            compare_and_mark(tree, self._layer_tree(n))
+        self.tree = tree
         self._rows = None
 
     def _stack(self, start: int, stop: int) -> FileTree:
+        """dive's StackTreeRange: always a copy of layer 0, then layers start..stop."""
         tree = self._layer_tree(0).copy()
         for n in range(start, stop + 1):
             stack(tree, self._layer_tree(n))
@@ -137,104 +141,110 @@ class TreeViewModel:
             self._rows = None
 
     def collapse_all(self, collapse: bool) -> None:
+        """Collapse or expand every directory that has its own entry (as dive does)."""
         self.collapsed = set()
         if collapse and self.tree is not None:
-            todo = [(self.tree.root, "")]
-            while todo:
-                node, path = todo.pop()
-                for name, child in node.children.items():
-                    child_path = f"{path}/{name}"
-                    if child.children:
-                        self.collapsed.add(child_path)
-                        todo.append((child, child_path))
+            tree = self.tree
+            for node, path in walk_post(tree.root):
+                if node.children and tree.is_dir(node):
+                    self.collapsed.add(path)
         self._rows = None
 
     # -- rows ----------------------------------------------------------------------------------
-    def rows(self) -> list[Row]:
+    def rows(self) -> Rows:
         if self._rows is None:
             self._rows = self._flatten()
         return self._rows
 
-    def _visible(self) -> dict[int, bool]:
-        """Node id -> visible, following dive: hidden kinds hide a node unless a child shows;
-        a filter hides what neither matches nor has a visible child."""
+    def _hidden(self) -> set[int]:
+        """ids of hidden nodes, as dive decides: a hidden diff kind hides a node unless a child
+        shows; the filter hides what has no visible child and no match (a non-empty one)."""
         assert self.tree is not None
-        visible: dict[int, bool] = {}
-        tree = self.tree
-        for node in tree.root.walk_post():
-            shown = node.diff not in self.hidden
-            child_shown = any(visible[id(c)] for c in node.children.values())
-            if child_shown:
-                shown = True
-            if self.filter is not None and not child_shown and shown:
-                shown = self.filter.search(node.path) is not None
-            visible[id(node)] = shown
-        return visible
+        hidden: set[int] = set()
+        kinds, pattern = self.hidden, self.filter
+        for node, path in walk_post(self.tree.root):
+            shown_child = any(id(c) not in hidden for c in node.children.values())
+            is_hidden = node.diff in kinds and not shown_child
+            if pattern is not None and not shown_child and not is_hidden:
+                match = pattern.search(path)
+                is_hidden = match is None or match.group() == ""
+            if is_hidden:
+                hidden.add(id(node))
+        return hidden
 
-    def _flatten(self) -> list[Row]:
-        if self.tree is None:
-            return []
+    def _sizes(self, hidden: set[int]) -> dict[int, int]:
+        """Displayed size of every visible node: a directory counts itself and what is below
+        it, without removed entries unless the directory itself was removed."""
+        assert self.tree is not None
         tree = self.tree
-        visible = self._visible() if self.hidden or self.filter is not None else None
-        rows: list[Row] = []
+        totals: dict[int, tuple[int, int]] = {}  # id -> (all, not removed)
+        sizes: dict[int, int] = {}
+        for node, _ in walk_post(tree.root):
+            key = id(node)
+            if key in hidden:
+                continue
+            own = tree.size_of(node)
+            everything, kept = own, (0 if node.diff == REMOVED else own)
+            for child in node.children.values():
+                sub = totals.get(id(child))
+                if sub is not None:
+                    everything += sub[0]
+                    kept += sub[1]
+            totals[key] = (everything, kept)
+            if node.children:
+                sizes[key] = everything if node.diff == REMOVED else kept
+            else:
+                sizes[key] = own
+        return sizes
+
+    def _flatten(self) -> Rows:
+        if self.tree is None:
+            return Rows(self, [], {})
+        hidden = self._hidden() if self.hidden or self.filter is not None else set()
+        sizes = self._sizes(hidden)
+        by_size = self.sort == SORT_SIZE
 
         def children(node: Node) -> list[Node]:
-            kids = node.sorted_children()
-            if visible is not None:
-                kids = [k for k in kids if visible[id(k)]]
-            if self.sort == SORT_SIZE:
-                kids.sort(key=lambda k: -self._size(k))
+            kids = [k for k in node.sorted_children() if id(k) not in hidden]
+            if by_size:
+                kids.sort(key=lambda k: -sizes[id(k)])  # stable: ties stay in name order
             return kids
 
-        stack_: list[tuple[Node, int, str, str, list[Node], int]] = []
-        top = children(tree.root)
-        stack_.append((tree.root, 0, "", "", top, 0))
-        while stack_:
-            node, depth, path, branches, kids, pos = stack_.pop()
+        flat: list[tuple[Node, int, str, bool, bool, str]] = []
+        todo: list[tuple[list[Node], int, str, str, int]] = [
+            (children(self.tree.root), 0, "", "", 0)
+        ]
+        while todo:
+            kids, depth, path, branches, pos = todo.pop()
             if pos >= len(kids):
                 continue
-            stack_.append((node, depth, path, branches, kids, pos + 1))
+            todo.append((kids, depth, path, branches, pos + 1))
             child = kids[pos]
             last = pos == len(kids) - 1
             child_path = f"{path}/{child.name}"
-            collapsed = child_path in self.collapsed
-            rows.append(self._row(child, depth, branches, last, collapsed, child_path))
-            if child.children and not collapsed:
-                sub = children(child)
-                if sub:
-                    stack_.append(
-                        (
-                            child,
-                            depth + 1,
-                            child_path,
-                            branches + (_SPACE if last else _BRANCH),
-                            sub,
-                            0,
-                        )
-                    )
-        return rows
+            sub = children(child) if child.children else []
+            collapsed = child_path in self.collapsed and bool(sub)
+            flat.append((child, depth, branches, last, collapsed, child_path))
+            if sub and not collapsed:
+                todo.append(
+                    (sub, depth + 1, child_path, branches + (_SPACE if last else _BRANCH), 0)
+                )
+        return Rows(self, flat, sizes)
 
-    def _size(self, node: Node) -> int:
-        assert self.tree is not None
-        if not node.children:
-            return self.tree.size_of(node)
-        count_removed = node.diff == REMOVED
-        total = 0
-        todo = [node]
-        while todo:
-            n = todo.pop()
-            if count_removed or n.diff != REMOVED:
-                total += self.tree.size_of(n)
-            todo.extend(n.children.values())
-        return total
-
-    def _row(
-        self, node: Node, depth: int, branches: str, last: bool, collapsed: bool, path: str
+    def make_row(
+        self,
+        node: Node,
+        depth: int,
+        branches: str,
+        last: bool,
+        collapsed: bool,
+        path: str,
+        size: int,
     ) -> Row:
         assert self.tree is not None
         prefix = branches + (_LAST if last else _MIDDLE) + (_CLOSED if collapsed else _OPEN)
         if node.info == NO_INFO:
-            go_mode, uid, gid, link, kind = 0, 0, 0, "", 0
+            go_mode, uid, gid, link = 0, 0, 0, ""
         else:
             layer = self.layers[node.info >> 32]
             i = node.info & 0xFFFFFFFF
@@ -253,10 +263,54 @@ class TreeViewModel:
             collapsed=collapsed,
             mode=permission_string(go_mode, is_dir),
             owner=f"{uid}:{gid}",
-            size=self._size(node),
+            size=size,
             link=link,
             path=path,
         )
+
+
+class Rows(Sequence[Row]):
+    """The visible rows, built on demand (a 100k-file tree is flattened, not rendered)."""
+
+    def __init__(
+        self,
+        model: TreeViewModel,
+        flat: list[tuple[Node, int, str, bool, bool, str]],
+        sizes: dict[int, int],
+    ) -> None:
+        self._model = model
+        self._flat = flat
+        self._sizes = sizes
+        self._cache: dict[int, Row] = {}
+
+    def __len__(self) -> int:
+        return len(self._flat)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._flat)))]
+        if index < 0:
+            index += len(self._flat)
+        row = self._cache.get(index)
+        if row is None:
+            node, depth, branches, last, collapsed, path = self._flat[index]
+            row = self._model.make_row(
+                node, depth, branches, last, collapsed, path, self._sizes.get(id(node), 0)
+            )
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[index] = row
+        return row
+
+    def index_of(self, path: str) -> int | None:
+        for i, item in enumerate(self._flat):
+            if item[5] == path:
+                return i
+        return None
 
 
 def render_row(row: Row, attributes: bool = True) -> str:
@@ -278,6 +332,7 @@ __all__ = [
     "SORT_SIZE",
     "UNMODIFIED",
     "Row",
+    "Rows",
     "TreeViewModel",
     "compare_indexes",
     "render_row",
