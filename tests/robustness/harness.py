@@ -64,11 +64,12 @@ def cli_argv(image: Path, out: Path, *args: str) -> list[str]:
 
 def cli_env(cache_dir: Path) -> dict[str, str]:
     """The environment of a run: a private cache (so a lying diff_id cannot be served from, or
-    poison, a shared cache), no colours, a fixed width."""
+    poison, a shared cache), no colours, a fixed width, no ``CI`` variable."""
     env = dict(os.environ)
     env.update(XDG_CACHE_HOME=str(cache_dir), NO_COLOR="1", COLUMNS="120", PYTHONUTF8="1")
     env.update(LAYERSCOPE_CACHE_DIR=str(cache_dir / "layerscope"))
     env.pop("PYTHONWARNINGS", None)
+    env.pop("CI", None)  # CI=true turns on --ci mode (as in dive); these tests ask for --json only
     return env
 
 
