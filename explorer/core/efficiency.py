@@ -8,15 +8,16 @@ filesystem no longer shows, attributed to the layer that added it and the layer 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from explorer.core.gosort import go_sort
 from explorer.core.layerindex import WHITEOUT_PREFIX, LayerIndex
 from explorer.core.tree import NO_INFO, FileTree, Node, layer_tree, stack, walk_post
 
 
-@dataclass
+@dataclass(slots=True)
 class WasteRow:
     path: str
     count: int
@@ -58,13 +59,21 @@ class DiveEfficiencyBuilder:
         self.matches: list[WasteRow] = []
         self.stacked: FileTree | None = None
 
-    def add(self, tree: FileTree, post_order: list[tuple[Node, str]]) -> None:
-        """Account layer `tree` (its nodes in dive's visiting order), then stack it. The
-        tree is consumed: it becomes part of the stack."""
+    def add(
+        self,
+        tree: FileTree,
+        nodes: Iterable[tuple[Node, str]],
+        on_node: Callable[[Node], object] | None = None,
+    ) -> None:
+        """Account layer `tree` (its nodes in dive's visiting order, each also passed to
+        `on_node`), then stack it. The tree is consumed: it becomes part of the stack."""
         data, matches = self.data, self.matches
         lower = self.stacked if self.stacked is not None else tree
-        for node, path in post_order:
-            if node.children:
+        counting = True
+        for node, path in nodes:
+            if on_node is not None:
+                on_node(node)
+            if node.children or not counting:
                 continue
             if node.name.startswith(WHITEOUT_PREFIX):
                 previous = lower.get(path)
@@ -73,7 +82,8 @@ class DiveEfficiencyBuilder:
                     # lookup fails; the error then abandons the rest of this layer's walk.
                     if path not in data:
                         data[path] = WasteRow(path, 0, 0, -1)
-                    break
+                    counting = False
+                    continue
                 size = _subtree_size(lower, previous) if lower.is_dir(previous) else 0
             else:
                 size = tree.size_of(node)
@@ -109,21 +119,27 @@ class DiveEfficiencyBuilder:
         )
 
 
-LayerVisitor = Callable[[int, FileTree, list[tuple[Node, str]]], None]
+class LayerVisitor(Protocol):
+    """Sees every layer's own tree, node by node in dive's order, before it is stacked."""
+
+    def begin_layer(self, n: int) -> None: ...
+    def node(self, node: Node) -> None: ...
+    def end_layer(self, n: int) -> None: ...
 
 
 def dive_efficiency(
-    layers: list[LayerIndex], on_layer: LayerVisitor | None = None
+    layers: list[LayerIndex], visitor: LayerVisitor | None = None
 ) -> DiveEfficiency:
-    """dive's numbers, building each layer's tree once; `on_layer(n, tree, post_order)` sees
-    every layer's tree before it is stacked (the export writes its file list from it)."""
+    """dive's numbers, building each layer's tree once (the export rides along)."""
     builder = DiveEfficiencyBuilder(layers)
     for n in range(len(layers)):
         tree = layer_tree(layers, n)
-        order = list(walk_post(tree.root))
-        if on_layer is not None:
-            on_layer(n, tree, order)
-        builder.add(tree, order)
+        if visitor is None:
+            builder.add(tree, walk_post(tree.root))
+            continue
+        visitor.begin_layer(n)
+        builder.add(tree, walk_post(tree.root), visitor.node)
+        visitor.end_layer(n)
     return builder.result()
 
 

@@ -14,7 +14,7 @@ from typing import TextIO
 from explorer.core.efficiency import DiveEfficiency, dive_efficiency
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex, go_file_mode
-from explorer.core.tree import NO_INFO, FileTree, Node
+from explorer.core.tree import NO_INFO, Node
 
 _GO_DIR = 1 << 31
 
@@ -100,23 +100,32 @@ class ExportWriter:
         self.layers = layers
         out.write('{\n  "layer": [')
 
-    def layer(self, n: int, tree: FileTree, post_order: list[tuple[Node, str]]) -> None:
+    def begin_layer(self, n: int) -> None:
         lm = self.meta.layers[n]
-        out = self.out
-        out.write(",\n    {\n" if n else "\n    {\n")
-        out.write(
+        self.out.write(",\n    {\n" if n else "\n    {\n")
+        self.out.write(
             f'      "index": {n},\n      "id": {go_string(lm.id)},\n'
             f'      "digestId": {go_string(lm.digest)},\n'
             f'      "sizeBytes": {self.layers[n].size},\n'
             f'      "command": {go_string(lm.command)},\n      "fileList": '
         )
-        if not post_order:
-            out.write("[]\n    }")
-            return
-        layers = self.layers
-        out.write("[\n")
-        out.write(",\n".join(_file_entry(layers, node.info) for node, _ in post_order))
-        out.write("\n      ]\n    }")
+        self._entries = 0
+        self._pending: list[str] = []
+
+    def node(self, node: Node) -> None:
+        self._pending.append(_file_entry(self.layers, node.info))
+        if len(self._pending) >= 2048:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self.out.write(("[\n" if not self._entries else ",\n") + ",\n".join(self._pending))
+            self._entries += len(self._pending)
+            self._pending = []
+
+    def end_layer(self, n: int) -> None:
+        self._flush()
+        self.out.write("\n      ]\n    }" if self._entries else "[]\n    }")
 
     def finish(self, eff: DiveEfficiency) -> None:
         out = self.out
@@ -145,7 +154,7 @@ def write_export(path: str, meta: ImageMeta, layers: list[LayerIndex]) -> DiveEf
     try:
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
             writer = ExportWriter(f, meta, layers)
-            eff = dive_efficiency(layers, writer.layer)
+            eff = dive_efficiency(layers, writer)
             writer.finish(eff)
         os.replace(tmp, path)
     except BaseException:

@@ -12,6 +12,7 @@ import threading
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from sys import intern
 from typing import BinaryIO
 
 from explorer.core import tarscan
@@ -107,7 +108,8 @@ def index_layer(
         idx.warnings.append(f"{where}: global PAX header ignored")
 
     for h in tarscan.iter_headers(reader, on_global):
-        name = tarscan.normalize(h.name)
+        # interned: a chmod -R layer repeats every path of the layers below
+        name = intern(tarscan.normalize(h.name))
         if not name:
             if h.stored:
                 reader.skip(h.stored)
