@@ -49,8 +49,9 @@ def truncated_image(tmp: Path) -> Path:
     return b.truncate(path, data + size // 2)
 
 
-def big_image(tmp: Path, dirs: int = 100) -> Path:
-    """``dirs`` x 1,000 empty files in one gzip layer: ~10 s of work, a ~20 MB export."""
+def big_image(tmp: Path, dirs: int = 150) -> Path:
+    """``dirs`` x 1,000 empty files in one gzip layer: a few seconds of work (indexing first,
+    then the export), a ~33 MB export."""
     image = b.Image([b.Layer(b.many_files(dirs, 1000), "gzip", command="RUN touch")])
     return b.oci_archive(image).write_tar(tmp / "big.tar")
 
@@ -106,9 +107,10 @@ def test_output_path_is_a_directory(dirs) -> None:
     assert leftovers(out_dir) == ["taken"] and leftovers(out) == ["keep"]
 
 
-def _interrupt(image: Path, out: Path, cache: Path, sig: int, at_write: bool) -> Result:
-    """Run the CLI and send ``sig``: as soon as anything new appears in the output dir (the
-    temp file of an atomic write), or after 1 s when ``at_write`` is False."""
+def _interrupt(image: Path, out: Path, cache: Path, sig: int, when: str) -> Result:
+    """Run the CLI and send it ``sig``. ``when``: ``reading`` (0.6 s in, while it indexes,
+    before any output exists), ``writing`` (0.3 s after the temp file appeared, mid-export) or
+    ``temp-created`` (the instant the temp file appears)."""
     proc = subprocess.Popen(
         cli_argv(image, out),
         cwd=REPO,
@@ -119,18 +121,20 @@ def _interrupt(image: Path, out: Path, cache: Path, sig: int, at_write: bool) ->
         preexec_fn=_limit(DEFAULT_MEM),
     )
     start = time.monotonic()
-    before = os.stat(out).st_mtime_ns if out.exists() else None
+    appeared: float | None = None
     while proc.poll() is None and time.monotonic() - start < 300:
-        if at_write:
-            names = os.listdir(out.parent)
-            changed = out.exists() and os.stat(out).st_mtime_ns != before
-            if len(names) > 1 or changed:
+        now = time.monotonic()
+        if when == "reading":
+            if now - start >= 0.6:
                 break
-            time.sleep(0.0005)
-        elif time.monotonic() - start >= 1.0:
+        elif appeared is None:
+            if len(os.listdir(out.parent)) > 1:
+                appeared = now
+                if when == "temp-created":
+                    break
+        elif now - appeared >= 0.3:
             break
-        else:
-            time.sleep(0.01)
+        time.sleep(0.0005)
     if proc.poll() is None:
         proc.send_signal(sig)
     try:
@@ -141,9 +145,8 @@ def _interrupt(image: Path, out: Path, cache: Path, sig: int, at_write: bool) ->
         stdout, stderr = proc.communicate()
         code = None
     elapsed = time.monotonic() - start
-    return Result(
-        [], code, stdout.decode(errors="replace"), stderr.decode(errors="replace"), elapsed
-    )
+    out_text, err_text = stdout.decode(errors="replace"), stderr.decode(errors="replace")
+    return Result([], code, out_text, err_text, elapsed)
 
 
 def _assert_not_partial(out: Path) -> None:
@@ -152,47 +155,54 @@ def _assert_not_partial(out: Path) -> None:
         json.loads(data.decode("utf-8"))  # complete, or this raises
 
 
-SIGNALS = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGTERM, id="SIGTERM")]
-
-
-@pytest.mark.parametrize("sig", SIGNALS)
-def test_interrupted_while_reading(dirs, sig) -> None:
-    """Interrupted during analysis: previous file intact, no temp file, no traceback."""
-    src, out_dir, cache = dirs
+def _check_interrupted(sig: int, when: str, tmp_dirs) -> None:
+    src, out_dir, cache = tmp_dirs
     out = out_dir / "export.json"
     out.write_bytes(OLD)
-    res = _interrupt(big_image(src), out, cache, sig, at_write=False)
-    assert_common(res)
+    res = _interrupt(big_image(src), out, cache, sig, when)
+    if sig != signal.SIGKILL:
+        assert_common(res)
     _assert_not_partial(out)
-    assert leftovers(out_dir, (out.name,)) == [], f"left behind: {leftovers(out_dir)}"
+    if sig != signal.SIGKILL:
+        assert leftovers(out_dir, (out.name,)) == [], f"left behind: {leftovers(out_dir)}"
 
 
-SIGTERM_LEAK = pytest.mark.xfail(
-    reason="today SIGTERM is not handled: a .layerscope-*.tmp stays when it lands mid-write "
-    "(not strict: the signal only sometimes lands in that window)",
-    strict=False,
-)
+SIGINT = pytest.param(signal.SIGINT, id="SIGINT")
+
+
+@pytest.mark.parametrize("sig", [SIGINT, pytest.param(signal.SIGTERM, id="SIGTERM")])
+def test_interrupted_while_reading(dirs, sig) -> None:
+    """Interrupted while indexing: previous file intact, no temp file, no traceback."""
+    _check_interrupted(sig, "reading", dirs)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "sig",
     [
-        pytest.param(signal.SIGINT, id="SIGINT"),
-        pytest.param(signal.SIGTERM, id="SIGTERM", marks=SIGTERM_LEAK),
+        SIGINT,
+        pytest.param(
+            signal.SIGTERM,
+            id="SIGTERM",
+            marks=pytest.mark.xfail(
+                reason="today SIGTERM is not handled: the .layerscope-*.tmp stays", strict=True
+            ),
+        ),
         pytest.param(signal.SIGKILL, id="SIGKILL"),
     ],
 )
 def test_interrupted_while_writing(dirs, sig) -> None:
-    """Interrupted the moment the output starts to appear: the target is the old file or the
-    complete export, never partial; no temp file (except after SIGKILL, which nothing can
-    clean up)."""
-    src, out_dir, cache = dirs
-    out = out_dir / "export.json"
-    out.write_bytes(OLD)
-    res = _interrupt(big_image(src), out, cache, sig, at_write=True)
-    if sig != signal.SIGKILL:
-        assert_common(res)
-    _assert_not_partial(out)
-    if sig != signal.SIGKILL:
-        assert leftovers(out_dir, (out.name,)) == [], f"left behind: {leftovers(out_dir)}"
+    """Interrupted mid-export: the target is the old file or the complete export, never
+    partial; no temp file (except after SIGKILL, which nothing can clean up)."""
+    _check_interrupted(sig, "writing", dirs)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    reason="today a Ctrl-C landing inside tempfile.mkstemp (file created, `try:` not yet "
+    "entered) leaks the temp file; not strict: the window is narrow",
+    strict=False,
+)
+def test_interrupted_as_temp_file_is_created(dirs) -> None:
+    """Ctrl-C the instant the temp file appears: still no temp file left."""
+    _check_interrupted(signal.SIGINT, "temp-created", dirs)
