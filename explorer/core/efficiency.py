@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from explorer.core import tarscan
 from explorer.core.gosort import go_sort
 from explorer.core.layerindex import WHITEOUT_PREFIX, LayerIndex
 from explorer.core.tree import NO_INFO, FileTree, Node, layer_tree, stack, walk_post
@@ -181,20 +182,29 @@ class Reclaimable:
 
 
 def reclaimable(layers: list[LayerIndex]) -> Reclaimable:
-    """Bytes shipped but invisible in the final image, with who added and who hid them."""
+    """Bytes shipped but invisible in the final image, with who added and who hid them.
+
+    Each shipped entry counts at most once, when it is first hidden: overwritten by a later
+    layer (a chmod or chown copies the whole file), deleted by a whiteout (alone or with its
+    directory), hidden by an opaque directory, or lost when its directory became a file. A
+    file that a hardlink still shows in the final image is not lost."""
     rows: list[HiddenBytes] = []
+    hidden: set[int] = set()
     stacked = FileTree(layers)
 
-    def hide(tree: FileTree, node: Node, by: int, reason: str, prefix: str) -> None:
+    def hide_one(n: Node, path: str, by: int, reason: str) -> None:
+        if n.info != NO_INFO and n.info not in hidden:
+            hidden.add(n.info)
+            size = stacked.size_of(n)
+            if size:
+                rows.append(HiddenBytes(path, size, n.info >> 32, by, reason))
+
+    def hide(node: Node, by: int, reason: str, prefix: str) -> None:
         todo = [(node, prefix)]
         while todo:
             n, path = todo.pop()
-            if n.info != NO_INFO:
-                size = tree.size_of(n)
-                if size:
-                    rows.append(HiddenBytes(path, size, n.info >> 32, by, reason))
-            for name, child in n.children.items():
-                todo.append((child, f"{path}/{name}"))
+            hide_one(n, path, by, reason)
+            todo.extend((child, f"{path}/{name}") for name, child in n.children.items())
 
     for n in range(len(layers)):
         upper = layer_tree(layers, n)
@@ -202,27 +212,45 @@ def reclaimable(layers: list[LayerIndex]) -> Reclaimable:
             target = stacked.get(_node_path(d))
             if target is not None:
                 for name, child in target.children.items():
-                    hide(stacked, child, n, OPAQUE, f"{_node_path(d)}/{name}")
+                    hide(child, n, OPAQUE, f"{_node_path(d)}/{name}")
         for node, path in walk_post(upper.root):
             existing = stacked.get(path)
+            if existing is None:
+                continue
             if node.name.startswith(WHITEOUT_PREFIX):
-                if existing is not None:
-                    hide(stacked, existing, n, DELETED, path)
-                continue
-            if existing is None or node.info == NO_INFO:
-                continue
-            if existing.children and not upper.is_dir_info(node.info):
-                for name, child in existing.children.items():
-                    hide(stacked, child, n, REPLACED, f"{path}/{name}")
-            if existing.info != NO_INFO and stacked.size_of(existing):
-                rows.append(
-                    HiddenBytes(
-                        path, stacked.size_of(existing), existing.info >> 32, n, OVERWRITTEN
-                    )
-                )
+                hide(existing, n, DELETED, path)
+            elif node.info != NO_INFO:
+                if existing.children and not upper.is_dir_info(node.info):
+                    for name, child in existing.children.items():
+                        hide(child, n, REPLACED, f"{path}/{name}")
+                hide_one(existing, path, n, OVERWRITTEN)
         stack(stacked, upper, correct=True)
+    rows = _drop_kept_by_hardlinks(rows, layers, stacked)
     rows.sort(key=lambda r: (-r.size, r.path))
     return Reclaimable(sum(r.size for r in rows), rows)
+
+
+def _drop_kept_by_hardlinks(
+    rows: list[HiddenBytes], layers: list[LayerIndex], final: FileTree
+) -> list[HiddenBytes]:
+    """Rows minus files whose data a hardlink of their own layer still shows at the end."""
+    links: dict[int, dict[str, list[int]]] = {}
+    for n, layer in enumerate(layers):
+        for i, target in layer.links.items():
+            if layer.types[i] == tarscan.HARDLINK:
+                links.setdefault(n, {}).setdefault(tarscan.normalize(target), []).append(i)
+    if not links:
+        return rows
+
+    def kept(row: HiddenBytes) -> bool:
+        layer = layers[row.added_by]
+        for i in links.get(row.added_by, {}).get(row.path.lstrip("/"), ()):
+            node = final.get(layer.paths[i])
+            if node is not None and node.info == (row.added_by << 32 | i):
+                return True
+        return False
+
+    return [r for r in rows if not kept(r)]
 
 
 def _node_path(node: Node) -> str:

@@ -83,7 +83,8 @@ def parse_bytes(text: str) -> int:
     s = text.strip()
     m = re.fullmatch(r"([0-9.,]*)\s*([A-Za-z]*)", s)
     if not m or not m.group(1).replace(",", ""):
-        raise ValueError(f"strconv.ParseFloat: parsing {m.group(1) if m else s!r}: invalid syntax")
+        number = m.group(1) if m else ""
+        raise ValueError(f'strconv.ParseFloat: parsing "{number}": invalid syntax')
     number = float(m.group(1).replace(",", ""))
     unit = m.group(2).lower()
     if unit not in _BYTE_UNITS:
