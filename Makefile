@@ -8,7 +8,10 @@ CORPUS_OUT ?= $(HOME)/.cache/layerscope-corpus
 export LAYERSCOPE_SHARED := $(SHARED)
 export CORPUS_OUT
 
-.PHONY: run test test-unit services corpus lint format bench screenshots fuzz clean
+# The large-image tests (pyml, node: dive needs 30+ minutes on node) run with `make test-slow`.
+PYTEST_ARGS ?= -m "not slow"
+
+.PHONY: run test test-unit test-slow services corpus lint format bench screenshots fuzz clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +28,10 @@ test: $(BIN)/.installed services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The conformance tests on the large corpus images (build them first: see README).
+test-slow: $(BIN)/.installed services
+	$(BIN)/python -m pytest -m slow
 
 # Tests that need neither the engine nor the corpus.
 test-unit: $(BIN)/.installed
