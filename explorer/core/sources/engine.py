@@ -60,23 +60,29 @@ class _ChunkStream(io.RawIOBase):
         return len(data)
 
 
-def _engine_errors(kind: str, where: str, exc: Exception) -> ImageError:
+def _engine_errors(kind: str, where: str, exc: Exception, host: str = "") -> ImageError:
+    """One sentence for what went wrong talking to the engine."""
     import docker.errors
-    import requests.exceptions
 
     if isinstance(exc, docker.errors.ImageNotFound):
         return ImageError(f"{kind}: image {where!r} not found")
-    if isinstance(exc, docker.errors.APIError):
-        text = exc.explanation or str(exc)
-        return EngineError(f"{kind}: engine refused the request for {where!r}: {text}")
-    if isinstance(exc, requests.exceptions.RequestException | docker.errors.DockerException):
-        text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        if isinstance(exc, PermissionError) or "Permission denied" in text:
-            return EngineError(f"{kind}: permission denied on the engine socket ({text})")
-        return EngineError(f"{kind}: cannot reach the engine ({text}); is it running?")
-    if isinstance(exc, PermissionError):
-        return EngineError(f"{kind}: permission denied on the engine socket")
-    return EngineError(f"{kind}: {exc}")
+    if isinstance(exc, docker.errors.APIError) and not isinstance(exc.response, type(None)):
+        text = (exc.explanation or str(exc)).strip().splitlines()[0][:300]
+        return EngineError(f"{kind}: the engine refused the request for {where!r}: {text}")
+    text = str(exc)
+    at = f" at {host}" if host else ""
+    if "Permission denied" in text or isinstance(exc, PermissionError):
+        return EngineError(f"{kind}: permission denied on the engine socket{at}")
+    if "FileNotFoundError" in text or "No such file" in text:
+        return EngineError(f"{kind}: no engine socket{at}; is the {kind} engine running?")
+    if "Connection refused" in text or "ConnectionRefused" in text:
+        return EngineError(f"{kind}: connection refused{at}; is the {kind} engine running?")
+    if "Connection aborted" in text or "RemoteDisconnected" in text or "IncompleteRead" in text:
+        return EngineError(
+            f"{kind}: the engine{at} closed the connection while exporting {where!r}"
+        )
+    first = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
+    return EngineError(f"{kind}: cannot talk to the engine{at} ({first})")
 
 
 class EngineSource(Source):
@@ -87,18 +93,23 @@ class EngineSource(Source):
         self.platform = platform
         self.meta: ImageMeta | None = None
         self._client: Any = None
+        self.host = ""
 
     def _connect(self) -> Any:
         import docker
 
+        self.host = podman_socket() if self.kind == "podman" else os.environ.get("DOCKER_HOST", "")
         try:
             if self.kind == "podman":
-                client = docker.DockerClient(base_url=podman_socket(), timeout=300)
+                client = docker.DockerClient(base_url=self.host, timeout=300)
             else:
                 client = docker.from_env(timeout=300)
+                self.host = client.api.base_url.replace(
+                    "http+docker://localhost", "unix:///var/run/docker.sock"
+                )
             client.ping()
         except Exception as exc:
-            raise _engine_errors(self.kind, self.reference, exc) from None
+            raise _engine_errors(self.kind, self.reference, exc, self.host) from None
         return client
 
     def open(self) -> ImageMeta:
@@ -109,7 +120,7 @@ class EngineSource(Source):
             info = self._client.api.inspect_image(self.reference)
             history = self._client.api.history(self.reference)
         except Exception as exc:
-            raise _engine_errors(self.kind, self.reference, exc) from None
+            raise _engine_errors(self.kind, self.reference, exc, self.host) from None
         diff_ids = list((info.get("RootFS") or {}).get("Layers") or [])
         entries = _history_entries(history, len(diff_ids))
         layers = []
@@ -147,7 +158,7 @@ class EngineSource(Source):
         try:
             chunks = self._client.api.get_image(ref, chunk_size=1 << 20)
         except Exception as exc:
-            raise _engine_errors(self.kind, ref, exc) from None
+            raise _engine_errors(self.kind, ref, exc, self.host) from None
         streamed = StreamedArchive(None, self.platform, _ChunkStream(_guard(chunks, self, ref)))
         streamed.where = f"{self.kind}://{ref}"
         pending = {i: lm.digest for i, lm in enumerate(meta.layers)}
@@ -181,7 +192,7 @@ def _guard(chunks: Iterator[bytes], source: EngineSource, ref: str) -> Iterator[
     try:
         yield from chunks
     except Exception as exc:
-        raise _engine_errors(source.kind, ref, exc) from None
+        raise _engine_errors(source.kind, ref, exc, source.host) from None
 
 
 def _history_entries(history: list[dict[str, Any]], n_layers: int) -> list[HistoryEntry]:
