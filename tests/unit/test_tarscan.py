@@ -1,0 +1,95 @@
+"""The tar header reader: every header flavour the indexer meets, and clear errors."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from explorer.core import tarscan
+from explorer.core.errors import ImageError
+from explorer.core.layerindex import index_layer
+from tests.robustness import builders as b
+
+
+def index(data: bytes):
+    return index_layer(io.BytesIO(data), "test")
+
+
+def test_plain_entries_and_normalised_names():
+    data = b.tar_bytes(
+        [b.directory("./etc/"), b.file("./etc/passwd", b"root"), b.symlink("etc/link", "passwd")]
+    )
+    idx = index(data)
+    assert idx.paths == ["etc", "etc/passwd", "etc/link"]
+    assert list(idx.types) == [tarscan.DIR, tarscan.REG, tarscan.SYMLINK]
+    assert list(idx.sizes) == [0, 4, 0]
+    assert idx.link(2) == "passwd"
+    assert idx.hashes[1] != 0 and idx.hashes[0] == 0
+
+
+@pytest.mark.parametrize("long_names", ["pax", "gnu"])
+def test_long_names_and_link_targets(long_names):
+    name = "d/" + "n" * 300
+    target = "t" * 200
+    data = b.tar_bytes([b.symlink(name, target), b.file(name + "2", b"x")], long_names=long_names)
+    idx = index(data)
+    assert idx.paths == [name, name + "2"]
+    assert idx.link(0) == target
+
+
+def test_pax_overrides_ids_and_size():
+    data = b.tar_bytes([b.file("big-ids", b"abc", pax={"uid": "3000000000", "gid": "7"})])
+    idx = index(data)
+    assert (idx.uids[0], idx.gids[0], idx.sizes[0]) == (3000000000, 7, 3)
+
+
+def test_base256_numbers():
+    header = b.tar_header("f", size=2, uid=2**40)
+    data = header + b"hi" + bytes(510) + bytes(1024)
+    assert index(data).uids[0] == 2**40
+
+
+def test_non_utf8_names_survive():
+    data = b.tar_bytes([b.file(b"caf\xe9", b"x")])
+    idx = index(data)
+    assert idx.paths[0].encode("utf-8", "surrogateescape") == b"caf\xe9"
+
+
+def test_dot_dot_and_absolute_names_stay_inside():
+    assert tarscan.normalize("/abs/x") == "abs/x"
+    assert tarscan.normalize("../../etc/passwd") == "etc/passwd"
+    assert tarscan.normalize("a/./b//c/") == "a/b/c"
+    assert tarscan.normalize("a/../../b") == "b"
+
+
+def test_old_style_regular_file_type():
+    data = b.tar_header("olddir/", typeflag=b"\0") + b.tar_header("oldfile", typeflag=b"\0")
+    idx = index(data + bytes(1024))
+    assert list(idx.types) == [tarscan.DIR, tarscan.REG]
+
+
+def test_gnu_sparse_file_has_its_real_size():
+    sparse = b.gnu_sparse("sparse", realsize=1 << 30, chunks=[(0, b"data")])
+    idx = index(b.tar_bytes([sparse]))
+    assert idx.paths == ["sparse"] and idx.sizes[0] == 1 << 30
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty archive"),
+        (b"not a tar at all, just text" * 40, "not a tar archive"),
+        (b.tar_bytes([b.file("f", b"x" * 5000)])[:3000], "truncated"),
+        (b.tar_header("f", size=10)[:300], "truncated"),
+    ],
+)
+def test_bad_input_is_one_clear_error(data, message):
+    with pytest.raises(ImageError, match=message):
+        index(data)
+
+
+def test_oversized_extended_header_is_refused():
+    data = b.tar_header("././@PaxHeader", typeflag=b"x", size=1 << 30)
+    with pytest.raises(ImageError, match="oversized"):
+        index(data + bytes(1024))
