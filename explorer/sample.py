@@ -1,0 +1,234 @@
+"""A small, deterministic sample image, built in Python: what `layerscope` opens when it is
+given no image, and a builder the TUI tests use for their own tiny archives.
+
+The sample is a legacy `docker save` archive (manifest.json, <id>.json config, <id>/layer.tar)
+with a base layer of directories and files, an added file and a symlink, a chmod-ed copy of an
+existing file (the classic wasted-space pattern), a deleted file and a deleted directory
+(whiteouts), and metadata-only history entries (ENV, LABEL, USER, CMD). Every byte is a
+function of the code below: same input, same archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SAMPLE_NAME = "layerscope/sample:latest"
+EPOCH = 1_700_000_000  # fixed mtime: the archive must not depend on the clock
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One layer tar entry: `kind` is file, dir, symlink or hardlink."""
+
+    name: str
+    kind: str = "file"
+    data: bytes = b""
+    mode: int = 0o644
+    link: str = ""
+    uid: int = 0
+    gid: int = 0
+
+
+def file(name: str, data: bytes | str, mode: int = 0o644, uid: int = 0, gid: int = 0) -> Entry:
+    raw = data.encode() if isinstance(data, str) else data
+    return Entry(name, "file", raw, mode, uid=uid, gid=gid)
+
+
+def directory(name: str, mode: int = 0o755, uid: int = 0, gid: int = 0) -> Entry:
+    return Entry(name.rstrip("/") + "/", "dir", mode=mode, uid=uid, gid=gid)
+
+
+def symlink(name: str, target: str) -> Entry:
+    return Entry(name, "symlink", mode=0o777, link=target)
+
+
+def whiteout(path: str) -> Entry:
+    """Deletes `path` (file or directory) from the layers below."""
+    head, _, base = path.rstrip("/").rpartition("/")
+    return Entry(f"{head}/.wh.{base}" if head else f".wh.{base}")
+
+
+@dataclass
+class Step:
+    """One history entry: `entries` is None for a metadata-only instruction (ENV, LABEL...)."""
+
+    created_by: str
+    entries: list[Entry] | None = None
+    created: str = "2024-01-01T00:00:00Z"
+
+
+@dataclass
+class ImageSpec:
+    steps: list[Step]
+    tags: list[str] = field(default_factory=lambda: [SAMPLE_NAME])
+    config: dict = field(default_factory=dict)
+
+
+def layer_tar(entries: list[Entry]) -> bytes:
+    """A layer tar in the given entry order (PAX format, fixed owner and mtime)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for e in entries:
+            info = tarfile.TarInfo(e.name)
+            info.mtime = EPOCH
+            info.mode = e.mode
+            info.uid, info.gid = e.uid, e.gid
+            info.uname = info.gname = ""
+            if e.kind == "dir":
+                info.type = tarfile.DIRTYPE
+            elif e.kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, e.link
+            elif e.kind == "hardlink":
+                info.type, info.linkname = tarfile.LNKTYPE, e.link
+            else:
+                info.size = len(e.data)
+            tar.addfile(info, io.BytesIO(e.data) if info.size else None)
+    return buf.getvalue()
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.mtime, info.size, info.mode = EPOCH, len(data), 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def docker_archive(spec: ImageSpec) -> bytes:
+    """A legacy `docker save` archive of `spec`."""
+    layers = [layer_tar(step.entries) for step in spec.steps if step.entries is not None]
+    diff_ids = ["sha256:" + hashlib.sha256(blob).hexdigest() for blob in layers]
+    history = []
+    for step in spec.steps:
+        item = {"created": step.created, "created_by": step.created_by}
+        if step.entries is None:
+            item["empty_layer"] = True
+        history.append(item)
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "created": spec.steps[-1].created if spec.steps else "",
+        "config": {"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], **spec.config},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": history,
+    }
+    config_blob = json.dumps(config, sort_keys=True, indent=2).encode()
+    config_name = hashlib.sha256(config_blob).hexdigest() + ".json"
+    chain, layer_names = "", []
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for blob, diff_id in zip(layers, diff_ids, strict=True):
+            chain = hashlib.sha256((chain + diff_id).encode()).hexdigest()  # a v1 id
+            layer_names.append(f"{chain}/layer.tar")
+            _add(tar, f"{chain}/VERSION", b"1.0")
+            _add(tar, f"{chain}/layer.tar", blob)
+        _add(tar, config_name, config_blob)
+        manifest = [{"Config": config_name, "RepoTags": spec.tags, "Layers": layer_names}]
+        _add(tar, "manifest.json", json.dumps(manifest, indent=2).encode())
+    return out.getvalue()
+
+
+def sample_spec() -> ImageSpec:
+    """The bundled sample: small, but every diff kind and a few kinds of waste show up."""
+    package_index = b"".join(b"package-%04d 1.%d.0 amd64\n" % (i, i % 7) for i in range(2500))
+    app = bytes(range(256)) * 96  # 24 KiB "binary"
+    base = [
+        directory("bin"),
+        file("bin/app", app, 0o755),
+        file("bin/sh", b"#!/bin/busybox sh\n" * 64, 0o755),
+        directory("etc"),
+        file("etc/hostname", "sample\n"),
+        file("etc/motd", "Welcome to the LayerScope sample image.\n" * 4),
+        file("etc/os-release", 'NAME="Sample Linux"\nVERSION_ID=1\n'),
+        file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"),
+        directory("home"),
+        directory("home/app", 0o750, uid=1000, gid=1000),
+        file("home/app/.profile", "export PS1='$ '\n", uid=1000, gid=1000),
+        directory("tmp", 0o1777),
+        directory("usr"),
+        directory("usr/bin"),
+        directory("usr/share"),
+        directory("usr/share/doc"),
+        file("usr/share/doc/README", "Sample documentation.\n" * 40),
+        directory("var"),
+        directory("var/cache"),
+        directory("var/cache/pkg"),
+        file("var/cache/pkg/index", package_index),
+        file("var/cache/pkg/sample-tool_1.0_amd64.deb", bytes(40_000)),
+    ]
+    tool = b"\x7fELF" + b"sample tool " * 1500
+    add_tool = [
+        directory("opt"),
+        directory("opt/tool"),
+        file("opt/tool/config.json", json.dumps({"verbose": False, "threads": 4}) + "\n"),
+        directory("tmp", 0o1777),
+        file("tmp/build.log", "compiling tool...\n" * 300),
+        directory("usr"),
+        directory("usr/local"),
+        directory("usr/local/bin"),
+        file("usr/local/bin/tool", tool, 0o4755),
+        directory("usr/bin"),
+        symlink("usr/bin/tool", "../local/bin/tool"),
+    ]
+    chmod_copy = [directory("bin"), file("bin/app", app, 0o700)]
+    cleanup = [
+        directory("tmp", 0o1777),
+        whiteout("tmp/build.log"),
+        directory("var"),
+        directory("var/cache"),
+        whiteout("var/cache/pkg"),
+        directory("etc"),
+        file("etc/motd", "Have a nice day.\n"),
+    ]
+    return ImageSpec(
+        steps=[
+            Step("/bin/sh -c #(nop) ADD file:5a1e0c0ffee in / ", base, "2024-01-01T00:00:00Z"),
+            Step("/bin/sh -c #(nop)  ENV LANG=C.UTF-8", None, "2024-01-01T00:00:01Z"),
+            Step("COPY tool /usr/local/bin/tool # buildkit", add_tool, "2024-01-02T00:00:00Z"),
+            Step("/bin/sh -c chmod 700 /bin/app", chmod_copy, "2024-01-02T00:00:01Z"),
+            Step('LABEL org.opencontainers.image.title="sample"', None, "2024-01-02T00:00:02Z"),
+            Step(
+                "/bin/sh -c rm -rf /var/cache/pkg /tmp/build.log && echo 'Have a nice day.' "
+                "> /etc/motd",
+                cleanup,
+                "2024-01-02T00:00:03Z",
+            ),
+            Step("USER app", None, "2024-01-02T00:00:04Z"),
+            Step('/bin/sh -c #(nop)  CMD ["/bin/app"]', None, "2024-01-02T00:00:05Z"),
+        ],
+        config={
+            "User": "app",
+            "Cmd": ["/bin/app"],
+            "Labels": {"org.opencontainers.image.title": "sample"},
+        },
+    )
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "layerscope"
+
+
+def ensure_sample(path: Path | None = None) -> Path:
+    """Write the sample archive (default `$XDG_CACHE_HOME/layerscope/sample.tar`) unless an
+    identical one is already there; returns its path."""
+    target = path or cache_dir() / "sample.tar"
+    data = docker_archive(sample_spec())
+    try:
+        if target.read_bytes() == data:
+            return target
+    except OSError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)  # atomic: a concurrent reader never sees half an archive
+    return target
+
+
+if __name__ == "__main__":
+    print(ensure_sample())

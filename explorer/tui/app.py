@@ -1,0 +1,93 @@
+"""The LayerScope application: themes, keymap, help and palette around the main screen.
+
+`make_app(target, ...)` is the factory tests and `launch` use; nothing here touches an image
+until the main screen's worker starts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from explorer.core.sources import Source
+from explorer.tui.commands import explorer_commands
+from explorer.tui.keymap import keymap_path
+from explorer.tui.screens.help import HelpScreen
+from explorer.tui.screens.main import MainScreen
+
+Clock = Callable[[], float]
+
+
+class LayerScopeApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "LayerScope"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", tooltip="Quit LayerScope", id="quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit-ctrl-c"),
+        Binding("question_mark,f1", "help", "Help", tooltip="Show every key", id="help"),
+        Binding(
+            "ctrl+t",
+            "change_theme",
+            "Theme",
+            show=False,
+            tooltip="Choose a colour theme",
+            id="theme",
+        ),
+    ]
+
+    def __init__(
+        self,
+        target: str,
+        kind: str | None = None,
+        platform: str | None = None,
+        *,
+        clock: Clock = time.perf_counter,
+        keymap: dict[str, str] | None = None,
+        keymap_file: Path | None = None,
+        notices: Iterable[str] = (),
+        opener: Callable[[], Source] | None = None,
+    ) -> None:
+        super().__init__()
+        self.target = target
+        self.kind = kind
+        self.platform = platform
+        self.clock = clock
+        self.keymap = dict(keymap or {})
+        self.keymap_file = keymap_file or keymap_path()
+        self.notices = list(notices)
+        self.opener = opener  # tests: a Source factory instead of opening `target`
+        self.failed = False  # an error was shown: the exit code says so
+
+    def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        self.push_screen(MainScreen(self.target, self.kind, self.platform, self.opener))
+        for notice in self.notices:
+            self.notify(notice, timeout=8, markup=False)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from explorer_commands(self, screen)
+
+
+def make_app(
+    target: str,
+    kind: str | None = None,
+    platform: str | None = None,
+    **options,
+) -> LayerScopeApp:
+    """An app for `target` (an archive path or an engine reference); options go to
+    `LayerScopeApp` (clock, keymap, keymap_file, notices, opener)."""
+    return LayerScopeApp(target, kind, platform, **options)

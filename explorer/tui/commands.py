@@ -1,0 +1,51 @@
+"""The command palette: every bound action of the explorer, offered where it makes sense.
+
+Commands come from the same BINDINGS as the keys (title = description, help = tooltip and
+key), run against the widget that owns them, so a tree toggle works from the layer pane too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.dom import DOMNode
+from textual.screen import Screen
+
+from explorer.tui.bindings import effective_keys, own_bindings
+
+SKIP = {"help.close", "help.up", "help.down", "quit", "quit-ctrl-c"}
+
+
+def explorer_commands(app: App, screen: Screen) -> Iterator[SystemCommand]:
+    from explorer.tui.screens.main import MainScreen
+    from explorer.tui.widgets.efficiency import WasteTable
+    from explorer.tui.widgets.filetree import FileTreeView
+    from explorer.tui.widgets.layers import LayerList
+
+    if not isinstance(screen, MainScreen):
+        return
+    targets: list[tuple[str, DOMNode, list[Binding]]] = [
+        ("Layers", screen.query_one(LayerList), own_bindings(LayerList)),
+        ("Files", screen.query_one(FileTreeView), own_bindings(FileTreeView)),
+        ("Waste", screen.query_one(WasteTable), own_bindings(WasteTable)),
+        ("View", screen, own_bindings(MainScreen)),
+        ("App", app, own_bindings(type(app))),
+    ]
+    for pane, node, bindings in targets:
+        for binding in bindings:
+            if not binding.description or binding.id in SKIP:
+                continue
+            if binding.action == "cancel_index" and not screen.indexing:
+                continue
+            keys = effective_keys(app, binding)
+            title = f"{pane}: {binding.tooltip or binding.description}"
+            yield SystemCommand(title, f"key: {keys}", _runner(app, binding.action, node))
+
+
+def _runner(app: App, action: str, node: DOMNode):
+    async def run() -> None:
+        await app.run_action(action, node)
+
+    return run

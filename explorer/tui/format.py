@@ -1,0 +1,82 @@
+"""How the UI words things: sizes, counts, durations, and the layer list's entries."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import humanize
+
+from explorer.core.display import safe
+from explorer.core.image import ImageMeta
+
+
+def size(n: int | None) -> str:
+    """`humanize.naturalsize`, with a short unit for small counts ("5 B", not "5 Bytes")."""
+    if n is None:
+        return "…"
+    text = humanize.naturalsize(n)
+    return text.replace(" Bytes", " B").replace(" Byte", " B")
+
+
+def count(n: int) -> str:
+    return f"{n:,}"
+
+
+def seconds(s: float) -> str:
+    return f"{s:.1f} s" if s < 60 else f"{int(s // 60)} min {int(s % 60)} s"
+
+
+def percent(fraction: float) -> str:
+    if fraction != fraction:  # NaN: nothing to compare with
+        return "n/a"
+    if fraction == float("inf"):
+        return "∞"
+    return f"{fraction * 100:.2f} %"
+
+
+def display_name(meta: ImageMeta) -> str:
+    """What to call the image in the header: its tag, and the archive's file name."""
+    if meta.source in ("docker", "podman"):
+        return safe(meta.name)
+    base = os.path.basename(meta.name.rstrip("/")) or meta.name
+    return safe(f"{meta.tags[0]} · {base}" if meta.tags else base)
+
+
+@dataclass(frozen=True)
+class LayerItem:
+    """One row of the layer list: a layer, or a metadata-only instruction (ENV, LABEL...)."""
+
+    layer: int | None
+    instruction: str  # already made safe
+    created: str
+
+
+def layer_items(meta: ImageMeta) -> list[LayerItem]:
+    """History order, metadata-only entries between the layers they sit between; layers the
+    history does not describe (a short or missing history) keep their own command."""
+    items: list[LayerItem] = []
+    seen: set[int] = set()
+    for entry in meta.history:
+        if entry.layer is not None and entry.layer < len(meta.layers):
+            if entry.layer in seen:
+                continue
+            seen.add(entry.layer)
+            items.append(LayerItem(entry.layer, safe(entry.instruction), entry.created))
+        elif entry.empty or entry.layer is None:
+            items.append(LayerItem(None, safe(entry.instruction), entry.created))
+    for lm in meta.layers:
+        if lm.index in seen:
+            continue
+        item = LayerItem(lm.index, safe(lm.command), lm.created)
+        at = next(
+            (i for i, it in enumerate(items) if it.layer is not None and it.layer > lm.index),
+            len(items),
+        )
+        items.insert(at, item)
+    return items
+
+
+def one_line(text: str) -> str:
+    """Commands can span lines (heredocs): the list shows them on one."""
+    return " ".join(text.replace("\\n", " ").split())

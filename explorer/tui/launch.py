@@ -1,0 +1,62 @@
+"""Start the TUI from the command line: pick what to open, load the keymap, run the app."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+
+from explorer.tui.keymap import keymap_path, load_keymap
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+def engine_reachable(timeout: float = 0.3) -> bool:
+    """Is a Docker-compatible engine answering on its socket? (cheap: no SDK, no HTTP)"""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        return bool(host)  # tcp/ssh: assume it is there; opening will tell
+    path = host[len("unix://") :]
+    if not os.path.exists(path):
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(path)
+        return True
+    except OSError:
+        return False
+
+
+def choose_target(args: argparse.Namespace) -> tuple[str, str | None, list[str]]:
+    """(target, kind, notices): the image asked for, or the bundled sample."""
+    if args.image:
+        return args.image, args.source, []
+    from explorer.sample import ensure_sample
+
+    sample = str(ensure_sample())
+    if engine_reachable():
+        notice = (
+            "No image given: showing the bundled sample. An engine is running: "
+            "open one of its images with `layerscope REPO:TAG`."
+        )
+    else:
+        notice = "No image given and no engine found: showing the bundled sample image."
+    return sample, "docker-archive", [notice]
+
+
+def launch(args: argparse.Namespace) -> int:
+    """Run the explorer; errors while opening the image are shown in the app, and make the
+    exit code 2 once the user quits."""
+    from explorer.tui.app import make_app
+
+    target, kind, notices = choose_target(args)
+    path = keymap_path()
+    keymap, problems = load_keymap(path)
+    notices += [f"keymap ignored: {p}" for p in problems]
+    app = make_app(target, kind, args.platform, keymap=keymap, keymap_file=path, notices=notices)
+    app.run()
+    if app.return_code not in (None, 0):
+        return app.return_code
+    return EXIT_BAD_INPUT if app.failed else EXIT_OK

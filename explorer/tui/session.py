@@ -1,0 +1,93 @@
+"""The background job: open the source, index every layer, analyse. Blocking I/O, run in a
+thread worker; it only reports through `post` (thread-safe `post_message`)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+
+from textual.message import Message
+
+from explorer.core.analysis import analyze
+from explorer.core.errors import Cancelled, EngineError, ImageError
+from explorer.core.layerindex import LayerIndex
+from explorer.core.sources import Source, open_source
+from explorer.tui.messages import (
+    AnalysisReady,
+    IndexCancelled,
+    IndexFailed,
+    IndexFinished,
+    IndexProgress,
+    LayerIndexed,
+    SourceOpened,
+)
+
+PROGRESS_INTERVAL = 0.1  # seconds between progress reports: the UI cannot show more
+
+
+def hint_for(exc: Exception, target: str) -> str:
+    if isinstance(exc, EngineError):
+        return (
+            "Start the engine (or check DOCKER_HOST / your permissions on its socket), "
+            "or open a saved archive instead: layerscope IMAGE.tar"
+        )
+    if isinstance(exc, ImageError):
+        return (
+            f"Check that {target!r} is a complete image (docker save / skopeo copy output, "
+            "an OCI layout directory, or an image reference); q quits."
+        )
+    return "This is a bug in LayerScope: run again with --debug for details; q quits."
+
+
+def run_index(
+    target: str,
+    kind: str | None,
+    platform: str | None,
+    post: Callable[[Message], object],
+    cancel: threading.Event,
+    clock: Callable[[], float] = time.perf_counter,
+    opener: Callable[[], Source] | None = None,
+) -> None:
+    """Open, index and analyse `target` (or what `opener` returns), posting what happens.
+    Never raises."""
+    started = clock()
+    last_report = [0.0]
+
+    def progress(layer: int, entries: int, nbytes: int) -> None:
+        now = time.monotonic()  # throttling only: not shown, so not the injected clock
+        if now - last_report[0] >= PROGRESS_INTERVAL:
+            last_report[0] = now
+            post(IndexProgress(layer, entries, nbytes))
+
+    source = None
+    try:
+        source = opener() if opener is not None else open_source(target, kind, platform)
+        meta = source.open()
+        post(SourceOpened(meta))
+        found: dict[int, LayerIndex] = {}
+        for n, index in source.index_layers(progress, cancel):
+            found[n] = index
+            post(LayerIndexed(n, index))
+            if cancel.is_set():
+                raise Cancelled
+        post(IndexFinished(clock() - started))
+        layers = [found[n] for n in range(len(meta.layers))]
+        analysing = clock()
+        analysis = analyze(meta, layers)
+        if cancel.is_set():
+            raise Cancelled
+        post(AnalysisReady(analysis, clock() - analysing))
+    except Cancelled:
+        post(IndexCancelled())
+    except ImageError as exc:
+        post(IndexFailed(str(exc), hint_for(exc, target)))
+    except KeyError as exc:  # a layer the source never produced
+        post(IndexFailed(f"{target}: layer {exc} was never found", hint_for(ImageError(), target)))
+    except Exception as exc:  # a bug of ours: one line in the app, never a traceback
+        post(IndexFailed(f"internal error: {type(exc).__name__}: {exc}", hint_for(exc, target)))
+    finally:
+        if source is not None:
+            with contextlib.suppress(Exception):  # closing must not hide what happened
+                source.close()

@@ -1,0 +1,182 @@
+"""The file tree's state and the only code that touches the core's `TreeViewModel`.
+
+The model's work is O(files) (seconds on a 100k-file layer), so it runs in a thread worker.
+The UI never calls the model: it records what it wants (the layer and mode to show, and a
+queue of presentation changes) and starts a worker, which applies everything pending under
+one lock and returns the rows. Changes queued while a computation runs are picked up by
+the same worker before it reports, so a key pressed during a long computation is never lost
+and stale rows are never shown after newer ones.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from explorer.core.layerindex import LayerIndex
+from explorer.core.treeview import (
+    ADDED,
+    LAYER_CHANGES,
+    MODIFIED,
+    REMOVED,
+    SORT_NAME,
+    SORT_SIZE,
+    UNMODIFIED,
+    Row,
+    TreeViewModel,
+)
+from explorer.tui.messages import ViewReady
+
+Op = Callable[[TreeViewModel], None]
+CACHE_ROWS = 400_000  # rows kept across layers (about 100 MB at 100k-file layers)
+
+KINDS = {"added": ADDED, "removed": REMOVED, "modified": MODIFIED, "unmodified": UNMODIFIED}
+# Leaves compared equal keep dive's tentative diff (-1): they are unmodified too.
+_UNMODIFIED_ALIASES = {UNMODIFIED, -1}
+
+
+def model_hidden(kinds: set[int]) -> set[int]:
+    """The set to give the model for the diff kinds the user hid."""
+    return kinds | (_UNMODIFIED_ALIASES if UNMODIFIED in kinds else set())
+
+
+def validate_filter(pattern: str) -> str | None:
+    """None if `pattern` is a usable regex, else the error to show."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return str(exc)
+    return None
+
+
+class TreeState:
+    """What the tree should show, plus the model that computes it (used by one worker at a
+    time, under `_lock`)."""
+
+    def __init__(self) -> None:
+        self.layers: list[LayerIndex | None] = []
+        self.layer = 0
+        self.mode = LAYER_CHANGES
+        self.hidden: set[int] = set()
+        self.filter = ""
+        self.sort = SORT_NAME
+        self.attributes = True
+        self.keep_path = ""  # the cursor's path: the cursor stays on it across recomputes
+        self._model: TreeViewModel | None = None
+        self._shown: tuple[int, str] | None = None
+        self._ops: deque[tuple[int, Op]] = deque()
+        self._lock = threading.Lock()
+        # Presentation changes so far: views computed at another version are stale.
+        self.version = 0
+        self._applied = 0
+        self._cache: dict[tuple[int, str, int], ViewReady] = {}
+
+    # -- called on the UI thread ---------------------------------------------------------------
+    def reset(self, layer_count: int) -> None:
+        self.layers = [None] * layer_count
+        # The model reads layers[0..k] only when asked for layer k, and never before they
+        # are all here (see `ready`), so it can share the list while it fills in.
+        self._model = TreeViewModel(self.layers)  # type: ignore[arg-type]
+        self._shown = None
+        self._cache.clear()
+
+    def add_layer(self, n: int, index: LayerIndex) -> None:
+        self.layers[n] = index
+
+    def ready(self, layer: int | None = None) -> bool:
+        """Are layers 0..layer (default: the wanted one) all indexed?"""
+        layer = self.layer if layer is None else layer
+        return bool(self.layers) and all(ix is not None for ix in self.layers[: layer + 1])
+
+    def show(self, layer: int, mode: str | None = None) -> None:
+        self.layer = layer
+        if mode is not None:
+            self.mode = mode
+
+    def toggle_kind(self, kind: int) -> None:
+        self.hidden ^= {kind}
+        hidden = model_hidden(self.hidden)
+        self._push(lambda m: m.set_hidden(hidden))
+
+    def set_filter(self, pattern: str) -> None:
+        """`pattern` must be valid (see `validate_filter`)."""
+        self.filter = pattern
+        self._push(lambda m: m.set_filter(pattern))
+
+    def toggle_sort(self) -> None:
+        self.sort = SORT_SIZE if self.sort == SORT_NAME else SORT_NAME
+        sort = self.sort
+        self._push(lambda m: m.set_sort(sort))
+
+    def toggle_collapse(self, row: Row) -> None:
+        self._push(lambda m: m.toggle_collapse(row))
+
+    def collapse_all(self, collapse: bool) -> None:
+        self._push(lambda m: m.collapse_all(collapse))
+
+    def _push(self, op: Op) -> None:
+        self.version += 1
+        self._ops.append((self.version, op))
+
+    def cached(self) -> ViewReady | None:
+        """The wanted view, if it was computed before and nothing changed since."""
+        return self._cache.get((self.layer, self.mode, self.version))
+
+    # -- called in the worker ------------------------------------------------------------------
+    def compute(self) -> ViewReady | None:
+        """Bring the model up to date with what is wanted; None when there is nothing new to
+        show (another run already did it) or the wanted layer is not indexed yet."""
+        with self._lock:
+            model = self._model
+            if model is None:
+                return None
+            started = time.perf_counter()
+            dirty = False
+            while True:
+                layer, mode = self.layer, self.mode
+                ops = [self._ops.popleft() for _ in range(len(self._ops))]
+                for version, op in ops:
+                    op(model)
+                    self._applied = version
+                dirty = dirty or bool(ops)
+                if not self.ready(layer):
+                    return None
+                hit = self._cache.get((layer, mode, self._applied))
+                if hit is not None and not self._ops:
+                    hit.cursor = find_path(hit.rows, self.keep_path)
+                    return hit  # computed before (the UI may have shown it already)
+                if self._shown != (layer, mode):
+                    model.set_layer(layer, mode)
+                    self._shown = (layer, mode)
+                    dirty = True
+                if not dirty:
+                    return None
+                rows = model.rows()
+                if self._ops or (self.layer, self.mode) != (layer, mode):
+                    continue  # superseded while computing: go again before reporting
+                cursor = find_path(rows, self.keep_path)
+                view = ViewReady(layer, mode, rows, cursor, time.perf_counter() - started)
+                self._remember(layer, mode, view)
+                return view
+
+    def _remember(self, layer: int, mode: str, view: ViewReady) -> None:
+        """Keep recent views of the current presentation (revisiting a layer is instant)."""
+        version = self._applied
+        cache = {k: v for k, v in self._cache.items() if k[2] == version}
+        cache[(layer, mode, version)] = view
+        while len(cache) > 1 and sum(len(v.rows) for v in cache.values()) > CACHE_ROWS:
+            del cache[next(iter(cache))]  # oldest first (dicts keep insertion order)
+        self._cache = cache
+
+
+def find_path(rows: Sequence[Row], path: str) -> int:
+    """Index of the row showing `path`, or 0 (rows are built lazily: search the paths)."""
+    if not path:
+        return 0
+    index_of = getattr(rows, "index_of", None)
+    if index_of is not None:
+        return index_of(path) or 0
+    return next((i for i, row in enumerate(rows) if row.path == path), 0)

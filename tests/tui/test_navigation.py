@@ -1,0 +1,174 @@
+"""Moving around: layers, panes, compare modes, paging, quitting."""
+
+from __future__ import annotations
+
+from explorer.core.treeview import AGGREGATED, LAYER_CHANGES
+from explorer.tui.widgets.filetree import FileTreeView
+from explorer.tui.widgets.layers import LayerList
+
+from .conftest import app_for, main_screen, screen_text, settle, tree_text
+
+SIZE = (120, 40)
+
+
+async def test_layer_list_shows_layers_and_metadata_entries(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        items = screen.layer_list.items
+        assert [it.layer for it in items] == [0, None, 1, 2, None, 3, None, None]
+        assert items[1].instruction == "ENV LANG=C.UTF-8"
+        text = screen_text(app)
+        assert "ENV LANG=C.UTF-8" in text
+        assert "RUN chmod 700 /bin/app" in text  # /bin/sh -c stripped, RUN shown
+        assert "ADD file:5a1e0c0ffee in /" in text  # #(nop) shown as the instruction
+        assert "layerscope/sample:latest · sample.tar" in text  # header: tag and file
+
+
+async def test_down_skips_metadata_entries_and_changes_the_tree(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        assert isinstance(app.focused, LayerList)
+        await pilot.press("down")  # over the ENV entry, onto layer 1
+        await settle(pilot)
+        assert screen.layer_list.selected_layer == 1
+        assert screen.tree.shown == (1, LAYER_CHANGES)
+        assert any("config.json" in line for line in tree_text(app))
+        await pilot.press("j", "j")
+        await settle(pilot)
+        assert screen.layer_list.selected_layer == 3
+        await pilot.press("k")
+        await settle(pilot)
+        assert screen.layer_list.selected_layer == 2
+        await pilot.press("end")
+        await settle(pilot)
+        assert screen.layer_list.selected_layer == 3
+        await pilot.press("home")
+        await settle(pilot)
+        assert screen.layer_list.selected_layer == 0
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert screen.layer_list.selected_layer == 3
+
+
+async def test_layer_details_follow_the_selection(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "RUN chmod 700 /bin/app" in text
+        meta = main_screen(app).meta
+        assert meta is not None
+        assert meta.layers[2].digest[:30] in text
+
+
+async def test_tab_switches_panes_and_arrows_move_between_them(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.focused, LayerList)
+        await pilot.press("tab")
+        assert isinstance(app.focused, FileTreeView)
+        await pilot.press("tab")
+        assert isinstance(app.focused, LayerList)
+        await pilot.press("l")  # right from the layers goes to the files
+        assert isinstance(app.focused, FileTreeView)
+        await pilot.press("h")  # left at the top level goes back
+        assert isinstance(app.focused, LayerList)
+
+
+async def test_compare_modes(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        await pilot.press("end", "ctrl+a")
+        await settle(pilot)
+        assert screen.tree.shown == (3, AGGREGATED)
+        assert "Aggregated contents, layers 0–3" in screen_text(app)
+        # aggregated: the tool added in layer 1 shows as added at layer 3
+        rows = {r.path: r for r in screen.tree.rows}
+        assert rows["/usr/local/bin/tool"].diff == 2  # ADDED
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert screen.tree.shown == (3, LAYER_CHANGES)
+        rows = {r.path: r for r in screen.tree.rows}
+        assert rows["/usr/local/bin/tool"].diff != 2
+        assert rows["/var/cache/pkg"].diff == 3  # REMOVED by the whiteout in layer 3
+
+
+async def test_compare_mode_marks_the_range_in_the_layer_list(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("end", "ctrl+a")
+        await settle(pilot)
+        layers = main_screen(app).layer_list
+        lines = [layers.render_line(y).text for y in range(len(layers.items))]
+        marked = [line.startswith("▌") for line in lines]
+        # layers 0..3 are in the aggregated range; metadata rows never are
+        assert marked == [True, False, True, True, False, True, False, False]
+
+
+async def test_tree_cursor_keys(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        tree = main_screen(app).tree
+        await pilot.press("tab")
+        assert tree.current is not None and tree.current.path == "/bin"
+        await pilot.press("l")  # into /bin
+        assert tree.current.path == "/bin/app"
+        await pilot.press("down", "h")  # /bin/sh, then to its parent
+        assert tree.current.path == "/bin"
+        await pilot.press("pagedown")
+        assert tree.cursor > 10
+        await pilot.press("pageup")
+        assert tree.cursor == 0
+        await pilot.press("end")
+        assert tree.cursor == tree.count - 1
+
+
+async def test_mouse_click_selects_a_layer(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        # row 2 of the list is layer 1 (row 1 is the ENV entry)
+        await pilot.click(LayerList, offset=(10, 3))
+        await settle(pilot)
+        assert screen.layer_list.selected_layer == 1
+
+
+async def test_quit_keys(sample_archive):
+    for key in ("q", "ctrl+c"):
+        app = app_for(sample_archive)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press(key)
+            await pilot.pause()
+            assert app._exit or not app.is_running, key
+
+
+async def test_help_screen_opens_and_closes(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "[tree.toggle-added]" in text
+        await pilot.press("end")
+        await pilot.pause()
+        assert "Ctrl+M is Enter" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "[tree.toggle-added]" not in screen_text(app)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert "LayerScope keys" in screen_text(app)

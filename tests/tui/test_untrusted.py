@@ -1,0 +1,86 @@
+"""Names, link targets, commands and tags from an image are hostile: they must show literally,
+never as markup, and never reach the terminal as control sequences."""
+
+from __future__ import annotations
+
+from explorer.sample import Step, directory, file, symlink
+
+from .conftest import app_for, main_screen, screen_text, settle
+
+SIZE = (140, 40)
+
+MARKUP = "[bold red]boom"
+CLEAR = "\x1b[2Jwiped"
+OSC52 = "\x1b]52;c;ZXZpbA==\x07clip"
+BIDI = "invoice\u202egpj.exe"
+
+
+def hostile_steps() -> list[Step]:
+    return [
+        Step(
+            "/bin/sh -c #(nop) ADD file:abc in / ",
+            [
+                directory("x"),
+                file(f"x/{MARKUP}", "a"),
+                file(f"x/{CLEAR}", "b"),
+                file(f"x/{OSC52}", "c"),
+                file(f"x/{BIDI}", "d"),
+                symlink("x/link", "[link=https://evil.example]click[/link]\x1b]8;;x\x07"),
+            ],
+        ),
+        Step("/bin/sh -c echo '[reverse]owned[/reverse]' \x1b[31m", [file("y", "z")]),
+        Step("/bin/sh -c #(nop)  LABEL a=[blink]b[/blink]", None),
+    ]
+
+
+async def test_hostile_names_render_literally(build_archive):
+    path = build_archive(hostile_steps(), tags=["[i]evil[/i]:\x1b[5mtag"])
+    app = app_for(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        tree = main_screen(app).tree
+        names = {r.name for r in tree.rows}
+        assert MARKUP in names  # the model keeps the real name
+        text = screen_text(app)
+        # markup shows as typed, escapes as visible text
+        assert MARKUP in text
+        assert "\\x1b[2Jwiped" in text
+        assert "\\x1b]52;c;ZXZpbA==\\x07clip" in text
+        assert "invoice\\u202egpj.exe" in text
+        assert "link → [link=https://evil.example]c…" in text  # cut to the pane
+        assert "[i]evil[/i]:\\x1b[5mtag" in text  # the tag, in the header and details
+        assert "LABEL a=[blink]b[/blink]" in text
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+        await pilot.press("tab", "end")  # the full target, in the path bar
+        await pilot.pause()
+        assert "/x/link → [link=https://evil.example]click[/link]\\x1b]8;;x\\x07" in screen_text(
+            app
+        )
+        # the command, in the list and (full) in the details
+        await pilot.press("tab", "down")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "RUN echo '[reverse]owned[/reverse]' \\x1b[31m" in text
+
+
+async def test_hostile_names_never_reach_the_terminal_raw(build_archive):
+    """What the app writes to the terminal for the hostile image carries no ESC from it."""
+    path = build_archive(hostile_steps())
+    app = app_for(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("tab", "down", "down")
+        await pilot.pause()
+        svg = app.export_screenshot()
+        assert "\x1b" not in svg and "\x07" not in svg
+
+
+async def test_hostile_filter_text_is_literal(build_archive):
+    path = build_archive(hostile_steps())
+    app = app_for(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+f", *"[bold]")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert "filter /[bold]/" in screen_text(app)

@@ -1,0 +1,163 @@
+"""The background worker: progress, failure shown in the app, cancel with Esc."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+from explorer import sample
+from explorer.core.errors import Cancelled
+from explorer.core.image import HistoryEntry, ImageMeta, LayerMeta
+from explorer.core.layerindex import LayerIndex
+from explorer.core.sources import Source, open_source
+
+from .conftest import app_for, main_screen, screen_text, settle, tree_text, wait_for
+
+SIZE = (120, 40)
+
+
+async def test_truncated_archive_shows_a_clear_error(tmp_path, sample_archive):
+    data = sample_archive.read_bytes()
+    broken = tmp_path / "truncated.tar"
+    broken.write_bytes(data[: len(data) // 3])
+    app = app_for(broken)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        assert screen.failure
+        text = screen_text(app)
+        assert "Could not read the image:" in text
+        assert "truncated.tar" in text
+        assert "Traceback" not in text
+        assert "q quits" in text  # says what to do
+        await pilot.press("q")
+    assert app.failed
+
+
+async def test_missing_file_is_shown_in_app(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a short path: the message fits on one line
+    app = app_for("nope.tar")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "nope.tar: no such file or directory" in text
+        assert "could not read the image" in text  # the layer list says so too
+
+
+async def test_not_an_image_is_shown_in_app(tmp_path):
+    path = tmp_path / "rootfs.tar"
+    path.write_bytes(sample.layer_tar([sample.file("README.md", "hello\n")]))
+    app = app_for(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert main_screen(app).failure
+        assert "Could not read the image:" in screen_text(app)
+
+
+class SlowSource(Source):
+    """Gives the layer list at once, layer 0 quickly, then blocks on layer 1 until cancelled
+    (checking the cancel flag as the real indexer does between entries)."""
+
+    def __init__(self, real: Source) -> None:
+        self.real = real
+        self.name = real.name
+        self.started = threading.Event()
+        self.closed = False
+
+    def open(self) -> ImageMeta:
+        return self.real.open()
+
+    def index_layers(self, progress=None, cancel=None) -> Iterator[tuple[int, LayerIndex]]:
+        layers = dict(self.real.index_layers())
+        yield 0, layers[0]
+        self.started.set()
+        assert cancel is not None
+        while not cancel.wait(0.01):
+            if progress is not None:
+                progress(1, 42, 4200)
+        raise Cancelled
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_escape_cancels_indexing_and_keeps_what_is_indexed(sample_archive):
+    source = SlowSource(open_source(str(sample_archive)))
+    app = app_for(sample_archive, opener=lambda: source)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, source.started.is_set)
+        screen = main_screen(app)
+        await wait_for(pilot, lambda: screen.tree.shown is not None)  # layer 0 browsable
+        assert screen.indexing
+        assert "esc Cancel" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.cancelled and not screen.indexing
+        assert source.closed
+        text = screen_text(app)
+        assert "cancelled: 1/4 layers indexed" in text
+        assert "esc Cancel" not in text
+        assert any("bin" in line for line in tree_text(app))  # layer 0 still there
+        await pilot.press("down")  # layer 1 never came
+        await pilot.pause()
+        assert "Layer 1 is not available: indexing was cancelled." in screen_text(app)
+
+
+async def test_layers_not_indexed_yet_say_so(sample_archive):
+    source = SlowSource(open_source(str(sample_archive)))
+    app = app_for(sample_archive, opener=lambda: source)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, source.started.is_set)
+        screen = main_screen(app)
+        await wait_for(pilot, lambda: len(screen.layer_list.items) > 0)
+        await pilot.press("down")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Layer 1 is not indexed yet." in text
+        assert "reading" in text  # the layer being read is marked in the list
+        await pilot.press("escape")
+        await settle(pilot)
+
+
+async def test_escape_is_free_once_indexing_is_done(sample_archive):
+    """Esc only cancels while reading; afterwards it reaches the focused widget."""
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        assert not screen.check_action("cancel_index", ())
+        await pilot.press("ctrl+f", "escape")
+        assert app.focused is screen.tree
+
+
+async def test_engine_history_without_layers_is_fine():
+    """An image with no layers at all (e.g. FROM scratch + metadata) opens and says so."""
+
+    class Empty(Source):
+        name = "empty"
+
+        def open(self) -> ImageMeta:
+            entry = HistoryEntry('/bin/sh -c #(nop)  CMD ["x"]', "", True, None)
+            return ImageMeta("empty:1", "docker", [], [entry])
+
+        def index_layers(self, progress=None, cancel=None):
+            return iter(())
+
+    app = app_for("empty:1", opener=Empty)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "this image has no layers" in screen_text(app)
+        assert 'CMD ["x"]' in screen_text(app)
+
+
+def test_layer_meta_is_used_when_history_is_missing():
+    from explorer.tui.format import layer_items
+
+    meta = ImageMeta(
+        "x",
+        "docker-archive",
+        [LayerMeta(0, "a", "sha256:1", "echo hi"), LayerMeta(1, "b", "", "")],
+        [],
+    )
+    items = layer_items(meta)
+    assert [(i.layer, i.instruction) for i in items] == [(0, "echo hi"), (1, "")]
