@@ -280,37 +280,50 @@ def stack(lower: FileTree, upper: FileTree, *, correct: bool = False) -> None:
 def compare_and_mark(lower: FileTree, upper: FileTree, *, correct: bool = False) -> None:
     """dive's CompareAndMark: graft `upper` onto `lower`, marking what it adds, changes and
     removes. Removed nodes stay in the tree, marked. With `correct`, opaque directories and
-    type changes remove what they hide, and a changed link target counts as a change."""
-    marks: list[tuple[Node, int, int, int]] = []  # (lower node, upper info, tentative, final)
-    opaque_paths = {_path_of(d) for d in upper.opaque} if correct else set()
-    for path in sorted(opaque_paths):
-        node = lower.get(path)
-        if node is not None:
-            for child in node.children.values():
-                _assign(child, REMOVED)
-    for up, path in walk_post(upper.root):
-        if up.name.startswith(WHITEOUT_PREFIX):
-            target = lower.get(path)
+    type changes remove what they hide, and a changed link target counts as a change.
+
+    Walks both trees together (no path lookups); marks are applied in dive's order:
+    children before parents, siblings in byte order."""
+    marks: list[tuple[Node, int, int]] = []  # (lower node, upper info, tentative or -1 if added)
+    opaque = upper.opaque if correct else ()
+    if upper.root in opaque:
+        for below in lower.root.children.values():
+            _assign(below, REMOVED)
+    todo: list[tuple[Node, Node, Iterator[Node]]] = [
+        (lower.root, upper.root, iter(upper.root.sorted_children()))
+    ]
+    while todo:
+        low, up, it = todo[-1]
+        child = next(it, None)
+        if child is None:
+            todo.pop()
+            if todo and low.diff != ADDED:
+                if correct and low.diff == REMOVED:
+                    low.diff = UNMODIFIED  # hidden by an opaque marker, then written again
+                same = lower.same_content(low.info, up.info, compare_links=correct)
+                marks.append((low, up.info, UNMODIFIED if same else MODIFIED))
+            elif todo:
+                marks.append((low, up.info, -1))
+            continue
+        name = child.name
+        if name.startswith(WHITEOUT_PREFIX):
+            target = low.children.get(name[4:])
             if target is not None:
                 _assign(target, REMOVED)
             continue
-        low = lower.get(path)
-        if low is None:
-            _, new_nodes = lower.add_path(path, up.info)
-            for new in reversed(new_nodes):
-                marks.append((new, up.info, -1, ADDED))
-            continue
-        if correct and low.diff == REMOVED:
-            low.diff = UNMODIFIED  # hidden by this layer's opaque marker, then written again
-        if correct and low.children and not lower.is_dir_info(up.info):
-            for child in low.children.values():
-                _assign(child, REMOVED)
-        same = lower.same_content(low.info, up.info, compare_links=correct)
-        marks.append((low, up.info, UNMODIFIED if same else MODIFIED, -1))
-    for low, info, tentative, final in marks:
-        if final > 0:
-            _assign(low, final)
-        elif low.diff == UNMODIFIED:
+        target = low.children.get(name)
+        if target is None:
+            target = low.add(Node(name, low, child.info))
+            target.diff = ADDED
+        elif correct and target.children and not lower.is_dir_info(child.info):
+            for below in target.children.values():
+                _assign(below, REMOVED)
+        if child in opaque:
+            for below in target.children.values():
+                _assign(below, REMOVED)
+        todo.append((target, child, iter(child.sorted_children())))
+    for low, info, tentative in marks:
+        if tentative >= 0 and low.diff == UNMODIFIED:
             _derive(low, tentative)
         low.info = info
 
