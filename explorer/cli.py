@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import traceback
 
 from explorer import __version__
 from explorer.core import ci
+from explorer.core.display import safe
 from explorer.core.errors import Cancelled, ImageError
 
 EXIT_BAD_INPUT = 2
@@ -61,6 +63,7 @@ def run_headless(args: argparse.Namespace) -> int:
     from explorer.core.analysis import index_all
     from explorer.core.efficiency import dive_efficiency
     from explorer.core.export import write_export
+    from explorer.core.layerindex import hardlink_warnings
     from explorer.core.sources import open_source
 
     rules, config_note = _ci_rules(args) if args.ci else ({}, "")
@@ -69,8 +72,8 @@ def run_headless(args: argparse.Namespace) -> int:
         meta, layers = index_all(source)
     finally:
         source.close()
-    for warning in (w for layer in layers for w in layer.warnings):
-        print(f"warning: {warning}", file=sys.stderr)
+    for warning in [w for layer in layers for w in layer.warnings] + hardlink_warnings(layers):
+        print(f"warning: {safe(warning)}", file=sys.stderr)
     efficiency = write_export(args.json, meta, layers) if args.json else dive_efficiency(layers)
     if not args.ci:
         return 0
@@ -87,7 +90,13 @@ def run_headless(args: argparse.Namespace) -> int:
     return 0 if evaluation.passed else 1
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    """SIGTERM unwinds like Ctrl+C, so temp files are removed on the way out."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     args = build_parser().parse_args(argv)
     if os.environ.get("CI", "").lower() == "true":
         args.ci = True
@@ -102,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImageError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"layerscope: {exc}", file=sys.stderr)
+        print(f"layerscope: {safe(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Cancelled:
         print("layerscope: cancelled", file=sys.stderr)
@@ -116,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(
-            f"layerscope: internal error: {type(exc).__name__}: {exc} (run with --debug)",
+            f"layerscope: internal error: {type(exc).__name__}: {safe(str(exc))} "
+            "(run with --debug)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL

@@ -7,11 +7,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 from decimal import Decimal
 from typing import TextIO
 
 from explorer.core.efficiency import DiveEfficiency, dive_efficiency
+from explorer.core.errors import ImageError
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex, go_file_mode
 from explorer.core.tree import NO_INFO, Node
@@ -148,17 +148,26 @@ class ExportWriter:
 
 
 def write_export(path: str, meta: ImageMeta, layers: list[LayerIndex]) -> DiveEfficiency:
-    """Analyse and write dive's export to `path` atomically; returns dive's numbers."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".layerscope-", suffix=".tmp", dir=directory)
+    """Analyse and write dive's export to `path` atomically; returns dive's numbers.
+
+    The temp file's name is fixed before it is created, so an interrupt at any point can
+    remove it; the target is replaced only by a complete file."""
+    target = os.path.abspath(path)
+    if os.path.isdir(target):
+        raise ImageError(f"{path}: is a directory")
+    tmp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{os.getpid()}.tmp")
     try:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError as exc:
+            raise ImageError(f"{path}: cannot write the export ({exc.strerror})") from None
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
             writer = ExportWriter(f, meta, layers)
             eff = dive_efficiency(layers, writer)
             writer.finish(eff)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     return eff

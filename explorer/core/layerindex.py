@@ -107,7 +107,7 @@ def index_layer(
     def on_global(_: dict[str, bytes]) -> None:
         idx.warnings.append(f"{where}: global PAX header ignored")
 
-    for h in tarscan.iter_headers(reader, on_global):
+    for h in tarscan.iter_headers(reader, on_global, allow_empty=True):
         # interned: a chmod -R layer repeats every path of the layers below
         name = intern(tarscan.normalize(h.name))
         if not name:
@@ -138,3 +138,28 @@ def index_layer(
     if progress is not None:
         progress(count, reader.bytes_read)
     return idx
+
+
+def hardlink_warnings(layers: list[LayerIndex]) -> list[str]:
+    """Hardlinks whose target is in neither their own layer nor any layer below."""
+    warnings: list[str] = []
+    if not any(t == tarscan.HARDLINK for layer in layers for t in _link_types(layer)):
+        return warnings
+    seen: set[str] = set()
+    for n, layer in enumerate(layers):
+        links = [(i, t) for i, t in layer.links.items() if layer.types[i] == tarscan.HARDLINK]
+        if links:
+            own = set(layer.paths)
+            for i, target in links:
+                norm = tarscan.normalize(target)
+                if norm not in own and norm not in seen:
+                    warnings.append(
+                        f"layer {n}: hardlink {layer.paths[i]} points to a missing file {norm}"
+                    )
+        if n < len(layers) - 1:
+            seen.update(layer.paths)
+    return warnings
+
+
+def _link_types(layer: LayerIndex) -> list[int]:
+    return [layer.types[i] for i in layer.links]

@@ -127,6 +127,44 @@ def open_layer(raw: BinaryIO, where: str) -> tuple[BinaryIO, str]:
     if kind == "gzip":
         return _Checked(gzip.GzipFile(fileobj=buffered, mode="rb"), where, "gzip"), kind  # type: ignore[return-value]
     if kind == "zstd":
-        reader = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
-        return _Checked(reader, where, "zstd"), kind  # type: ignore[return-value]
+        return _Checked(_Zstd(buffered, where), where, "zstd"), kind  # type: ignore[return-value]
     return buffered, kind
+
+
+class _Zstd(io.RawIOBase):
+    """zstd frames read one after another; input that ends inside a frame is truncated (the
+    library's stream reader would just stop)."""
+
+    def __init__(self, raw: BinaryIO, where: str) -> None:
+        self._raw = raw
+        self._where = where
+        self._dctx = zstandard.ZstdDecompressor()
+        self._obj = self._dctx.decompressobj()
+        self._buf = b""
+        self._in_frame = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        while not self._buf:
+            chunk = self._raw.read(1 << 20)
+            if not chunk:
+                if self._in_frame:
+                    raise ImageError(f"{self._where}: truncated zstd data")
+                return b""
+            while chunk:
+                if self._obj.eof:
+                    self._obj = self._dctx.decompressobj()
+                self._buf += self._obj.decompress(chunk)
+                self._in_frame = not self._obj.eof
+                chunk = self._obj.unused_data if self._obj.eof else b""
+        if n is None or n < 0:
+            data, self._buf = self._buf, b""
+        else:
+            data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()

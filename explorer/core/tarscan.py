@@ -9,6 +9,7 @@ headers, base-256 numbers, and V7 archives. Names are decoded as UTF-8 with
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -78,13 +79,21 @@ def _number(field: bytes, what: str, where: str) -> int:
         raise ImageError(f"{where}: invalid {what} field {text[:20]!r} in tar header") from None
 
 
+_SPACES = b" " * 8
+
+
 def _checksum_ok(header: bytes) -> bool:
+    """The header's checksum (sum of its bytes, the checksum field read as spaces)."""
     try:
         stored = int(header[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
     except ValueError:
         return False
-    unsigned = sum(header) - sum(header[148:156]) + 8 * 32
-    return stored == unsigned
+    blanked = header[:148] + _SPACES + header[156:]
+    # adler32's low half is (1 + sum) mod 65521, in C: a cheap check of the sum for every
+    # header; the exact sums (and the old signed variant) only when it disagrees.
+    if (zlib.adler32(blanked) & 0xFFFF) == (1 + stored) % 65521:
+        return True
+    return stored in (sum(blanked), sum(b - 256 if b > 127 else b for b in blanked))
 
 
 def _parse_pax(data: bytes, where: str) -> dict[str, bytes]:
@@ -227,6 +236,7 @@ class BlockReader:
 def iter_headers(
     reader: BlockReader,
     on_global: Callable[[dict[str, bytes]], None] | None = None,
+    allow_empty: bool = False,
 ) -> Iterator[TarHeader]:
     """Yield each entry's header. The caller must consume or skip `stored` bytes of data
     (rounded up to a block) before advancing, with `reader.feed` or `reader.skip`; when it
@@ -240,13 +250,15 @@ def iter_headers(
         start = reader.offset
         header = reader.read(BLOCK)
         if not header:
-            if first:
+            if first and not allow_empty:
                 raise ImageError(f"{where}: empty archive")
             return  # EOF without end-of-archive blocks: tolerated, as GNU tar does
         if header[0] == 0 and header == _ZERO_BLOCK:
             return
         magic = header[257:263]
-        if (magic not in (b"ustar\x00", b"ustar ")) and not _checksum_ok(header):
+        if not _checksum_ok(header):
+            if magic in (b"ustar\x00", b"ustar "):
+                raise ImageError(f"{where}: corrupt tar header at offset {start} (bad checksum)")
             raise ImageError(f"{where}: not a tar archive (bad header at offset {start})")
         first = False
         kind = header[156]

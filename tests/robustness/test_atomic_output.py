@@ -82,7 +82,6 @@ def test_success_replaces_previous_file(dirs) -> None:
     assert "etc/hostname" in {f["path"] for f in load_json(out)["layer"][0]["fileList"]}
 
 
-@pytest.mark.xfail(reason="today: exit 3 'internal error: FileNotFoundError'", strict=True)
 def test_output_dir_missing_is_one_clean_error(dirs) -> None:
     src, out_dir, cache = dirs
     out = out_dir / "no-such-dir" / "export.json"
@@ -94,7 +93,6 @@ def test_output_dir_missing_is_one_clean_error(dirs) -> None:
     assert leftovers(out_dir) == []
 
 
-@pytest.mark.xfail(reason="today: exit 3 'internal error: IsADirectoryError'", strict=True)
 def test_output_path_is_a_directory(dirs) -> None:
     src, out_dir, cache = dirs
     out = out_dir / "taken"
@@ -181,13 +179,7 @@ def test_interrupted_while_reading(dirs, sig) -> None:
     "sig",
     [
         SIGINT,
-        pytest.param(
-            signal.SIGTERM,
-            id="SIGTERM",
-            marks=pytest.mark.xfail(
-                reason="today SIGTERM is not handled: the .layerscope-*.tmp stays", strict=True
-            ),
-        ),
+        pytest.param(signal.SIGTERM, id="SIGTERM"),
         pytest.param(signal.SIGKILL, id="SIGKILL"),
     ],
 )
@@ -198,11 +190,6 @@ def test_interrupted_while_writing(dirs, sig) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="today a Ctrl-C landing inside tempfile.mkstemp (file created, `try:` not yet "
-    "entered) leaks the temp file; not strict: the window is narrow",
-    strict=False,
-)
 def test_interrupted_as_temp_file_is_created(dirs) -> None:
     """Ctrl-C the instant the temp file appears: still no temp file left."""
     _check_interrupted(signal.SIGINT, "temp-created", dirs)
