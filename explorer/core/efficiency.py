@@ -15,7 +15,7 @@ from typing import Protocol
 from explorer.core import tarscan
 from explorer.core.gosort import go_sort
 from explorer.core.layerindex import WHITEOUT_PREFIX, LayerIndex
-from explorer.core.tree import NO_INFO, FileTree, Node, layer_tree, stack, walk_post
+from explorer.core.tree import NO_INFO, FileTree, Node, dispose, layer_tree, stack, walk_post
 
 
 @dataclass(slots=True)
@@ -102,6 +102,7 @@ class DiveEfficiencyBuilder:
             self.stacked = tree
         else:
             stack(self.stacked, tree)
+            dispose(tree)
 
     def result(self) -> DiveEfficiency:
         minimum = sum(r.minimum for r in self.data.values())

@@ -26,6 +26,7 @@ from explorer.core.tree import (
     FileTree,
     Node,
     compare_and_mark,
+    dispose,
     layer_tree,
     stack,
     walk_post,
@@ -93,6 +94,7 @@ class TreeViewModel:
         self.tree: FileTree | None = None
         self._rows: Rows | None = None
         self._layer_tree = lru_cache(maxsize=None)(self._build_layer_tree)
+        self._pristine: tuple[tuple[int, int], FileTree] | None = None
 
     def _build_layer_tree(self, n: int) -> FileTree:
         return layer_tree(self.layers, n)
@@ -107,15 +109,23 @@ class TreeViewModel:
         tree = self._stack(b0, b1)
         for n in range(t0, t1 + 1):  # dive marks each upper layer in turn, unstacked
             compare_and_mark(tree, self._layer_tree(n))
-        self.tree = tree
+        self.tree = tree  # the old tree lives on while rows handed out earlier point into it
         self._rows = None
 
     def _stack(self, start: int, stop: int) -> FileTree:
-        """dive's StackTreeRange: always a copy of layer 0, then layers start..stop."""
-        tree = self._layer_tree(0).copy()
-        for n in range(start, stop + 1):
-            stack(tree, self._layer_tree(n))
-        return tree
+        """dive's StackTreeRange (a copy of layer 0, then layers start..stop stacked on it),
+        as a fresh copy the caller may mark. The unmarked stack is kept and extended when the
+        next request reaches further up, so stepping down the layer list stacks one layer."""
+        key, base = self._pristine if self._pristine is not None else ((-1, -1), None)
+        if base is None or key[0] != start or key[1] > stop:
+            if base is not None:
+                dispose(base)
+            base = self._layer_tree(0).copy()
+            key = (start, start - 1)
+        for n in range(key[1] + 1, stop + 1):
+            stack(base, self._layer_tree(n))
+        self._pristine = ((start, stop), base)
+        return base.copy()
 
     # -- presentation state --------------------------------------------------------------------
     def set_hidden(self, kinds: set[int]) -> None:
@@ -177,24 +187,35 @@ class TreeViewModel:
         it, without removed entries unless the directory itself was removed."""
         assert self.tree is not None
         tree = self.tree
+        order: list[Node] = []  # parents before children; walked backwards below
+        todo = [tree.root]
+        while todo:
+            node = todo.pop()
+            order.append(node)
+            for child in node.children.values():
+                if child.children:
+                    todo.append(child)
         totals: dict[int, tuple[int, int]] = {}  # id -> (all, not removed)
         sizes: dict[int, int] = {}
-        for node, _ in walk_post(tree.root):
-            key = id(node)
-            if key in hidden:
-                continue
-            own = tree.size_of(node)
-            everything, kept = own, (0 if node.diff == REMOVED else own)
+        size_of = tree.size_of
+        for node in reversed(order):
+            everything = kept = 0
             for child in node.children.values():
-                sub = totals.get(id(child))
-                if sub is not None:
-                    everything += sub[0]
-                    kept += sub[1]
-            totals[key] = (everything, kept)
-            if node.children:
-                sizes[key] = everything if node.diff == REMOVED else kept
-            else:
-                sizes[key] = own
+                key = id(child)
+                if key in hidden:
+                    continue
+                if child.children:
+                    sub_all, sub_kept = totals[key]
+                else:
+                    sub_all = sizes[key] = size_of(child)
+                    sub_kept = 0 if child.diff == REMOVED else sub_all
+                everything += sub_all
+                kept += sub_kept
+            own = size_of(node)
+            everything += own
+            kept += 0 if node.diff == REMOVED else own
+            totals[id(node)] = (everything, kept)
+            sizes[id(node)] = everything if node.diff == REMOVED else kept
         return sizes
 
     def _flatten(self) -> Rows:
@@ -210,25 +231,31 @@ class TreeViewModel:
                 kids.sort(key=lambda k: -sizes[id(k)])  # stable: ties stay in name order
             return kids
 
-        flat: list[tuple[Node, int, str, bool, bool, str]] = []
+        flat: list[tuple[Node, int, str, bool, bool, str | None]] = []
+        collapsed_paths = self.collapsed
         todo: list[tuple[list[Node], int, str, str, int]] = [
             (children(self.tree.root), 0, "", "", 0)
         ]
         while todo:
             kids, depth, path, branches, pos = todo.pop()
-            if pos >= len(kids):
-                continue
-            todo.append((kids, depth, path, branches, pos + 1))
-            child = kids[pos]
-            last = pos == len(kids) - 1
-            child_path = f"{path}/{child.name}"
-            sub = children(child) if child.children else []
-            collapsed = child_path in self.collapsed and bool(sub)
-            flat.append((child, depth, branches, last, collapsed, child_path))
-            if sub and not collapsed:
-                todo.append(
-                    (sub, depth + 1, child_path, branches + (_SPACE if last else _BRANCH), 0)
-                )
+            count = len(kids)
+            while pos < count:
+                child = kids[pos]
+                last = pos == count - 1
+                pos += 1
+                if not child.children:  # a leaf: its path is worked out only if shown
+                    flat.append((child, depth, branches, last, False, None))
+                    continue
+                child_path = f"{path}/{child.name}"
+                sub = children(child)
+                collapsed = bool(sub) and child_path in collapsed_paths
+                flat.append((child, depth, branches, last, collapsed, child_path))
+                if sub and not collapsed:
+                    todo.append((kids, depth, path, branches, pos))
+                    todo.append(
+                        (sub, depth + 1, child_path, branches + (_SPACE if last else _BRANCH), 0)
+                    )
+                    break
         return Rows(self, flat, sizes)
 
     def make_row(
@@ -275,7 +302,7 @@ class Rows(Sequence[Row]):
     def __init__(
         self,
         model: TreeViewModel,
-        flat: list[tuple[Node, int, str, bool, bool, str]],
+        flat: list[tuple[Node, int, str, bool, bool, str | None]],
         sizes: dict[int, int],
     ) -> None:
         self._model = model
@@ -298,6 +325,8 @@ class Rows(Sequence[Row]):
         row = self._cache.get(index)
         if row is None:
             node, depth, branches, last, collapsed, path = self._flat[index]
+            if path is None:
+                path = _path_of(node)
             row = self._model.make_row(
                 node, depth, branches, last, collapsed, path, self._sizes.get(id(node), 0)
             )
@@ -308,9 +337,17 @@ class Rows(Sequence[Row]):
 
     def index_of(self, path: str) -> int | None:
         for i, item in enumerate(self._flat):
-            if item[5] == path:
+            if (item[5] if item[5] is not None else _path_of(item[0])) == path:
                 return i
         return None
+
+
+def _path_of(node: Node) -> str:
+    parts = []
+    while node.parent is not None:
+        parts.append(node.name)
+        node = node.parent
+    return "/" + "/".join(reversed(parts))
 
 
 def render_row(row: Row, attributes: bool = True) -> str:

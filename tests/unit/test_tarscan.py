@@ -9,6 +9,7 @@ import pytest
 from explorer.core import tarscan
 from explorer.core.errors import ImageError
 from explorer.core.layerindex import index_layer
+from explorer.core.sources import open_source
 from tests.robustness import builders as b
 
 
@@ -78,7 +79,6 @@ def test_gnu_sparse_file_has_its_real_size():
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"", "empty archive"),
         (b"not a tar at all, just text" * 40, "not a tar archive"),
         (b.tar_bytes([b.file("f", b"x" * 5000)])[:3000], "truncated"),
         (b.tar_header("f", size=10)[:300], "truncated"),
@@ -93,3 +93,11 @@ def test_oversized_extended_header_is_refused():
     data = b.tar_header("././@PaxHeader", typeflag=b"x", size=1 << 30)
     with pytest.raises(ImageError, match="oversized"):
         index(data + bytes(1024))
+
+
+def test_an_empty_layer_is_an_empty_index_but_an_empty_archive_is_an_error(tmp_path):
+    assert len(index(b"")) == 0
+    empty = tmp_path / "empty.tar"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageError, match="empty archive"):
+        open_source(str(empty)).open()
