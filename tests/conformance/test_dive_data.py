@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -34,6 +35,8 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def layerscope(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    if env is None:  # CI=true (as CI sets it) would switch every run into --ci mode
+        env = {k: v for k, v in os.environ.items() if k != "CI"}
     return subprocess.run(
         [sys.executable, "-m", "explorer", *args],
         capture_output=True,
