@@ -1,0 +1,543 @@
+"""The layer-index cache: every layer indexed once, whatever image it is opened from.
+
+Entries are content-addressed by the layer's diff_id (the sha256 of its uncompressed tar) and
+the index format, so a base layer shared by many images (every image built FROM debian) and an
+image opened again while a Dockerfile is being iterated on cost one read of a small file.
+
+Layout: one file per entry in the cache directory (default `$LAYERSCOPE_CACHE_DIR`, else
+`$XDG_CACHE_HOME/layerscope/layers`, else `~/.cache/layerscope/layers`):
+
+- `sha256-<hex>.<INDEX_FORMAT>.layer`: a layer index, keyed by diff_id;
+- `<kind>-sha256-<hex>.<INDEX_FORMAT>.image`: what an engine export told us about an image
+  (exact layer ids, history, config, and which export member holds which layer), keyed by
+  image ID, so an image whose layers are all cached reopens without any export.
+
+Each file is an 88-byte header (magic, format, kind, schema fingerprint of `LayerIndex`, entry
+count, layer tar size, payload length, xxh3-128 of the payload, sha256 of the key) followed by
+the payload: a pickle (protocol 5) of the `LayerIndex`, or JSON for an image record. Files are
+written to a temp file and renamed into place (atomic; two instances may write the same entry
+at once, the last rename wins and both are whole). Reads verify everything before unpickling
+— with an unpickler that only knows `LayerIndex` and `array` — and a corrupt, truncated,
+foreign or stale entry is deleted and reported as a miss, never as an error.
+
+The cache is bounded (default 2 GiB, `LAYERSCOPE_CACHE_MAX` / `--cache-max`): a hit touches the
+entry's mtime, and after each write the least recently used entries are deleted until the
+total is under the cap. A cache that cannot be written (read-only, disk full) is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import pickle
+import re
+import stat
+import struct
+import tempfile
+import time
+import zlib
+from array import _array_reconstructor, array  # type: ignore[attr-defined]
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from sys import intern
+from typing import Any
+
+import xxhash
+
+from explorer.core.errors import ImageError
+from explorer.core.layerindex import LayerIndex
+
+INDEX_FORMAT = 1  # bump when the meaning of an index changes (hashing, normalisation...)
+DEFAULT_CAP = 2 << 30  # 2 GiB
+ENV_DIR = "LAYERSCOPE_CACHE_DIR"
+ENV_MAX = "LAYERSCOPE_CACHE_MAX"
+ENV_OFF = "LAYERSCOPE_NO_CACHE"
+
+MAGIC = b"LSCACHE\n"
+KIND_LAYER = 1
+KIND_IMAGE = 2
+VERIFIED = 1  # header flag: the layer's bytes were hashed and matched its diff_id
+_HEADER = struct.Struct("<8sHBBIQQQ16s32s")
+HEADER_SIZE = _HEADER.size  # 88
+_TMP_PREFIX = ".tmp-"
+_STALE_TMP = 3600.0  # seconds: a temp file this old was left by a killed writer
+_WHERE = "\x00"  # stands for the `where` prefix of a warning in a stored index
+
+_DIGEST = re.compile(r"^(sha256|sha384|sha512):([0-9a-f]{64,128})$")
+_LAYER_NAME = re.compile(r"^(sha256|sha384|sha512)-([0-9a-f]{64,128})\.(\d+)\.layer$")
+_IMAGE_NAME = re.compile(r"^([a-z0-9]+)-(sha256|sha384|sha512)-([0-9a-f]{64,128})\.(\d+)\.image$")
+_ARRAYS = [name for name, value in vars(LayerIndex()).items() if isinstance(value, array)]
+
+
+def _schema() -> int:
+    """A fingerprint of LayerIndex's fields: an entry written by a build with other fields is
+    a miss, not a crash (INDEX_FORMAT covers changes in meaning the fields do not show)."""
+    text = ";".join(f"{f.name}:{f.type}" for f in dataclasses.fields(LayerIndex))
+    return zlib.crc32(text.encode())
+
+
+SCHEMA = _schema()
+
+
+# -- payloads ------------------------------------------------------------------------------
+
+
+_ALLOWED: dict[tuple[str, str], Any] = {
+    ("explorer.core.layerindex", "LayerIndex"): LayerIndex,
+    ("array", "array"): array,
+    ("array", "_array_reconstructor"): _array_reconstructor,
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    """Knows LayerIndex and array, nothing else: a payload cannot name any other callable."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed") from None
+
+
+def encode_index(index: LayerIndex, where: str = "") -> bytes:
+    """The payload of a layer entry. Warnings starting with `where` (which names the archive
+    the layer was read from) store it as a placeholder, filled in again by `decode_index`."""
+    stored = index
+    if where and any(w.startswith(where) for w in index.warnings):
+        warnings = [_WHERE + w[len(where) :] if w.startswith(where) else w for w in index.warnings]
+        stored = dataclasses.replace(index, warnings=warnings)
+    return pickle.dumps(stored, protocol=5)
+
+
+def decode_index(payload: bytes, where: str = "") -> LayerIndex:
+    """A LayerIndex from `encode_index`'s bytes; raises ValueError when they are not one."""
+    try:
+        index = _Unpickler(io.BytesIO(payload)).load()
+    except Exception as exc:
+        raise ValueError(f"bad payload ({type(exc).__name__})") from None
+    if not isinstance(index, LayerIndex) or not isinstance(index.paths, list):
+        raise ValueError("payload is not a LayerIndex")
+    n = len(index.paths)
+    for name in _ARRAYS:
+        column = getattr(index, name, None)
+        if not isinstance(column, array) or len(column) != n:
+            raise ValueError(f"payload column {name} is damaged")
+    if not isinstance(index.links, dict) or not isinstance(index.warnings, list):
+        raise ValueError("payload is damaged")
+    # Interned again: a chmod -R layer repeats every path of the layers below, and equal
+    # paths shared by identity is what keeps many layers of one image small.
+    index.paths = [intern(p) for p in index.paths]
+    if any(w.startswith(_WHERE) for w in index.warnings):
+        index.warnings = [where + w[1:] if w.startswith(_WHERE) else w for w in index.warnings]
+    return index
+
+
+# -- settings ------------------------------------------------------------------------------
+
+
+def parse_size(text: str, what: str = "cache size") -> int:
+    """Bytes from `2G`, `2GiB`, `500M`, `1.5g`, `1048576` (suffixes are powers of 1024)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", str(text), re.IGNORECASE)
+    if not m:
+        raise ImageError(f"{what}: invalid size {text!r} (examples: 2G, 500M, 0 to disable)")
+    scale = 1024 ** " kmgt".index(m.group(2).lower() or " ")
+    return int(float(m.group(1)) * scale)
+
+
+def cache_root(env: dict[str, str] | os._Environ[str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get(ENV_DIR):
+        return Path(env[ENV_DIR]).expanduser()
+    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "layerscope" / "layers"
+
+
+def cache_cap(env: dict[str, str] | os._Environ[str] | None = None) -> int:
+    env = os.environ if env is None else env
+    if env.get(ENV_MAX):
+        return parse_size(env[ENV_MAX], ENV_MAX)
+    return DEFAULT_CAP
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path | None = None
+    cap: int | None = None
+    enabled: bool | None = None
+
+
+_override = Settings()
+
+
+@contextlib.contextmanager
+def configured(
+    root: str | os.PathLike[str] | None = None, cap: int | None = None, enabled: bool | None = None
+) -> Iterator[None]:
+    """Process-wide choices (the CLI's --cache-dir, --cache-max, --no-cache) that every
+    source which was not given a cache explicitly follows, the TUI's included."""
+    global _override
+    saved = _override
+    _override = Settings(
+        Path(root).expanduser() if root is not None else saved.root,
+        cap if cap is not None else saved.cap,
+        enabled if enabled is not None else saved.enabled,
+    )
+    try:
+        yield
+    finally:
+        _override = saved
+
+
+def default_cache() -> LayerCache | None:
+    """The cache to use when none was given: None when disabled (--no-cache,
+    LAYERSCOPE_NO_CACHE=1, or a cap of 0)."""
+    enabled = _override.enabled
+    if enabled is None:
+        enabled = os.environ.get(ENV_OFF, "").lower() not in ("1", "true", "yes")
+    if not enabled:
+        return None
+    cap = _override.cap if _override.cap is not None else cache_cap()
+    if cap <= 0:
+        return None
+    return LayerCache(_override.root or cache_root(), cap)
+
+
+# -- the cache -----------------------------------------------------------------------------
+
+
+def layer_key(diff_id: str) -> str | None:
+    """The file-name stem for a diff_id, or None for a malformed one (never a path)."""
+    m = _DIGEST.match(diff_id or "")
+    return f"{m.group(1)}-{m.group(2)}" if m else None
+
+
+@dataclass
+class CacheEntry:
+    name: str  # file name in the cache directory
+    kind: str  # "layer", "image" or "stale" (another index format: evicted in time)
+    key: str  # diff_id (layer) or image ID (image)
+    size: int  # bytes on disk
+    last_used: float  # mtime: touched on every hit
+    entries: int | None = None  # tar entries in a layer
+    tar_size: int | None = None  # bytes of the layer's uncompressed tar
+    verified: bool | None = None  # its bytes hashed to its diff_id when it was indexed
+    source: str = ""  # image records: the engine kind
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    writes: int = 0
+    discarded: int = 0  # corrupt, truncated or stale entries deleted on read
+
+
+class LayerCache:
+    def __init__(self, root: str | os.PathLike[str], cap_bytes: int = DEFAULT_CAP) -> None:
+        self.root = Path(root)
+        self.cap = int(cap_bytes)
+        self.stats = CacheStats()
+
+    def __repr__(self) -> str:
+        return f"LayerCache({str(self.root)!r}, {self.cap})"
+
+    # -- layers --------------------------------------------------------------------------------
+    def _layer_path(self, diff_id: str) -> Path | None:
+        key = layer_key(diff_id)
+        return None if key is None else self.root / f"{key}.{INDEX_FORMAT}.layer"
+
+    def get(self, diff_id: str, where: str = "", verified: bool = False) -> LayerIndex | None:
+        """The cached index of layer `diff_id`, or None (a bad entry is deleted: a miss).
+        `verified`: only an entry whose bytes were hashed when it was indexed (an archive
+        read in place trusts its config's diff_ids; an engine's images never see those)."""
+        path = self._layer_path(diff_id)
+        if path is None:
+            return None
+        payload = self._read(path, KIND_LAYER, diff_id, VERIFIED if verified else 0)
+        if payload is None:
+            self.stats.misses += 1
+            return None
+        try:
+            index = decode_index(payload, where)
+        except ValueError:
+            self._discard(path)
+            self.stats.misses += 1
+            return None
+        self.stats.hits += 1
+        return index
+
+    def has(self, diff_id: str, verified: bool = False) -> bool:
+        """Is there an entry (its header only is read: `get` may still miss)?"""
+        path = self._layer_path(diff_id)
+        if path is None:
+            return False
+        header = self._header(path)
+        return header is not None and (not verified or bool(header[3] & VERIFIED))
+
+    def put(self, diff_id: str, index: LayerIndex, where: str = "", verified: bool = False) -> bool:
+        payload = encode_index(index, where)
+        return self.put_payload(diff_id, payload, len(index), index.tar_size, verified)
+
+    def put_payload(
+        self, diff_id: str, payload: bytes, entries: int, tar_size: int, verified: bool = False
+    ) -> bool:
+        """Store an `encode_index` payload (a worker process encodes; the parent writes)."""
+        path = self._layer_path(diff_id)
+        if path is None:
+            return False
+        flags = VERIFIED if verified else 0
+        return self._write(path, KIND_LAYER, diff_id, payload, entries, tar_size, flags)
+
+    # -- image records ----------------------------------------------------------------------
+    def _image_path(self, kind: str, image_id: str) -> Path | None:
+        key = layer_key(image_id)
+        if key is None or not re.fullmatch(r"[a-z0-9]+", kind or ""):
+            return None
+        return self.root / f"{kind}-{key}.{INDEX_FORMAT}.image"
+
+    def get_image(self, kind: str, image_id: str) -> dict[str, Any] | None:
+        path = self._image_path(kind, image_id)
+        if path is None:
+            return None
+        payload = self._read(path, KIND_IMAGE, f"{kind}:{image_id}")
+        if payload is None:
+            return None
+        try:
+            record = json.loads(payload)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            self._discard(path)
+            return None
+        return record
+
+    def put_image(self, kind: str, image_id: str, record: dict[str, Any]) -> bool:
+        path = self._image_path(kind, image_id)
+        if path is None:
+            return False
+        payload = json.dumps(record, separators=(",", ":")).encode()
+        return self._write(path, KIND_IMAGE, f"{kind}:{image_id}", payload, 0, 0)
+
+    def aliases(self, *kinds: str) -> dict[str, str]:
+        """Export member name -> diff_id, learnt from earlier passes (hashed) over the
+        exports or archives of the records of `kinds`: the legacy `docker save` names a
+        layer by a v1 id that is a function of the layer chain, so a layer shared with an
+        image seen before is known by its name before it is read."""
+        out: dict[str, str] = {}
+        for entry in self.entries(details=False):
+            if entry.kind != "image" or entry.source not in kinds:
+                continue
+            record = self.get_image(entry.source, entry.key)
+            members = record.get("members") if record else None
+            if isinstance(members, dict):
+                out.update({k: v for k, v in members.items() if isinstance(v, str)})
+        return out
+
+    # -- listing, size, clearing -----------------------------------------------------------
+    def entries(self, details: bool = True) -> list[CacheEntry]:
+        """Every entry, most recently used first (`details`: read each header too)."""
+        out = []
+        for name, st in self._scan():
+            if name.startswith(_TMP_PREFIX):
+                continue
+            m = _LAYER_NAME.match(name)
+            mi = _IMAGE_NAME.match(name)
+            if m:
+                kind = "layer" if int(m.group(3)) == INDEX_FORMAT else "stale"
+                entry = CacheEntry(name, kind, f"{m.group(1)}:{m.group(2)}", st.st_size, 0.0)
+            elif mi:
+                kind = "image" if int(mi.group(4)) == INDEX_FORMAT else "stale"
+                key = f"{mi.group(2)}:{mi.group(3)}"
+                entry = CacheEntry(name, kind, key, st.st_size, 0.0, source=mi.group(1))
+            else:
+                continue  # not ours: never listed, never deleted
+            entry.last_used = st.st_mtime
+            if details and entry.kind == "layer":
+                header = self._header(self.root / name)
+                if header is not None:
+                    entry.entries, entry.tar_size = header[5], header[6]
+                    entry.verified = bool(header[3] & VERIFIED)
+            out.append(entry)
+        out.sort(key=lambda e: e.last_used, reverse=True)
+        return out
+
+    def size(self) -> int:
+        """Bytes on disk, temp files of writers in progress included."""
+        return sum(st.st_size for name, st in self._scan() if self._ours(name))
+
+    def clear(self) -> tuple[int, int]:
+        """Delete every entry (and stray temp file): (entries removed, bytes freed)."""
+        count = freed = 0
+        for name, st in self._scan():
+            if not self._ours(name):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.root / name)
+                freed += st.st_size
+                if not name.startswith(_TMP_PREFIX):
+                    count += 1
+        return count, freed
+
+    def evict(self, keep: Path | None = None) -> int:
+        """Delete least recently used entries until the total is under the cap; returns the
+        number deleted. Temp files older than an hour (a killed writer's) go too."""
+        now = time.time()
+        items = []
+        total = 0
+        for name, st in self._scan():
+            if not self._ours(name):
+                continue
+            if name.startswith(_TMP_PREFIX):
+                if now - st.st_mtime > _STALE_TMP:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self.root / name)
+                    continue
+                total += st.st_size  # counted, never evicted: a writer is at work
+                continue
+            total += st.st_size
+            items.append((st.st_mtime_ns, name, st.st_size))
+        if total <= self.cap:
+            return 0
+        items.sort()
+        removed = 0
+        for _mtime, name, size in items:
+            if total <= self.cap:
+                break
+            if keep is not None and name == keep.name:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.root / name)
+                removed += 1
+            total -= size
+        return removed
+
+    # -- files ------------------------------------------------------------------------------
+    @staticmethod
+    def _ours(name: str) -> bool:
+        return (
+            name.startswith(_TMP_PREFIX)
+            or _LAYER_NAME.match(name) is not None
+            or _IMAGE_NAME.match(name) is not None
+        )
+
+    def _scan(self) -> Iterator[tuple[str, os.stat_result]]:
+        try:
+            it = os.scandir(self.root)
+        except OSError:
+            return
+        with it:
+            for item in it:
+                try:
+                    st = item.stat(follow_symlinks=False)
+                except OSError:
+                    continue  # gone under us
+                if stat.S_ISREG(st.st_mode):
+                    yield item.name, st
+
+    def _header(self, path: Path) -> tuple[Any, ...] | None:
+        try:
+            with open(path, "rb") as f:
+                raw = f.read(HEADER_SIZE)
+        except OSError:
+            return None
+        if len(raw) != HEADER_SIZE:
+            return None
+        fields = _HEADER.unpack(raw)
+        return fields if fields[0] == MAGIC else None
+
+    def _read(self, path: Path, kind: int, key: str, flags: int = 0) -> bytes | None:
+        """The checked payload of the entry at `path` (with all of `flags`), or None."""
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed below
+        except OSError:
+            return None  # absent, or deleted by another instance's eviction
+        try:
+            st = os.fstat(f.fileno())
+            # Only our own, private files: a payload is unpickled, even if only into arrays.
+            if st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                return None
+            raw = f.read(HEADER_SIZE)
+            ok = len(raw) == HEADER_SIZE
+            if ok:
+                magic, fmt, kind_, has_flags, schema, _n, _tar, length, check, keyhash = (
+                    _HEADER.unpack(raw)
+                )
+                if magic == MAGIC and has_flags & flags != flags:
+                    return None  # a good entry, but not good enough for this caller
+                ok = (
+                    magic == MAGIC
+                    and fmt == INDEX_FORMAT
+                    and kind_ == kind
+                    and (schema == SCHEMA or kind != KIND_LAYER)
+                    and keyhash == hashlib.sha256(key.encode()).digest()
+                    and st.st_size == HEADER_SIZE + length
+                )
+            payload = f.read(length + 1) if ok else b""
+            ok = ok and len(payload) == length and xxhash.xxh3_128_digest(payload) == check
+        except OSError:
+            return None
+        finally:
+            f.close()
+        if not ok:
+            self._discard(path, st)
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # last use, for eviction
+        return payload
+
+    def _discard(self, path: Path, st: os.stat_result | None = None) -> None:
+        """Delete a bad entry, unless another instance has just replaced it with a new one."""
+        self.stats.discarded += 1
+        with contextlib.suppress(OSError):
+            if st is not None and os.stat(path).st_ino != st.st_ino:
+                return
+            os.unlink(path)
+
+    def _write(
+        self,
+        path: Path,
+        kind: int,
+        key: str,
+        payload: bytes,
+        entries: int,
+        tar_size: int,
+        flags: int = 0,
+    ) -> bool:
+        if HEADER_SIZE + len(payload) > self.cap:
+            return False  # would be evicted at once
+        header = _HEADER.pack(
+            MAGIC,
+            INDEX_FORMAT,
+            kind,
+            flags,
+            SCHEMA if kind == KIND_LAYER else 0,
+            entries,
+            tar_size,
+            len(payload),
+            xxhash.xxh3_128_digest(payload),
+            hashlib.sha256(key.encode()).digest(),
+        )
+        tmp = None
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=self.root)
+            with os.fdopen(fd, "wb") as f:
+                f.write(header)
+                f.write(payload)
+            os.replace(tmp, path)
+            tmp = None
+        except OSError:
+            return False  # a cache that cannot be written is no cache, not an error
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        self.stats.writes += 1
+        with contextlib.suppress(OSError):
+            self.evict(keep=path)
+        return True
