@@ -8,6 +8,8 @@ import os
 import signal
 import sys
 import traceback
+from pathlib import Path
+from typing import Any
 
 from explorer import __version__
 from explorer.core import ci
@@ -22,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="layerscope",
         description="Explore a container image layer by layer (a dive-compatible CLI and TUI).",
+        epilog="`layerscope cache` shows the layer cache, `layerscope cache clear` empties it.",
     )
     p.add_argument(
         "image",
@@ -39,7 +42,133 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--highestUserWastedPercent", dest="highest_user_wasted_percent")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     p.add_argument("-v", "--version", action="version", version=f"layerscope {__version__}")
+    _cache_options(p)
     return p
+
+
+def _cache_options(p: argparse.ArgumentParser, use: bool = True) -> None:
+    group = p.add_argument_group("layer cache")
+    if use:
+        group.add_argument(
+            "--no-cache", action="store_true", help="neither read nor write the layer cache"
+        )
+    group.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="layer cache directory (default: $LAYERSCOPE_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/layerscope/layers)",
+    )
+    group.add_argument(
+        "--cache-max",
+        metavar="SIZE",
+        help="layer cache cap, e.g. 500M or 4G; least recently used layers are evicted "
+        "(default: $LAYERSCOPE_CACHE_MAX, else 2G; 0 disables the cache)",
+    )
+
+
+def _cache_command(argv: list[str]) -> int:
+    """Where `cache` is in `layerscope [cache options] cache ...`, else -1 (a file named
+    `cache` opens as `./cache`)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("--cache-dir", "--cache-max"):
+            i += 2
+        elif arg.startswith(("--cache-dir=", "--cache-max=")) or arg in ("--debug", "--no-cache"):
+            i += 1
+        else:
+            return i if arg == "cache" else -1
+    return -1
+
+
+def _cache_settings(args: argparse.Namespace) -> Any:
+    """The process-wide cache choices of the flags (the TUI's worker follows them too)."""
+    from explorer.core import cache
+
+    cap = cache.parse_size(args.cache_max, "--cache-max") if args.cache_max else None
+    enabled = None
+    if getattr(args, "no_cache", False) or (not args.image and not (args.ci or args.json)):
+        enabled = False  # the bundled sample must not fill the user's cache
+    return cache.configured(root=args.cache_dir, cap=cap, enabled=enabled)
+
+
+def cache_main(argv: list[str]) -> int:
+    """`layerscope cache [list|clear] [--json]`."""
+    from explorer.core import cache
+
+    p = argparse.ArgumentParser(
+        prog="layerscope cache",
+        description="Show the layer-index cache (size, entries) or clear it.",
+    )
+    p.add_argument("action", nargs="?", choices=["list", "clear"], default="list")
+    p.add_argument("--json", action="store_true", help="print the listing as JSON")
+    p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--no-cache", action="store_true", help=argparse.SUPPRESS)
+    _cache_options(p, use=False)
+    args = p.parse_args(argv)
+    try:
+        cap = cache.parse_size(args.cache_max, "--cache-max") if args.cache_max else None
+        root = Path(args.cache_dir).expanduser() if args.cache_dir else cache.cache_root()
+        store = cache.LayerCache(root, cap if cap is not None else cache.cache_cap())
+        if args.action == "clear":
+            count, freed = store.clear()
+            print(f"Removed {count} entries ({_size(freed)}) from {store.root}")
+        else:
+            _print_cache(store, args.json)
+        return 0
+    except ImageError as exc:
+        print(f"layerscope: {safe(str(exc))}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:  # `layerscope cache | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _size(n: int) -> str:
+    import humanize
+
+    return humanize.naturalsize(n, binary=True)
+
+
+def _print_cache(store: Any, as_json: bool) -> None:
+    import json
+    import time
+
+    entries = store.entries()
+    total = store.size()
+    if as_json:
+        doc = {
+            "root": str(store.root),
+            "cap": store.cap,
+            "size": total,
+            "entries": [vars(e) for e in entries],
+        }
+        print(json.dumps(doc, indent=2))
+        return
+    layers = sum(1 for e in entries if e.kind == "layer")
+    images = sum(1 for e in entries if e.kind == "image")
+    print(f"Layer cache: {store.root}")
+    counts = [f"{layers} layer{'s' * (layers != 1)}", f"{images} image record{'s' * (images != 1)}"]
+    if len(entries) > layers + images:
+        counts.append(f"{len(entries) - layers - images} of an older format")
+    print(f"Size: {_size(total)} of {_size(store.cap)} ({', '.join(counts)})")
+    if not entries:
+        return
+    print()
+    print(f"{'LAST USED':<19}  {'SIZE':>10}  {'FILES':>9}  {'LAYER TAR':>10}  {'KIND':<8}  KEY")
+    for e in entries:
+        used = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.last_used))
+        files = f"{e.entries:,}" if e.entries is not None else "-"
+        tar = _size(e.tar_size) if e.tar_size is not None else "-"
+        kind = e.kind if e.kind != "image" else e.source
+        if e.kind == "layer" and e.verified is False:
+            kind = "layer*"
+        print(f"{used:<19}  {_size(e.size):>10}  {files:>9}  {tar:>10}  {kind:<8}  {e.key}")
+    if any(e.kind == "layer" and e.verified is False for e in entries):
+        print(
+            "\n* indexed from an archive read in place, under the diff_id its config claims "
+            "(not hashed): used for archives, never for engine images"
+        )
 
 
 def _ci_rules(args: argparse.Namespace) -> tuple[dict[str, str], str]:
@@ -101,17 +230,22 @@ def _terminate(signum: int, _frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
+    argv = sys.argv[1:] if argv is None else argv
+    at = _cache_command(argv)
+    if at >= 0:
+        return cache_main(argv[:at] + argv[at + 1 :])
     args = build_parser().parse_args(argv)
     if os.environ.get("CI", "").lower() == "true":
         args.ci = True
     try:
-        if args.ci or args.json:
-            if not args.image:
-                raise ImageError("an image is required with --ci or --json")
-            return run_headless(args)
-        from explorer.tui.launch import launch
+        with _cache_settings(args):
+            if args.ci or args.json:
+                if not args.image:
+                    raise ImageError("an image is required with --ci or --json")
+                return run_headless(args)
+            from explorer.tui.launch import launch
 
-        return launch(args)
+            return launch(args)
     except ImageError as exc:
         if args.debug:
             traceback.print_exc()

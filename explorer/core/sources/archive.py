@@ -1,20 +1,31 @@
 """Images on disk: docker-archive tars (legacy, Docker 25+, kaniko), OCI archive tars and OCI
 layout directories. A plain tar is read in place (a window per member, no extraction); a
-compressed outer tar, like an engine's export, is read in one streaming pass."""
+compressed outer tar, like an engine's export, is read in one streaming pass.
+
+Layers found in the layer cache (by diff_id) are not read at all. The others are indexed in
+worker processes, one layer each, when the image is big enough for that to pay (both cores
+busy: one decompresses or hashes while the other parses); small images stay in-process.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import hashlib
 import io
+import multiprocessing
 import os
 import posixpath
+import re
+import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from explorer.core import tarscan
-from explorer.core.errors import ImageError
+from explorer.core.cache import LayerCache, decode_index, default_cache, encode_index
+from explorer.core.errors import Cancelled, ImageError
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex, index_layer
 from explorer.core.sources.layout import load_json, resolve_layout
@@ -22,6 +33,24 @@ from explorer.core.streams import Window, compression_of, open_layer
 
 LayerProgress = Callable[[int, int, int], None]  # (layer, entries, bytes)
 MAX_JSON = 64 << 20
+
+# Worker processes pay for themselves above this many bytes of layers to index (a worker
+# starts in ~0.1 s; 64 MB of layer tar takes ~0.1-0.5 s to index).
+PARALLEL_MIN_BYTES = 64 << 20
+ENV_WORKERS = "LAYERSCOPE_WORKERS"  # worker processes; 1 = index in-process
+ENV_START = "LAYERSCOPE_MP_START"  # forkserver (default), spawn or fork: for measurements
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "DEFAULT_CACHE"
+
+
+DEFAULT_CACHE: Any = _Default()  # "the process-wide cache": see cache.default_cache
+
+
+def resolve_cache(cache: LayerCache | _Default | None) -> LayerCache | None:
+    return default_cache() if isinstance(cache, _Default) else cache
 
 
 @dataclass
@@ -50,24 +79,198 @@ class Source:
         """Release what the source holds (sockets, files)."""
 
 
-def _index_blob(
-    raw: BinaryIO,
-    where: str,
-    layer: int,
+@dataclass
+class _Job:
+    """One layer blob to index: `offset` < 0 means the whole file at `path` (OCI dir)."""
+
+    layers: list[int]  # every layer this blob is (a repeated layer is indexed once)
+    path: str
+    offset: int
+    size: int
+    where: str
+    diff_id: str  # what the config says: trusted, not hashed (that would cost more than
+    # indexing; the cache marks such entries unverified and engine images never use them)
+
+    @property
+    def slot(self) -> int:
+        return self.layers[0]
+
+
+def _run_job(job: _Job, progress: LayerProgress | None, cancel: Any) -> LayerIndex:
+    """Index one layer blob (read in place: a window into the archive, or an OCI dir file)."""
+    raw: Any = Window(job.path, job.offset, job.size) if job.offset >= 0 else open(job.path, "rb")  # noqa: SIM115
+    layer = job.slot
+    on_progress = None if progress is None else (lambda e, b: progress(layer, e, b))
+    try:
+        stream, _ = open_layer(raw, job.where)
+        try:
+            return index_layer(stream, job.where, on_progress, cancel)
+        finally:
+            stream.close()
+    finally:
+        raw.close()
+
+
+# -- worker processes ------------------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _worker_init(counters: Any, stop: Any) -> None:
+    # Ctrl+C reaches the whole process group: the parent decides, workers never print a
+    # traceback. A worker whose parent is gone (killed) exits instead of waiting forever.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker.update(counters=counters, stop=stop)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _worker_run(job: _Job) -> tuple[bytes, int, int]:
+    counters = _worker["counters"]
+    slot = 2 * job.slot
+
+    def progress(_layer: int, entries: int, nbytes: int) -> None:
+        counters[slot] = entries
+        counters[slot + 1] = nbytes
+
+    index = _run_job(job, progress, _worker["stop"])
+    # The cache's payload is also what travels back: encoded once, written by the parent as is.
+    return encode_index(index, job.where), len(index), index.tar_size
+
+
+def worker_count() -> int:
+    text = os.environ.get(ENV_WORKERS, "")
+    if text.strip().isdigit():
+        return max(1, int(text))
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _mp_context() -> Any:
+    # Not "fork": the TUI indexes from a thread, and forking a threaded process is unsafe.
+    # The fork server starts once (it preloads this module) and forks each worker from itself.
+    method = os.environ.get(ENV_START, "")
+    methods = multiprocessing.get_all_start_methods()
+    if method not in methods:
+        method = "forkserver" if "forkserver" in methods else "spawn"
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
+def index_jobs(
+    jobs: list[_Job],
+    cache: LayerCache | None,
     progress: LayerProgress | None,
     cancel: threading.Event | None,
-) -> LayerIndex:
-    stream, _ = open_layer(raw, where)
+    workers: int | None = None,
+) -> Iterator[tuple[int, LayerIndex]]:
+    """Index the blobs of `jobs`, yielding (layer, index) as each completes; in worker
+    processes when there is enough to do, else in this one. Fresh indexes go to the cache,
+    marked unverified (their diff_ids are the config's word)."""
+    workers = worker_count() if workers is None else workers
+    workers = min(workers, len(jobs))
+    total = sum(job.size for job in jobs)
+    if workers >= 2 and total >= PARALLEL_MIN_BYTES:
+        yield from _index_parallel(jobs, cache, progress, cancel, workers)
+    else:
+        yield from _index_serial(jobs, cache, progress, cancel)
+
+
+def _index_serial(
+    jobs: list[_Job],
+    cache: LayerCache | None,
+    progress: LayerProgress | None,
+    cancel: threading.Event | None,
+) -> Iterator[tuple[int, LayerIndex]]:
+    for job in jobs:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        index = _run_job(job, progress, cancel)
+        if cache is not None:
+            cache.put(job.diff_id, index, job.where)
+        for layer in job.layers:
+            yield layer, index
+
+
+def _index_parallel(
+    jobs: list[_Job],
+    cache: LayerCache | None,
+    progress: LayerProgress | None,
+    cancel: threading.Event | None,
+    workers: int,
+) -> Iterator[tuple[int, LayerIndex]]:
     try:
-        on_progress = None if progress is None else (lambda e, b: progress(layer, e, b))
-        return index_layer(stream, where, on_progress, cancel)
+        ctx = _mp_context()
+        counters = ctx.RawArray("q", 2 * (max(job.slot for job in jobs) + 1))
+        stop = ctx.Event()
+        pool = cf.ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_worker_init, initargs=(counters, stop)
+        )
+    except (OSError, ValueError):  # no shared memory or semaphores here: in-process then
+        yield from _index_serial(jobs, cache, progress, cancel)
+        return
+    todo = sorted(jobs, key=lambda job: job.size, reverse=True)  # biggest first: balanced
+    running: dict[cf.Future[tuple[bytes, int, int]], _Job] = {}
+    shown: dict[int, tuple[int, int]] = {}
+    try:
+        while todo or running:
+            # At most one queued job beyond the busy workers: finished indexes never pile up.
+            while todo and len(running) < workers + 1:
+                try:
+                    future = pool.submit(_worker_run, todo[0])
+                except (OSError, RuntimeError):  # cannot start a process (limits): do the rest
+                    todo.extend(running.values())  # here, once the started ones are abandoned
+                    running.clear()
+                    yield from _index_serial(todo, cache, progress, cancel)
+                    return
+                running[future] = todo.pop(0)
+            done, _ = cf.wait(running, timeout=0.1, return_when=cf.FIRST_COMPLETED)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            if progress is not None:
+                for job in running.values():
+                    now = (counters[2 * job.slot], counters[2 * job.slot + 1])
+                    if now != shown.get(job.slot, (0, 0)):
+                        shown[job.slot] = now
+                        progress(job.slot, *now)
+            for future in done:
+                job = running.pop(future)
+                try:
+                    payload, entries, tar_size = future.result()
+                except cf.process.BrokenProcessPool:
+                    # A worker died (out of memory under a limit, killed): finish here.
+                    todo = [job, *running.values(), *todo]
+                    running.clear()
+                    yield from _index_serial(todo, cache, progress, cancel)
+                    return
+                index = decode_index(payload, job.where)
+                if cache is not None:
+                    cache.put_payload(job.diff_id, payload, entries, tar_size)
+                del payload
+                for layer in job.layers:
+                    yield layer, index
     finally:
-        stream.close()
+        stop.set()  # workers stop at their next cancel check
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class ArchiveSource(Source):
-    def __init__(self, path: str, platform: str | None = None, kind: str = "") -> None:
+    def __init__(
+        self,
+        path: str,
+        platform: str | None = None,
+        kind: str = "",
+        cache: LayerCache | _Default | None = DEFAULT_CACHE,
+    ) -> None:
         self.path = path
+        self.cache = cache
         self.name = path
         self.platform = platform
         self.kind = kind
@@ -148,8 +351,7 @@ class ArchiveSource(Source):
             with open(self.path, "rb") as f:
                 head = f.read(512)
             if compression_of(head) != "none":
-                self._streamed = StreamedArchive(self.path, self.platform)
-                self.meta = self._streamed.run_metadata()
+                self.meta = self._open_streamed()
                 return self.meta
             self._scan_members()
         self.meta, self._layer_members = resolve_layout(
@@ -166,6 +368,31 @@ class ArchiveSource(Source):
                 raise ImageError(f"{self.path}: missing blob {member}")
         return self.meta
 
+    def _open_streamed(self) -> ImageMeta:
+        """A compressed archive: one pass reads everything (the manifest comes last). Layer
+        members named by their digest, or by a name an earlier pass or an engine's export
+        gave the same layer, are skipped when cached; if one of them turns out not to be the
+        layer the config says, the pass is made again without skipping."""
+        cache = resolve_cache(self.cache)
+        aliases = cache.aliases("docker", "archive") if cache is not None else {}
+        streamed = StreamedArchive(self.path, self.platform, cache=cache, aliases=aliases)
+        meta = streamed.run_metadata()
+        claimed = {lm.digest for lm in meta.layers}
+        if any(streamed.diff_ids[m] not in claimed for m in streamed.skipped):
+            streamed = StreamedArchive(self.path, self.platform, cache=cache)
+            meta = streamed.run_metadata()
+        if cache is not None:
+            members = {
+                m: d
+                for m, d in streamed.diff_ids.items()
+                if d in claimed and m not in streamed.skipped and not _BLOB.match(m)
+            }
+            if members:  # what names which layer, for the next pass over any such archive
+                key = hashlib.sha256(repr(sorted(members.items())).encode()).hexdigest()
+                cache.put_image("archive", f"sha256:{key}", {"members": members})
+        self._streamed = streamed
+        return meta
+
     def index_layers(
         self, progress: LayerProgress | None = None, cancel: threading.Event | None = None
     ) -> Iterator[tuple[int, LayerIndex]]:
@@ -173,14 +400,40 @@ class ArchiveSource(Source):
         if self._streamed is not None:
             yield from self._streamed.layers()
             return
-        done: dict[str, LayerIndex] = {}
+        cache = resolve_cache(self.cache)
+        hits: dict[str, LayerIndex] = {}
+        jobs: dict[str, _Job] = {}
         for i, member in enumerate(self._layer_members):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
             key = member if self._is_dir else self._resolve(member)
-            if key not in done:
-                where = f"{self.path}: layer {i} ({meta.layers[i].digest or member})"
-                with self._open_member(member) as raw:
-                    done[key] = _index_blob(raw, where, i, progress, cancel)
-            yield i, done[key]
+            if key in hits:
+                yield i, hits[key]
+                continue
+            if key in jobs:
+                jobs[key].layers.append(i)
+                continue
+            diff_id = meta.layers[i].digest
+            where = f"{self.path}: layer {i} ({diff_id or member})"
+            if cache is not None:
+                index = cache.get(diff_id, where)
+                if index is not None:  # not read at all
+                    hits[key] = index
+                    yield i, index
+                    continue
+            jobs[key] = self._job(i, member, key, where, diff_id)
+        yield from index_jobs(list(jobs.values()), cache, progress, cancel)
+
+    def _job(self, layer: int, member: str, key: str, where: str, diff_id: str) -> _Job:
+        if self._is_dir:
+            full = self._dir_path(member)
+            if not os.path.isfile(full):
+                raise ImageError(f"{self.path}: missing blob {member}")
+            return _Job([layer], full, -1, os.path.getsize(full), where, diff_id)
+        found = self._members.get(key)
+        if found is None or found.type != tarscan.REG:
+            raise ImageError(f"{self.path}: missing blob {member}")
+        return _Job([layer], self.path, found.offset, found.size, where, diff_id)
 
 
 class _Prepend(io.RawIOBase):
@@ -263,13 +516,32 @@ def _looks_like_tar(head: bytes) -> bool:
     return block[257:262] == b"ustar" or tarscan._checksum_ok(block)
 
 
+_BLOB = re.compile(r"^blobs/(sha256|sha384|sha512)/([0-9a-f]{64,128})$")
+
+
 class StreamedArchive:
     """One forward pass over an image tar (an engine's export, or a compressed archive):
     keeps the small JSON members, indexes every member that is a layer as it passes, and
     reports each layer's diff_id (sha256 of its uncompressed tar) so callers can place it
-    before the manifest, which comes last, has been seen."""
+    before the manifest, which comes last, has been seen.
 
-    def __init__(self, path: str | None, platform: str | None, stream: BinaryIO | None = None):
+    With a cache, a layer member whose identity is known before it is read — a blob named by
+    its digest, an export member name learnt from an earlier export (`aliases`), or, in the
+    legacy format, the bottom of a v1 parent chain whose diff_ids are `expected` — is skipped
+    over without parsing or hashing when the cache has it. Fresh indexes are cached under the
+    diff_id computed from their bytes."""
+
+    def __init__(
+        self,
+        path: str | None,
+        platform: str | None,
+        stream: BinaryIO | None = None,
+        cache: LayerCache | None = None,
+        expected: list[str] | None = None,
+        aliases: dict[str, str] | None = None,
+        preloaded: dict[str, LayerIndex] | None = None,
+        verified_only: bool = False,
+    ):
         self.path = path
         self.where = path or "export stream"
         self.platform = platform
@@ -280,6 +552,58 @@ class StreamedArchive:
         self.links: dict[str, str] = {}
         self.meta: ImageMeta | None = None
         self._layer_members: list[str] = []
+        self.cache = cache
+        self.expected = expected
+        self.aliases = aliases or {}
+        self.preloaded = preloaded if preloaded is not None else {}
+        self.verified_only = verified_only  # use only cache entries whose bytes were hashed
+        self.skipped: set[str] = set()  # layer members served from the cache, not read
+
+    def _depth(self, name: str) -> int | None:
+        """How many layers lie below the legacy member `<v1id>/layer.tar`, from the `parent`
+        links of the v1 `json` members seen so far (None while a link is missing)."""
+        if not name.endswith("/layer.tar"):
+            return None
+        v1id, depth = name[: -len("/layer.tar")], 0
+        while depth <= 4096:
+            info = self.json.get(f"{v1id}/json")
+            if not isinstance(info, dict):
+                return None
+            parent = info.get("parent")
+            if not parent:
+                return depth
+            if not isinstance(parent, str):
+                return None
+            v1id, depth = parent, depth + 1
+        return None
+
+    def _identify(self, name: str) -> str | None:
+        """The diff_id of layer member `name` before reading it, when that can be known."""
+        candidates = []
+        if name in self.aliases:
+            candidates.append(self.aliases[name])
+        m = _BLOB.match(name)
+        if m:
+            candidates.append(f"{m.group(1)}:{m.group(2)}")
+        if self.expected is not None:
+            depth = self._depth(name)
+            if depth is not None and depth < len(self.expected):
+                candidates.append(self.expected[depth])
+        for diff_id in candidates:
+            if self.expected is None or diff_id in self.expected:
+                return diff_id
+        return None
+
+    def _cached(self, name: str, where: str) -> tuple[str, LayerIndex] | None:
+        if self.cache is None and not self.preloaded:
+            return None
+        diff_id = self._identify(name)
+        if diff_id is None:
+            return None
+        index = self.preloaded.get(diff_id)
+        if index is None and self.cache is not None:
+            index = self.cache.get(diff_id, where, verified=self.verified_only)
+        return None if index is None else (diff_id, index)
 
     def walk(
         self,
@@ -308,14 +632,21 @@ class StreamedArchive:
                 if head[:1] in (b"{", b"[") and h.stored <= MAX_JSON:
                     self.json[name] = load_json(head + member.read(), where)
                 elif compression_of(head) != "none" or _looks_like_tar(head):
-                    hashing = _Sha256Reader(_Prepend(head, member))  # type: ignore[arg-type]
-                    stream, _ = open_layer(hashing, where)  # type: ignore[arg-type]
-                    index = index_layer(stream, where, progress, cancel)
-                    while stream.read(1 << 20):  # the tail after the end-of-archive blocks
-                        pass
-                    hashing.drain()
+                    known = self._cached(name, where)
+                    if known is not None:  # iter_headers skips the rest, unparsed, unhashed
+                        diff_id, index = known
+                        self.skipped.add(name)
+                    else:
+                        hashing = _Sha256Reader(_Prepend(head, member))  # type: ignore[arg-type]
+                        stream, _ = open_layer(hashing, where)  # type: ignore[arg-type]
+                        index = index_layer(stream, where, progress, cancel)
+                        while stream.read(1 << 20):  # the tail after the end-of-archive blocks
+                            pass
+                        hashing.drain()
+                        diff_id = "sha256:" + hashing.sha.hexdigest()
+                        if self.cache is not None:  # hashed: keyed by what it is
+                            self.cache.put(diff_id, index, where, verified=True)
                     self.indexes[name] = index
-                    diff_id = "sha256:" + hashing.sha.hexdigest()
                     self.diff_ids[name] = diff_id
                     yield name, diff_id, index
                 # anything else is skipped by iter_headers

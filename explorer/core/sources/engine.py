@@ -3,6 +3,11 @@
 `inspect` and `history` give the layer list at once; the export (`docker save` of a named
 reference) is streamed through the indexer — never written to disk — and each layer is
 placed by its diff_id as soon as it has passed.
+
+With the layer cache: when every diff_id is cached and an earlier export of the same image
+left its record (exact layer ids, history, config), the image opens without any export. When
+some layers are cached, the export is still streamed (the engine cannot export one layer),
+but the cached layers' members are skipped over without parsing or hashing.
 """
 
 from __future__ import annotations
@@ -11,12 +16,19 @@ import io
 import os
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
+from explorer.core.cache import LayerCache
 from explorer.core.errors import EngineError, ImageError
 from explorer.core.image import HistoryEntry, ImageMeta, LayerMeta
 from explorer.core.layerindex import LayerIndex
-from explorer.core.sources.archive import LayerProgress, Source, StreamedArchive
+from explorer.core.sources.archive import (
+    DEFAULT_CACHE,
+    LayerProgress,
+    Source,
+    StreamedArchive,
+    resolve_cache,
+)
 
 
 def podman_socket() -> str:
@@ -86,8 +98,17 @@ def _engine_errors(kind: str, where: str, exc: Exception, host: str = "") -> Ima
 
 
 class EngineSource(Source):
-    def __init__(self, reference: str, kind: str = "docker", platform: str | None = None) -> None:
+    def __init__(
+        self,
+        reference: str,
+        kind: str = "docker",
+        platform: str | None = None,
+        cache: Any = DEFAULT_CACHE,
+    ) -> None:
         self.reference = reference
+        self.cache = cache
+        self.exported = False  # did the last index_layers need the engine's export?
+        self.streamed: StreamedArchive | None = None  # that export (what it skipped, indexed)
         self.kind = kind
         self.name = reference
         self.platform = platform
@@ -138,7 +159,7 @@ class EngineSource(Source):
             "config": info.get("Config") or {},
         }
         self.meta = ImageMeta(self.reference, self.kind, layers, entries, config, tags)
-        self._image_id = info.get("Id", "")
+        self._image_id = str(info.get("Id", ""))
         return self.meta
 
     def _export_reference(self) -> str:
@@ -154,15 +175,74 @@ class EngineSource(Source):
         self, progress: LayerProgress | None = None, cancel: threading.Event | None = None
     ) -> Iterator[tuple[int, LayerIndex]]:
         meta = self.open()
+        cache = resolve_cache(self.cache)
+        self.exported = False
+        pending = {i: lm.digest for i, lm in enumerate(meta.layers)}
+        loaded: dict[str, LayerIndex] = {}
+        record = self._record(cache)
+        if cache is not None and record is not None:
+            ref = self._export_reference()
+            where = {d: f"{self.kind}://{ref}: {m}" for m, d in record.members.items()}
+            if all(cache.has(d, verified=True) for d in pending.values()):
+                _apply(meta, record)
+                for i, diff_id in list(pending.items()):
+                    index = loaded.get(diff_id) or cache.get(
+                        diff_id, where.get(diff_id, ""), verified=True
+                    )
+                    if index is None:  # evicted meanwhile: the export will bring it
+                        break
+                    loaded[diff_id] = index
+                    del pending[i]
+                    yield i, index
+                if not pending:
+                    return
+        yield from self._export(meta, cache, pending, loaded, record, progress, cancel)
+
+    def _record(self, cache: LayerCache | None) -> _Record | None:
+        """What an earlier export of this very image (by ID) recorded, checked."""
+        if cache is None or not self._image_id:
+            return None
+        raw = cache.get_image(self.kind, _image_key(self._image_id))
+        record = None if raw is None else _parse_record(raw, len(self.open().layers))
+        if record is None or record.diff_ids != [lm.digest for lm in self.open().layers]:
+            return None
+        return record
+
+    def _export(
+        self,
+        meta: ImageMeta,
+        cache: LayerCache | None,
+        pending: dict[int, str],
+        loaded: dict[str, LayerIndex],
+        record: _Record | None,
+        progress: LayerProgress | None,
+        cancel: threading.Event | None,
+    ) -> Iterator[tuple[int, LayerIndex]]:
         ref = self._export_reference()
         try:
             chunks = self._client.api.get_image(ref, chunk_size=1 << 20)
         except Exception as exc:
             raise _engine_errors(self.kind, ref, exc, self.host) from None
-        streamed = StreamedArchive(None, self.platform, _ChunkStream(_guard(chunks, self, ref)))
+        self.exported = True
+        aliases: dict[str, str] = {}
+        if cache is not None:
+            aliases = cache.aliases(self.kind)
+            if record is not None:
+                aliases.update(record.members)
+        expected = [lm.digest for lm in meta.layers]
+        streamed = StreamedArchive(
+            None,
+            self.platform,
+            _ChunkStream(_guard(chunks, self, ref)),
+            cache=cache,
+            expected=expected,
+            aliases=aliases,
+            preloaded=loaded,
+            verified_only=True,  # what an archive's config merely claims is not used here
+        )
         streamed.where = f"{self.kind}://{ref}"
-        pending = {i: lm.digest for i, lm in enumerate(meta.layers)}
-        counter = {"layer": 0}
+        self.streamed = streamed
+        counter = {"layer": min(pending) if pending else 0}
 
         def on_progress(entries: int, nbytes: int) -> None:
             if progress is not None:
@@ -177,14 +257,80 @@ class EngineSource(Source):
         for lm, exact_lm in zip(meta.layers, exact.layers, strict=False):
             lm.id, lm.command = exact_lm.id, exact_lm.command
         meta.history, meta.config = exact.history, exact.config
+        unmatched = bool(pending)
         for i, index in streamed.layers():
             if i in pending:
                 del pending[i]
                 yield i, index
+        if cache is not None and self._image_id and not unmatched:
+            # Only members whose bytes hashed to an expected diff_id (or that were identified
+            # as such and served from the cache) are remembered by name.
+            members = {
+                m: d
+                for m, d in streamed.diff_ids.items()
+                if d in expected and m in streamed.indexes
+            }
+            cache.put_image(self.kind, _image_key(self._image_id), _make_record(meta, members))
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+
+
+def _image_key(image_id: str) -> str:
+    return image_id if ":" in image_id else f"sha256:{image_id}"
+
+
+def _make_record(meta: ImageMeta, members: dict[str, str]) -> dict[str, Any]:
+    return {
+        "ids": [lm.id for lm in meta.layers],
+        "commands": [lm.command for lm in meta.layers],
+        "history": [[h.created_by, h.created, h.empty, h.layer, h.comment] for h in meta.history],
+        "config": meta.config,
+        "diff_ids": [lm.digest for lm in meta.layers],
+        "members": members,
+    }
+
+
+class _Record(NamedTuple):
+    """What an export said about an image, kept in the cache under the image ID."""
+
+    ids: list[str]
+    commands: list[str]
+    history: list[HistoryEntry]
+    config: dict[str, Any]
+    diff_ids: list[str]
+    members: dict[str, str]  # export member -> diff_id (hashed, or identified and cached)
+
+
+def _parse_record(raw: dict[str, Any], n_layers: int) -> _Record | None:
+    """A cached image record, or None when it does not have the right shape."""
+    try:
+        ids, commands = raw["ids"], raw["commands"]
+        diff_ids, config, members = raw["diff_ids"], raw["config"], raw["members"]
+        history = [
+            HistoryEntry(str(b), str(c), bool(e), None if x is None else int(x), str(m))
+            for b, c, e, x, m in raw["history"]
+        ]
+    except (KeyError, TypeError, ValueError):
+        return None
+    lists = (ids, commands, diff_ids)
+    if not all(isinstance(v, list) and len(v) == n_layers for v in lists):
+        return None
+    if not all(isinstance(v, str) for v in (*ids, *commands, *diff_ids)):
+        return None
+    if not isinstance(config, dict) or not isinstance(members, dict):
+        return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in members.items()):
+        return None
+    return _Record(ids, commands, history, config, diff_ids, members)
+
+
+def _apply(meta: ImageMeta, record: _Record) -> None:
+    """What the export would have told: exact layer ids, commands, history and config."""
+    for lm, layer_id, command in zip(meta.layers, record.ids, record.commands, strict=True):
+        lm.id, lm.command = layer_id, command
+    meta.history, meta.config = record.history, record.config
 
 
 def _guard(chunks: Iterator[bytes], source: EngineSource, ref: str) -> Iterator[bytes]:
