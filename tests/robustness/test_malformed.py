@@ -1608,16 +1608,7 @@ CASES: list[Case] = [
 
 # Where the CLI differs from the expectation today (strict: a fix shows up as XPASS, which
 # fails until its line is removed here).
-NO_DIGEST_CHECK = "blob content is not checked against its digest"
-NO_DIFF_ID_CHECK = "layer content is not checked against the config's diff_id"
-KNOWN_FAILURES = {
-    "oci-layer-digest-mismatch": NO_DIGEST_CHECK,
-    "oci-config-digest-mismatch": NO_DIGEST_CHECK,
-    "oci-manifest-digest-mismatch": NO_DIGEST_CHECK,
-    "docker25-layer-digest-mismatch": NO_DIGEST_CHECK,
-    "legacy-diff-id-mismatch": NO_DIFF_ID_CHECK,
-    "oci-gzip-diff-id-mismatch": NO_DIFF_ID_CHECK,
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def params():

@@ -10,6 +10,7 @@ busy: one decompresses or hashes while the other parses); small images stay in-p
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import hashlib
 import io
 import multiprocessing
@@ -18,7 +19,6 @@ import posixpath
 import re
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -88,8 +88,8 @@ class _Job:
     offset: int
     size: int
     where: str
-    diff_id: str  # what the config says: trusted, not hashed (that would cost more than
-    # indexing; the cache marks such entries unverified and engine images never use them)
+    diff_id: str  # what the config says; the uncompressed bytes must hash to it
+    blob_digest: str = ""  # for content-addressed blobs: what the stored bytes must hash to
 
     @property
     def slot(self) -> int:
@@ -97,18 +97,50 @@ class _Job:
 
 
 def _run_job(job: _Job, progress: LayerProgress | None, cancel: Any) -> LayerIndex:
-    """Index one layer blob (read in place: a window into the archive, or an OCI dir file)."""
+    """Index one layer blob (read in place: a window into the archive, or an OCI dir file),
+    checking that the stored bytes hash to the blob's name and the uncompressed ones to the
+    config's diff_id."""
     raw: Any = Window(job.path, job.offset, job.size) if job.offset >= 0 else open(job.path, "rb")  # noqa: SIM115
     layer = job.slot
     on_progress = None if progress is None else (lambda e, b: progress(layer, e, b))
+    stored = _Sha256Reader(raw)
     try:
-        stream, _ = open_layer(raw, job.where)
+        stream, kind = open_layer(stored, job.where)  # type: ignore[arg-type]
+        plain = stored if kind == "none" else _Sha256Reader(stream)
         try:
-            return index_layer(stream, job.where, on_progress, cancel)
+            index = index_layer(plain if kind != "none" else stream, job.where, on_progress, cancel)
+            _drain(stream if kind == "none" else plain)  # the tail after the end-of-archive
+            stored.drain()
         finally:
             stream.close()
     finally:
         raw.close()
+    verify_digest(job.blob_digest, stored.sha, job.where, "blob")
+    verify_digest(job.diff_id, plain.sha, job.where, "diff_id")
+    return index
+
+
+def _drain(stream: Any) -> None:
+    while stream.read(1 << 20):
+        pass
+
+
+def verify_digest(expected: str, sha: Any, where: str, what: str) -> None:
+    """Raise if `expected` (sha256:<hex>) is not the digest of what `sha` has seen; digests
+    of other algorithms are not checked."""
+    algo, _, hexpart = expected.partition(":")
+    if algo != "sha256" or not hexpart:
+        return
+    actual = sha.hexdigest()
+    if actual != hexpart:
+        if what == "blob":
+            raise ImageError(
+                f"{where}: blob {expected} does not match its content (sha256:{actual})"
+            )
+        raise ImageError(
+            f"{where}: layer content does not match the config's diff_id {expected} "
+            f"(it hashes to sha256:{actual})"
+        )
 
 
 # -- worker processes ------------------------------------------------------------------------
@@ -116,19 +148,21 @@ def _run_job(job: _Job, progress: LayerProgress | None, cancel: Any) -> LayerInd
 _worker: dict[str, Any] = {}
 
 
-def _worker_init(counters: Any, stop: Any) -> None:
+def _worker_init(counters: Any, stop: Any, lifeline: Any) -> None:
     # Ctrl+C reaches the whole process group: the parent decides, workers never print a
-    # traceback. A worker whose parent is gone (killed) exits instead of waiting forever.
+    # traceback. `lifeline` is the read end of a pipe only the parent can write to: when the
+    # parent is gone (even killed), it reads EOF and the worker exits instead of lingering
+    # (a fork server's children outlive their client otherwise).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker.update(counters=counters, stop=stop)
-    parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
+        with contextlib.suppress(EOFError, OSError):
+            while True:
+                lifeline.recv_bytes()
         os._exit(1)
 
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    threading.Thread(target=watch, name="lifeline", daemon=True).start()
 
 
 def _worker_run(job: _Job) -> tuple[bytes, int, int]:
@@ -172,8 +206,8 @@ def index_jobs(
     workers: int | None = None,
 ) -> Iterator[tuple[int, LayerIndex]]:
     """Index the blobs of `jobs`, yielding (layer, index) as each completes; in worker
-    processes when there is enough to do, else in this one. Fresh indexes go to the cache,
-    marked unverified (their diff_ids are the config's word)."""
+    processes when there is enough to do, else in this one. Fresh indexes, their bytes
+    checked against their digests, go to the cache."""
     workers = worker_count() if workers is None else workers
     workers = min(workers, len(jobs))
     total = sum(job.size for job in jobs)
@@ -194,7 +228,7 @@ def _index_serial(
             raise Cancelled
         index = _run_job(job, progress, cancel)
         if cache is not None:
-            cache.put(job.diff_id, index, job.where)
+            cache.put(job.diff_id, index, job.where, verified=True)
         for layer in job.layers:
             yield layer, index
 
@@ -210,8 +244,9 @@ def _index_parallel(
         ctx = _mp_context()
         counters = ctx.RawArray("q", 2 * (max(job.slot for job in jobs) + 1))
         stop = ctx.Event()
+        lifeline, alive = ctx.Pipe(duplex=False)
         pool = cf.ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_worker_init, initargs=(counters, stop)
+            workers, mp_context=ctx, initializer=_worker_init, initargs=(counters, stop, lifeline)
         )
     except (OSError, ValueError):  # no shared memory or semaphores here: in-process then
         yield from _index_serial(jobs, cache, progress, cancel)
@@ -252,13 +287,15 @@ def _index_parallel(
                     return
                 index = decode_index(payload, job.where)
                 if cache is not None:
-                    cache.put_payload(job.diff_id, payload, entries, tar_size)
+                    cache.put_payload(job.diff_id, payload, entries, tar_size, verified=True)
                 del payload
                 for layer in job.layers:
                     yield layer, index
     finally:
         stop.set()  # workers stop at their next cancel check
         pool.shutdown(wait=True, cancel_futures=True)
+        alive.close()
+        lifeline.close()
 
 
 class ArchiveSource(Source):
@@ -333,6 +370,7 @@ class ArchiveSource(Source):
             data = f.read(MAX_JSON + 1)
         if len(data) > MAX_JSON:
             raise ImageError(f"{self.path}: {name} is too large to be image metadata")
+        check_json_blob(name, data, self.path)
         return load_json(data, f"{self.path}: {name}")
 
     # -- Source ----------------------------------------------------------------------------
@@ -376,11 +414,20 @@ class ArchiveSource(Source):
         cache = resolve_cache(self.cache)
         aliases = cache.aliases("docker", "archive") if cache is not None else {}
         streamed = StreamedArchive(self.path, self.platform, cache=cache, aliases=aliases)
-        meta = streamed.run_metadata()
-        claimed = {lm.digest for lm in meta.layers}
-        if any(streamed.diff_ids[m] not in claimed for m in streamed.skipped):
+        try:
+            meta = streamed.run_metadata()
+            misled = any(
+                streamed.diff_ids[m] not in {lm.digest for lm in meta.layers}
+                for m in streamed.skipped
+            )
+        except ImageError:
+            if not streamed.skipped:
+                raise
+            misled = True  # a skipped layer is not what the config says: read them all
+        if misled:
             streamed = StreamedArchive(self.path, self.platform, cache=cache)
             meta = streamed.run_metadata()
+        claimed = {lm.digest for lm in meta.layers}
         if cache is not None:
             members = {
                 m: d
@@ -429,11 +476,14 @@ class ArchiveSource(Source):
             full = self._dir_path(member)
             if not os.path.isfile(full):
                 raise ImageError(f"{self.path}: missing blob {member}")
-            return _Job([layer], full, -1, os.path.getsize(full), where, diff_id)
+            return _Job(
+                [layer], full, -1, os.path.getsize(full), where, diff_id, _blob_digest(member)
+            )
         found = self._members.get(key)
         if found is None or found.type != tarscan.REG:
             raise ImageError(f"{self.path}: missing blob {member}")
-        return _Job([layer], self.path, found.offset, found.size, where, diff_id)
+        blob = _blob_digest(member) or _blob_digest(key)
+        return _Job([layer], self.path, found.offset, found.size, where, diff_id, blob)
 
 
 class _Prepend(io.RawIOBase):
@@ -507,6 +557,18 @@ class _Sha256Reader(io.RawIOBase):
     def drain(self) -> None:
         while self.read(1 << 20):
             pass
+
+
+def _blob_digest(name: str) -> str:
+    """`sha256:<hex>` for a content-addressed member `blobs/sha256/<hex>`, else ""."""
+    m = _BLOB.match(name)
+    return f"{m.group(1)}:{m.group(2)}" if m else ""
+
+
+def check_json_blob(name: str, data: bytes, where: str) -> None:
+    """A content-addressed JSON blob (manifest, index, config) must hash to its name."""
+    sha = hashlib.sha256(data)
+    verify_digest(_blob_digest(name), sha, f"{where}: {name}", "blob")
 
 
 def _looks_like_tar(head: bytes) -> bool:
@@ -630,19 +692,24 @@ class StreamedArchive:
                 head = member.read(min(h.stored, 512))
                 where = f"{self.where}: {name}"
                 if head[:1] in (b"{", b"[") and h.stored <= MAX_JSON:
-                    self.json[name] = load_json(head + member.read(), where)
+                    data = head + member.read()
+                    check_json_blob(name, data, self.where)
+                    self.json[name] = load_json(data, where)
                 elif compression_of(head) != "none" or _looks_like_tar(head):
                     known = self._cached(name, where)
                     if known is not None:  # iter_headers skips the rest, unparsed, unhashed
                         diff_id, index = known
                         self.skipped.add(name)
                     else:
-                        hashing = _Sha256Reader(_Prepend(head, member))  # type: ignore[arg-type]
-                        stream, _ = open_layer(hashing, where)  # type: ignore[arg-type]
-                        index = index_layer(stream, where, progress, cancel)
-                        while stream.read(1 << 20):  # the tail after the end-of-archive blocks
-                            pass
-                        hashing.drain()
+                        stored = _Sha256Reader(_Prepend(head, member))  # type: ignore[arg-type]
+                        stream, kind = open_layer(stored, where)  # type: ignore[arg-type]
+                        hashing = stored if kind == "none" else _Sha256Reader(stream)
+                        index = index_layer(
+                            stream if kind == "none" else hashing, where, progress, cancel
+                        )
+                        _drain(stream if kind == "none" else hashing)
+                        stored.drain()
+                        verify_digest(_blob_digest(name), stored.sha, where, "blob")
                         diff_id = "sha256:" + hashing.sha.hexdigest()
                         if self.cache is not None:  # hashed: keyed by what it is
                             self.cache.put(diff_id, index, where, verified=True)
@@ -668,10 +735,16 @@ class StreamedArchive:
         )
         if source:
             self.meta.source = source
-        for member in self._layer_members:
+        for i, member in enumerate(self._layer_members):
             target = self.links.get(member, member)
             if target not in self.indexes:
                 raise ImageError(f"{self.where}: missing blob {member}")
+            expected = self.meta.layers[i].digest
+            if self.diff_ids.get(target) != expected and expected.startswith("sha256:"):
+                raise ImageError(
+                    f"{self.where}: layer {i} ({member}) does not match the config's diff_id "
+                    f"{expected} (it hashes to {self.diff_ids.get(target)})"
+                )
         return self.meta
 
     def run_metadata(self) -> ImageMeta:
