@@ -242,6 +242,7 @@ class LayerCache:
         self.root = Path(root)
         self.cap = int(cap_bytes)
         self.stats = CacheStats()
+        self._total: int | None = None  # bytes at the last scan, plus what we wrote since
 
     def __repr__(self) -> str:
         return f"LayerCache({str(self.root)!r}, {self.cap})"
@@ -401,6 +402,7 @@ class LayerCache:
                 continue
             total += st.st_size
             items.append((st.st_mtime_ns, name, st.st_size))
+        self._total = total
         if total <= self.cap:
             return 0
         items.sort()
@@ -414,6 +416,7 @@ class LayerCache:
                 os.unlink(self.root / name)
                 removed += 1
             total -= size
+        self._total = total
         return removed
 
     # -- files ------------------------------------------------------------------------------
@@ -538,6 +541,12 @@ class LayerCache:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
         self.stats.writes += 1
-        with contextlib.suppress(OSError):
-            self.evict(keep=path)
+        # A scan per write would cost a stat of every entry each time (an image of 100 layers
+        # in a cache of thousands): scan once, then again only when this instance's own
+        # writes could have crossed the cap (another instance's writes are its own to evict).
+        if self._total is not None:
+            self._total += HEADER_SIZE + len(payload)
+        if self._total is None or self._total > self.cap:
+            with contextlib.suppress(OSError):
+                self.evict(keep=path)
         return True

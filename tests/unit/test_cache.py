@@ -402,14 +402,19 @@ def test_corrupt_entry_is_rebuilt(tmp_path: Path, store: LayerCache, indexed) ->
     assert indexed == []
 
 
-def test_lying_diff_ids_share_nothing_with_engine_images(tmp_path: Path, store) -> None:
-    """An archive read in place is trusted for its own diff_ids, but what it wrote is kept
-    apart from what an engine image may use (only hashed layers)."""
+def test_lying_diff_ids_are_never_cached(tmp_path: Path, store) -> None:
+    """Layer bytes that do not hash to the config's diff_id are refused, and cached under
+    no key: a lying archive cannot poison what another image is shown."""
     liar = b.Layer(entries=[b.file("evil", b"x")], diff_id="sha256:" + "ab" * 32)
     path = b.docker_archive(b.Image(layers=[liar])).write_tar(tmp_path / "liar.tar")
-    open_all(path, store)
-    assert store.get("sha256:" + "ab" * 32) is not None
-    assert store.get("sha256:" + "ab" * 32, verified=True) is None
+    with pytest.raises(ImageError, match="diff_id"):
+        open_all(path, store)
+    assert store.entries() == []
+
+
+def test_what_archives_cache_is_verified(tmp_path: Path, store) -> None:
+    open_all(archive(tmp_path, "a.tar", BASE), store)
+    assert [e.verified for e in store.entries()] == [True]
 
 
 @pytest.mark.parametrize("layout", ["oci-dir", "oci-gzip-tar"])
