@@ -50,8 +50,10 @@ format: $(BIN)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Side by side with dive: --json (bench/results.md), then the TUIs in tmux (bench/tui-results.md).
 bench: $(BIN)/.installed
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/tui_bench.py
 
 screenshots: $(BIN)/.installed
 	$(BIN)/python -m explorer.tui.screenshots screenshots
