@@ -73,6 +73,17 @@ class LayerScopeApp(App[int]):
         for notice in self.notices:
             self.notify(notice, timeout=8, markup=False)
 
+    @property
+    def settled(self) -> bool:
+        """Is the background work over (indexing finished, failed or cancelled; analysis in;
+        the tree idle)? Tests and screenshots wait for this."""
+        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        if main is None or main.indexing:
+            return False
+        if not (main.failure or main.cancelled) and main.analysis is None:
+            return False
+        return not main.tree.computing and not main.tree.workers_running()
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import humanize
 
 from explorer.core.display import safe
-from explorer.core.image import ImageMeta
+from explorer.core.image import HistoryEntry, ImageMeta
 
 
 def size(n: int | None) -> str:
@@ -48,8 +49,30 @@ class LayerItem:
     """One row of the layer list: a layer, or a metadata-only instruction (ENV, LABEL...)."""
 
     layer: int | None
-    instruction: str  # already made safe
+    instruction: str  # short form for the list, already made safe
     created: str
+    command: str = ""  # the full history command when `instruction` shortened it (safe)
+
+
+# The classic builder records RUN with build args as "|2 A=1 B=2 /bin/sh -c cmd".
+_BUILD_ARGS_RUN = re.compile(r"^(?:RUN )?\|\d+ .*?/bin/sh -c (.*)$", re.S)
+
+
+def instruction(entry: HistoryEntry) -> str:
+    """The Dockerfile-like instruction of a history entry, short enough for a list."""
+    text = entry.instruction
+    match = _BUILD_ARGS_RUN.match(text)
+    if match:
+        return "RUN " + match.group(1).strip()
+    if not text:  # e.g. `docker import`: no command, a comment says where it came from
+        return entry.comment.strip() or "(no command recorded)"
+    return text
+
+
+def _texts(entry: HistoryEntry) -> tuple[str, str, str]:
+    short = instruction(entry)
+    full = entry.created_by if _BUILD_ARGS_RUN.match(entry.instruction) else ""
+    return safe(short), entry.created, safe(full)
 
 
 def layer_items(meta: ImageMeta) -> list[LayerItem]:
@@ -62,9 +85,9 @@ def layer_items(meta: ImageMeta) -> list[LayerItem]:
             if entry.layer in seen:
                 continue
             seen.add(entry.layer)
-            items.append(LayerItem(entry.layer, safe(entry.instruction), entry.created))
+            items.append(LayerItem(entry.layer, *_texts(entry)))
         elif entry.empty or entry.layer is None:
-            items.append(LayerItem(None, safe(entry.instruction), entry.created))
+            items.append(LayerItem(None, *_texts(entry)))
     for lm in meta.layers:
         if lm.index in seen:
             continue

@@ -86,16 +86,7 @@ def main_screen(app: LayerScopeApp) -> MainScreen:
 
 
 def settled(app: LayerScopeApp) -> bool:
-    """Indexing over (finished, failed or cancelled), analysis in if it finished, tree idle."""
-    if len(app.screen_stack) < 2:
-        return False
-    screen = main_screen(app)
-    if screen.indexing:
-        return False
-    if not (screen.failure or screen.cancelled) and screen.analysis is None:
-        return False
-    tree = screen.tree
-    return not tree.computing and not tree.workers_running()
+    return app.settled
 
 
 async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 20.0) -> None:

@@ -56,11 +56,18 @@ class MainScreen(Screen[None]):
         Binding(
             "tab",
             "switch_pane",
-            "Switch pane",
+            "Pane",
             tooltip="Move between the layer list and the file tree",
             id="switch-pane",
         ),
-        Binding("shift+tab", "switch_pane(True)", "Switch pane", show=False, id="switch-pane-back"),
+        Binding(
+            "shift+tab",
+            "switch_pane(True)",
+            "Pane",
+            show=False,
+            tooltip="Move between the panes",
+            id="switch-pane-back",
+        ),
         Binding(
             "ctrl+f,slash",
             "filter",
@@ -75,6 +82,14 @@ class MainScreen(Screen[None]):
             priority=True,
             tooltip="Stop reading the image (what is indexed stays browsable)",
             id="cancel",
+        ),
+        Binding(
+            "e",
+            "focus_waste",
+            "Efficiency",
+            show=False,
+            tooltip="Go to the table of wasted space",
+            id="efficiency",
         ),
         Binding(
             "z",
@@ -257,12 +272,13 @@ class MainScreen(Screen[None]):
         )
         self.query_one(WasteTable).waiting = "no efficiency: the image could not be read"
         self.query_one(WasteTable).refresh()
-        self.notify(
-            safe(message.message),
-            title="Could not read the image",
-            severity="error",
-            markup=False,  # the message may quote names from the image
-        )
+        if self.tree.rows:  # the tree pane cannot say it: a toast does
+            self.notify(
+                safe(message.message),
+                title="Could not read the image",
+                severity="error",
+                markup=False,  # the message may quote names from the image
+            )
         self.lsapp.failed = True
 
     def on_index_cancelled(self, message: IndexCancelled) -> None:
@@ -341,6 +357,9 @@ class MainScreen(Screen[None]):
 
     def action_focus_layers(self) -> None:
         self.layer_list.focus()
+
+    def action_focus_waste(self) -> None:
+        self.query_one(WasteTable).focus()
 
     @on(FileTreeView.LeftEdge)
     def _tree_left_edge(self) -> None:

@@ -45,7 +45,9 @@ class LayerDetails(Static):
             size: str | Content = Content.styled("not indexed yet", MUTED)
         else:
             size = f"{fmt.size(index.size)} · {fmt.count(len(index))} entries"
-        parts = [Content(item.instruction or safe(layer.command) or "—")]
+        parts = [Content(item.instruction or "—")]
+        if item.command:
+            parts.append(Content.styled(item.command, MUTED))  # as recorded in the history
         parts.append(field("Size", size))
         if layer.blob_size is not None:
             parts.append(field("Stored", fmt.size(layer.blob_size)))
@@ -81,7 +83,9 @@ class ImageSummary(Static):
         else:
             parts.append(field("Image", safe(meta.name)))
         platform = safe(meta.platform) or "unknown platform"
-        parts.append(field("Platform", f"{platform} · {safe(meta.source)}"))
+        parts.append(
+            field("Platform", Content.assemble(platform, (f" · {safe(meta.source)}", MUTED)))
+        )
         n = len(meta.layers)
         if analysis is None:
             parts.append(field("Layers", f"{n} ({indexed} indexed)"))
@@ -97,7 +101,7 @@ class ImageSummary(Static):
                 "Score",
                 Content.assemble(
                     (f"{eff.score * 100:.2f} %", f"{score_style} bold"),
-                    (" efficiency (dive)", MUTED),
+                    (" efficiency · dive", MUTED),
                 ),
             ),
             field(

@@ -64,7 +64,7 @@ class WasteTable(VirtualList):
     def header(self, width: int) -> str:
         if self.view == DIVE:
             return f"{'Count':>5}  {'Total Space':>11}  Path"
-        return f"{'Size':>9}  {'Layer':>5} {'Hid':>4}  {'Why':<11} Path"
+        return f"{'Size':>9}  {'Layers':<7} {'Why':<11} Path"
 
     def title(self) -> str:
         return "Inefficient files (dive)" if self.view == DIVE else "Hidden bytes (exact)"
@@ -91,7 +91,7 @@ class WasteTable(VirtualList):
             ]
         hid = self.analysis.reclaimable.rows[index]
         return [
-            Segment(f"{fmt.size(hid.size):>9}  {hid.added_by:>5} {hid.hidden_by:>4}  ", style),
+            Segment(f"{fmt.size(hid.size):>9}  {f'{hid.added_by}→{hid.hidden_by}':<7} ", style),
             Segment(f"{hid.reason:<11} ", style + self.get_component_rich_style("waste--muted")),
             Segment(safe(hid.path), style),
         ]

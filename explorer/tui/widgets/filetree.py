@@ -110,6 +110,7 @@ class FileTreeView(VirtualList):
             "ctrl+b",
             "toggle_attributes",
             "Attributes",
+            show=False,
             tooltip="Show/hide permissions, owner and size",
             id="tree.attributes",
         ),
@@ -127,14 +128,24 @@ class FileTreeView(VirtualList):
         self.state = TreeState()
         self.rows: Sequence[Row] = []
         self.shown: tuple[int, str] | None = None  # what `rows` are the view of
-        self.computing = False
+        self._computing = False
         self.notice: list[tuple[str, str]] = [("reading the image…", "guide")]
         self._all_collapsed = False
         self._step_into: str | None = None
-        self._styles: dict[str, Style] = {}
         self.last_compute_seconds = 0.0
 
     # -- public --------------------------------------------------------------------------------
+    @property
+    def computing(self) -> bool:
+        """Is a worker computing rows? (The rows on screen are greyed meanwhile.)"""
+        return self._computing
+
+    @computing.setter
+    def computing(self, value: bool) -> None:
+        if value != self._computing:
+            self._computing = value
+            self.refresh()  # the greying depends on it
+
     @property
     def count(self) -> int:
         return len(self.rows)
@@ -285,6 +296,8 @@ class FileTreeView(VirtualList):
 
     # -- status for the frame ------------------------------------------------------------------
     def title(self) -> str:
+        if not self.state.layers:
+            return "Files"
         layer = self.state.layer
         if self.state.mode == AGGREGATED:
             return f"Aggregated contents, layers 0–{layer}"
@@ -305,15 +318,8 @@ class FileTreeView(VirtualList):
         return " · ".join(parts)
 
     # -- drawing -------------------------------------------------------------------------------
-    def notify_style_update(self) -> None:
-        self._styles.clear()
-        super().notify_style_update()
-
     def _style(self, name: str) -> Style:
-        style = self._styles.get(name)
-        if style is None:
-            style = self._styles[name] = self.get_component_rich_style(f"filetree--{name}")
-        return style
+        return self.get_component_rich_style(f"filetree--{name}")
 
     def empty_lines(self) -> list[tuple[str, Style]]:
         if self.computing:
@@ -332,8 +338,8 @@ class FileTreeView(VirtualList):
         if self.stale:
             kind = "guide"  # old rows stay readable but greyed until the new ones arrive
         name_style = style + self._style(kind)
-        if row.is_dir:
-            name_style += self._style("dir")
+        if row.is_dir:  # only the weight: the colour says the diff kind
+            name_style += Style(bold=self._style("dir").bold)
         layout = attribute_layout(width, self.state.attributes)
         segments: list[Segment] = []
         attr_style = style + self._style(kind)

@@ -98,7 +98,7 @@ class VirtualList(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, self.count)
         target = self.cursor if cursor is None else cursor
         self.set_cursor(target, scroll=True, notify=True if cursor is not None else None)
-        self.refresh()
+        self.refresh(layout=True)  # an auto-height list grows with its rows
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, self.count)
