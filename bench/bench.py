@@ -16,10 +16,12 @@ measure functions return a Sample; see `json_cases()`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -50,7 +52,7 @@ TIMEOUT = 3 * 3600
 @dataclass
 class Sample:
     seconds: float
-    peak_rss: int  # bytes
+    peak_rss: int  # bytes: peak RSS, or summed PSS of the process tree (see run_measured)
     cached: str = ""  # where the number comes from, when it was not measured in this run
     failed: str = ""  # why the run did not succeed
 
@@ -74,12 +76,17 @@ class Case:
 # measuring
 
 
-def command(argv: list[str], output: Path | None = None) -> Measure:
-    """A Measure that runs argv (in the scratch dir) and fails if it exits non-zero."""
+def command(
+    argv: list[str], output: Path | None = None, before: Callable[[], None] | None = None
+) -> Measure:
+    """A Measure that runs argv (in the scratch dir) and fails if it exits non-zero; `output`
+    is deleted and `before` called ahead of every run."""
 
     def measure(workdir: Path) -> Sample:
         if output is not None:
             output.unlink(missing_ok=True)
+        if before is not None:
+            before()
         rc, stdout, stderr, seconds, rss = run_measured(argv, cwd=workdir, timeout=TIMEOUT)
         failed = "" if rc == 0 else f"exit {rc}: {(stderr or stdout).strip()[-200:]}"
         return Sample(seconds, rss, failed=failed)
@@ -152,25 +159,29 @@ def remember_dive(archive: Path, dive_out: Path, sample: Sample) -> None:
         tmp.replace(DIVE_CACHE / f"{key}.json")
 
 
-def json_case(work: str, archive: Path, workdir: Path, *, dive_live: bool = True) -> Case:
-    """`--json` on an archive: `dive --source docker-archive X --json` vs `layerscope X --json`."""
+def json_case(work: str, archive: Path, workdir: Path, *, dive_live: bool = True) -> list[Case]:
+    """`--json` on an archive, `dive --source docker-archive X --json` vs `layerscope X --json`:
+    a first open (empty layer cache, as dive always is) and a second one (layer cache warm)."""
     dive_out, ls_out = workdir / "dive.json", workdir / "layerscope.json"
-    dive_argv = [str(dive_binary()), "--source", "docker-archive", str(archive), "--json"]
-    case = Case(
-        work,
-        layerscope=command(layerscope_argv(archive, "--json", ls_out), ls_out),
-        dive=command([*dive_argv, str(dive_out)], dive_out) if dive_live else cached_dive(archive),
+    cache_dir = workdir / f"layer-cache-{archive.stem}"
+    ls_argv = layerscope_argv(archive, "--json", ls_out, "--cache-dir", cache_dir)
+    dive_argv = [str(dive_binary()), "--source", "docker-archive", archive, "--json", dive_out]
+    first = Case(
+        f"{work}, first open",
+        # Every measured first open starts from an empty cache; the last one leaves it full
+        # for the "again" row.
+        layerscope=command(ls_argv, ls_out, before=lambda: shutil.rmtree(cache_dir, True)),
+        dive=command(list(map(str, dive_argv)), dive_out) if dive_live else cached_dive(archive),
         inputs=[archive],
     )
     if not dive_live:
-        case.notes.append(
+        first.notes.append(
             "dive not run (--skip-dive-node); "
-            + ("its numbers are from an earlier run" if case.dive else "no earlier run recorded")
+            + ("its numbers are from an earlier run" if first.dive else "no earlier run recorded")
         )
+    dive_sample: list[Sample] = []
 
-    def check(dive: Sample | None, _layerscope: Sample) -> str:
-        if dive is not None and not dive.cached:
-            remember_dive(archive, dive_out, dive)
+    def compare() -> str:
         # dive's correct answer: on a copy without symlinked layers when the tests made one.
         candidates = [DIVE_CACHE / f"{cache_key(archive, 'symlinks-resolved')}.json", dive_out]
         candidates.append(DIVE_CACHE / f"{cache_key(archive)}.json")
@@ -180,8 +191,27 @@ def json_case(work: str, archive: Path, workdir: Path, *, dive_live: bool = True
         same = json.loads(reference.read_text()) == json.loads(ls_out.read_text())
         return "output identical to dive's" if same else f"OUTPUT DIFFERS from {reference.name}"
 
-    case.check = check
-    return case
+    def check_first(dive: Sample | None, _layerscope: Sample) -> str:
+        if dive is not None:
+            dive_sample.append(dive)
+            if not dive.cached:
+                remember_dive(archive, dive_out, dive)
+        return compare()
+
+    def dive_again(_workdir: Path) -> Sample:
+        if not dive_sample:
+            return Sample(0, 0, failed="no dive numbers from the first open")
+        note = "the first open (dive keeps no cache: every run repeats the work)"
+        return dataclasses.replace(dive_sample[0], cached=note)
+
+    first.check = check_first
+    again = Case(
+        f"{work}, again (layer cache warm)",
+        layerscope=command(ls_argv, ls_out),
+        dive=dive_again,
+        check=lambda _dive, _layerscope: compare(),
+    )
+    return [first, again]
 
 
 def json_cases(workdir: Path, only: str, dive_node: bool) -> list[Case]:
@@ -202,7 +232,7 @@ def json_cases(workdir: Path, only: str, dive_node: bool) -> list[Case]:
         if not path.exists():
             print(f"skip: {work}: {path} not built", flush=True)
             continue
-        cases.append(json_case(work, path, workdir, dive_live=dive_live))
+        cases += json_case(work, path, workdir, dive_live=dive_live)
     return cases
 
 
@@ -242,7 +272,8 @@ def machine() -> str:
     return (
         f"Machine: {len(os.sched_getaffinity(0))} CPUs (nproc), {mem_kib / 2**20:.1f} GiB memory, "
         f"{cpu}; Linux {platform.release()}; Python {platform.python_version()}; "
-        f"{dive.stdout.strip() or 'dive ?'}."
+        f"{dive.stdout.strip() or 'dive ?'}; load average "
+        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1 / 5 / 15 min) at the end."
     )
 
 
@@ -283,9 +314,10 @@ def run(cases: list[Case], repeat: int, workdir: Path) -> str:
             header,
             *rows,
             "",
-            f"Median of {repeat} runs each, inputs in the page cache; peak RSS is the process's "
-            "ru_maxrss (wait4). Ratios are dive ÷ layerscope: above 1× layerscope is faster / "
-            "smaller.",
+            f"Median of {repeat} runs each, inputs in the page cache. Peak RSS: the process's "
+            "ru_maxrss (wait4), or, when larger, the peak of the summed PSS of the process and "
+            "its workers (sampled every 50 ms). Ratios are dive ÷ layerscope: above 1× "
+            "layerscope is faster / smaller.",
             "",
             machine(),
             *([""] + [f"- {n}" for n in notes] if notes else []),

@@ -19,10 +19,10 @@ import os
 import posixpath
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 from pathlib import Path
 
@@ -62,39 +62,80 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_measured(argv: list[str], *, cwd: Path, timeout: float, env: dict | None = None):
-    """Run argv to completion; return (returncode, stdout, stderr, seconds, peak_rss_bytes).
+# Runs argv[2:] and writes "<seconds> <ru_maxrss KiB> <exit code>" to argv[1]. The measuring
+# parent must be small: a child's ru_maxrss also counts the memory it had before exec, which
+# for a child forked from the test or bench process (hundreds of MB of parsed JSON) would be
+# that process's size, not the tool's. This launcher is ~7-9 MB, a floor under every figure.
+_LAUNCHER = """
+import os, sys, time
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    except OSError as exc:
+        print(f"{sys.argv[2]}: {exc}", file=sys.stderr)
+    os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - t0
+code = os.waitstatus_to_exitcode(status)
+with open(sys.argv[1], "w") as f:
+    f.write(f"{seconds} {usage.ru_maxrss} {code}")
+"""
 
-    Peak RSS is the child's ru_maxrss from wait4 (Linux reports KiB): the largest resident set
-    of the process, or of a descendant it waited for (not the sum over a process tree).
-    """
-    out_path, err_path = cwd / ".run.stdout", cwd / ".run.stderr"
-    killed = threading.Event()
 
-    def kill() -> None:
-        killed.set()
-        proc.kill()
-
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            argv, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env or child_env()
-        )
-        watchdog = threading.Timer(timeout, kill)
-        watchdog.start()
+def _session_pss(session: int, launcher: int) -> int:
+    """Summed PSS of the processes in a session (a tool and its workers), launcher excluded."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == launcher:
+            continue
         try:
-            _pid, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            watchdog.cancel()
-        seconds = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
+            with open(f"/proc/{entry.name}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[3]) != session:
+                    continue
+            with open(f"/proc/{entry.name}/smaps_rollup") as f:
+                total += next(int(x.split()[1]) for x in f if x.startswith("Pss:")) * 1024
+        except (OSError, ValueError, IndexError, StopIteration):
+            continue
+    return total
+
+
+def run_measured(argv: list[str], *, cwd: Path, timeout: float, env: dict | None = None):
+    """Run argv to completion; return (returncode, stdout, stderr, seconds, peak_memory_bytes).
+
+    Peak memory is the larger of the process's own peak RSS (ru_maxrss from wait4) and the
+    peak, sampled every 50 ms, of the summed PSS of it and its descendants (worker processes
+    are not in ru_maxrss, and summing their RSS would count shared pages twice).
+    """
+    out_path, err_path, usage_path = (cwd / f".run.{n}" for n in ("stdout", "stderr", "usage"))
+    usage_path.unlink(missing_ok=True)
+    tree_peak = 0
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-S", "-c", _LAUNCHER, str(usage_path), *map(str, argv)],
+            cwd=cwd,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            env=env or child_env(),
+            start_new_session=True,  # session id = launcher pid, inherited by every descendant
+        )
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None:
+            tree_peak = max(tree_peak, _session_pss(proc.pid, proc.pid))
+            if time.monotonic() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                raise subprocess.TimeoutExpired(argv, timeout)
+            time.sleep(0.05)
     stdout = out_path.read_text(errors="replace")
     stderr = err_path.read_text(errors="replace")
     out_path.unlink()
     err_path.unlink()
-    if killed.is_set():
-        raise subprocess.TimeoutExpired(argv, timeout, stdout, stderr)
-    return proc.returncode, stdout, stderr, seconds, usage.ru_maxrss * 1024
+    seconds, maxrss, code = usage_path.read_text().split()
+    usage_path.unlink()
+    return int(code), stdout, stderr, float(seconds), max(int(maxrss) * 1024, tree_peak)
 
 
 # --------------------------------------------------------------------------------------------

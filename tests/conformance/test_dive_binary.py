@@ -39,11 +39,12 @@ corpus = pytest.mark.corpus
 slow = pytest.mark.slow
 
 
-def layerscope(args: list, cwd: Path, timeout: float = 900, env=None):
+def layerscope(args: list, cwd: Path, timeout: float = 900, **env: str):
+    """Run layerscope in `cwd`, with its layer cache in `cwd`/layer-cache (empty at first)."""
     return subprocess.run(
         layerscope_argv(*args),
         cwd=cwd,
-        env=env or child_env(),
+        env=child_env(LAYERSCOPE_CACHE_DIR=str(cwd / "layer-cache"), **env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -80,10 +81,13 @@ def assert_same(expected: dict, got: dict, what: str) -> None:
     + [pytest.param(n, marks=[corpus, slow]) for n in LARGE],
 )
 def test_json_equals_dive(name, corpus_archive, oracle, tmp_path):
+    """Twice: a first open (empty layer cache), then again from the layer cache it filled."""
     archive = corpus_archive(f"{name}.tar", optional=name in LARGE)
     expected = oracle.json(archive)
-    got = layerscope_json([archive], tmp_path, timeout=900 if name in SMALL else 3 * 3600)
-    assert_same(expected, got, f"layerscope {archive.name} --json")
+    timeout = 900 if name in SMALL else 3 * 3600
+    for run in ("first open", "layer cache warm"):
+        got = layerscope_json([archive], tmp_path, timeout=timeout)
+        assert_same(expected, got, f"layerscope {archive.name} --json ({run})")
 
 
 @corpus
@@ -218,6 +222,6 @@ def test_ci_env_variable_matches_dive(name, corpus_archive, oracle, tmp_path):
     """`CI=true dive IMAGE` runs the CI mode without --ci (how dive's README says to use it)."""
     archive = corpus_archive(f"{name}.tar")
     want_rc, want = oracle.ci(archive, [], env={"CI": "true"})
-    proc = layerscope([archive], tmp_path, env=child_env(CI="true"))
+    proc = layerscope([archive], tmp_path, CI="true")
     assert ci_lines(proc.stdout) == want, f"CI=true layerscope {archive.name}:\n{proc.stdout}"
     assert proc.returncode == want_rc
