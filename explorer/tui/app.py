@@ -78,7 +78,7 @@ class LayerScopeApp(App[int]):
         """Is the background work over (indexing finished, failed or cancelled; analysis in;
         the tree idle)? Tests and screenshots wait for this."""
         main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
-        if main is None or main.indexing:
+        if main is None or main.indexing or main.workers_in_group("index"):
             return False
         if not (main.failure or main.cancelled) and main.analysis is None:
             return False

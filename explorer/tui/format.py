@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from dataclasses import dataclass
@@ -26,6 +27,14 @@ def count(n: int) -> str:
 
 def seconds(s: float) -> str:
     return f"{s:.1f} s" if s < 60 else f"{int(s // 60)} min {int(s % 60)} s"
+
+
+def timestamp(text: str) -> str:
+    """History times as recorded (RFC 3339); the engine API gives Unix seconds instead."""
+    if text.isdigit():
+        moment = datetime.datetime.fromtimestamp(int(text), datetime.UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return text
 
 
 def percent(fraction: float) -> str:

@@ -93,7 +93,7 @@ async def test_escape_cancels_indexing_and_keeps_what_is_indexed(sample_archive)
         await pilot.press("escape")
         await settle(pilot)
         assert screen.cancelled and not screen.indexing
-        assert source.closed
+        await wait_for(pilot, lambda: source.closed)  # the worker ends and closes its source
         text = screen_text(app)
         assert "cancelled: 1/4 layers indexed" in text
         assert "esc Cancel" not in text
@@ -161,3 +161,35 @@ def test_layer_meta_is_used_when_history_is_missing():
     )
     items = layer_items(meta)
     assert [(i.layer, i.instruction) for i in items] == [(0, "echo hi"), (1, "")]
+
+
+class BlockedSource(SlowSource):
+    """Like an engine still preparing its export: blocked, deaf to the cancel flag."""
+
+    def __init__(self, real: Source) -> None:
+        super().__init__(real)
+        self.release = threading.Event()
+
+    def index_layers(self, progress=None, cancel=None) -> Iterator[tuple[int, LayerIndex]]:
+        self.started.set()
+        self.release.wait(10)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        yield from self.real.index_layers()
+
+
+async def test_escape_answers_at_once_even_when_the_read_is_blocked(sample_archive):
+    source = BlockedSource(open_source(str(sample_archive)))
+    app = app_for(sample_archive, opener=lambda: source)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, source.started.is_set)
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "cancelled: 0/4 layers indexed" in text
+        assert "esc Cancel" not in text
+        source.release.set()
+        await wait_for(pilot, lambda: source.closed)
+        await settle(pilot)
+        assert "cancelled: 0/4 layers indexed" in screen_text(app)

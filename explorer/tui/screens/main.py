@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker
 
 from explorer.core.analysis import Analysis
 from explorer.core.display import safe
@@ -207,7 +208,12 @@ class MainScreen(Screen[None]):
         self.indexes[message.layer] = message.index
         self.tree.state.add_layer(message.layer, message.index)
         self.layer_list.set_size(message.layer, message.index.size)
-        self.header.set_progress(len(self.indexes), len(self.meta.layers))
+        if self.cancelled:
+            self.header.set_status(
+                f"cancelled: {len(self.indexes)}/{len(self.meta.layers)} layers indexed"
+            )
+        else:
+            self.header.set_progress(len(self.indexes), len(self.meta.layers))
         self.query_one(ImageSummary).show(self.meta, indexed=len(self.indexes))
         selected = self.layer_list.selected_layer
         if selected is not None:
@@ -217,6 +223,8 @@ class MainScreen(Screen[None]):
                 self.tree.refresh_view()
 
     def on_index_finished(self, message: IndexFinished) -> None:
+        if self.cancelled:
+            return
         self.indexing = False
         self.refresh_bindings()
         self.layer_list.set_reading(None)
@@ -250,6 +258,8 @@ class MainScreen(Screen[None]):
             self._show_details(selected)
 
     def on_index_failed(self, message: IndexFailed) -> None:
+        if self.cancelled:
+            return  # the user stopped it; whatever broke afterwards is moot
         self.indexing = False
         self.failure = message.message
         self.refresh_bindings()
@@ -282,6 +292,11 @@ class MainScreen(Screen[None]):
         self.lsapp.failed = True
 
     def on_index_cancelled(self, message: IndexCancelled) -> None:
+        self._mark_cancelled()  # again: the counts may have changed since Esc
+
+    def _mark_cancelled(self) -> None:
+        """Esc says "cancelled" at once: a blocked read (an engine preparing its export) may
+        take a while to notice, and what it still delivers is kept."""
         self.indexing = False
         self.cancelled = True
         self.refresh_bindings()
@@ -374,10 +389,13 @@ class MainScreen(Screen[None]):
         self._cancel.set()
         for worker in self.workers_in_group("index"):
             worker.cancel()
-        self.header.set_status("cancelling…")
+        self._mark_cancelled()
 
-    def workers_in_group(self, group: str):
-        return [w for w in self.app.workers if w.group == group and w.node is self]
+    def workers_in_group(self, group: str) -> list[Worker]:
+        """This screen's workers of `group` that have not finished."""
+        return [
+            w for w in self.app.workers if w.group == group and w.node is self and not w.is_finished
+        ]
 
     def action_zoom(self) -> None:
         if self.maximized is not None:

@@ -54,7 +54,7 @@ class LayerDetails(Static):
         if hidden_bytes:
             shadowed = f"{fmt.size(hidden_bytes)} shadowed by later layers"
             parts.append(field("Hidden", Content.styled(shadowed, "$warning")))
-        created = safe(item.created or layer.created)
+        created = safe(fmt.timestamp(item.created or layer.created))
         if created:
             parts.append(field("Created", created))
         parts.append(field("Digest", safe(layer.digest) or Content.styled("unknown", MUTED)))
