@@ -571,6 +571,25 @@ def test_parallel_cancel_stops_promptly(tmp_path: Path, monkeypatch) -> None:
     assert len(got) < 4
 
 
+def test_plan_parallel_only_where_it_pays(tmp_path: Path) -> None:
+    plain, packed = tmp_path / "plain", tmp_path / "packed"
+    plain.write_bytes(bytes(16))
+    packed.write_bytes(b"\x1f\x8b" + bytes(14))
+    mb = 1 << 20
+
+    def job(n: int, size: int, path: Path = plain):
+        return archive_mod._Job([n], str(path), 0, size, f"layer {n}", "")
+
+    # one big layer, small ones: little to take off the longest queue
+    saving, order = archive_mod._plan([job(0, 10 * mb), job(1, 900 * mb), job(2, 20 * mb)], 2)
+    assert saving == 30 * mb and [j.slot for j in order] == [1, 2, 0]
+    saving, _ = archive_mod._plan([job(0, 300 * mb), job(1, 300 * mb), job(2, 200 * mb)], 2)
+    assert saving == 300 * mb
+    # compressed blobs weigh more than their stored size
+    saving, order = archive_mod._plan([job(0, 40 * mb), job(1, 30 * mb, packed)], 2)
+    assert saving == 40 * mb and order[0].slot == 1
+
+
 def test_worker_failure_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
     good = b.Layer(entries=BASE)
     bad = b.Layer(entries=[b.file("x", b"x" * 5000)], corrupt=lambda blob: blob[:1000])

@@ -34,9 +34,11 @@ from explorer.core.streams import Window, compression_of, open_layer
 LayerProgress = Callable[[int, int, int], None]  # (layer, entries, bytes)
 MAX_JSON = 64 << 20
 
-# Worker processes pay for themselves above this many bytes of layers to index (a worker
-# starts in ~0.1 s; 64 MB of layer tar takes ~0.1-0.5 s to index).
+# Worker processes pay for themselves when they take this much work off the longest queue
+# (a fork server starts in ~0.25 s, a pool from a running one in ~0.1 s; a core indexes and
+# hashes ~0.5-1 GB of plain layer tar a second, far less of small files or compressed data).
 PARALLEL_MIN_BYTES = 64 << 20
+COMPRESSED_WEIGHT = 4  # a compressed blob costs about this many times its stored bytes
 ENV_WORKERS = "LAYERSCOPE_WORKERS"  # worker processes; 1 = index in-process
 ENV_START = "LAYERSCOPE_MP_START"  # forkserver (default), spawn or fork: for measurements
 
@@ -210,11 +212,33 @@ def index_jobs(
     checked against their digests, go to the cache."""
     workers = worker_count() if workers is None else workers
     workers = min(workers, len(jobs))
-    total = sum(job.size for job in jobs)
-    if workers >= 2 and total >= PARALLEL_MIN_BYTES:
-        yield from _index_parallel(jobs, cache, progress, cancel, workers)
-    else:
-        yield from _index_serial(jobs, cache, progress, cancel)
+    if workers >= 2:
+        saving, heaviest_first = _plan(jobs, workers)
+        if saving >= PARALLEL_MIN_BYTES:
+            yield from _index_parallel(heaviest_first, cache, progress, cancel, workers)
+            return
+    yield from _index_serial(jobs, cache, progress, cancel)
+
+
+def _weight(job: _Job) -> int:
+    """Roughly what indexing `job` costs, in bytes of plain tar: compressed blobs (sniffed
+    from their first bytes) cost several times their size."""
+    try:
+        with Window(job.path, max(job.offset, 0), min(job.size, 4)) as head:
+            compressed = compression_of(head.read(4)) != "none"
+    except OSError:
+        compressed = False
+    return job.size * (COMPRESSED_WEIGHT if compressed else 1)
+
+
+def _plan(jobs: list[_Job], workers: int) -> tuple[int, list[_Job]]:
+    """(how much work `workers` would take off the longest queue, the jobs heaviest first):
+    one big layer and many small ones gain little."""
+    weighted = sorted(((_weight(job), n) for n, job in enumerate(jobs)), reverse=True)
+    queues = [0] * workers
+    for weight, _n in weighted:
+        queues[queues.index(min(queues))] += weight
+    return sum(queues) - max(queues), [jobs[n] for _w, n in weighted]
 
 
 def _index_serial(
@@ -251,7 +275,7 @@ def _index_parallel(
     except (OSError, ValueError):  # no shared memory or semaphores here: in-process then
         yield from _index_serial(jobs, cache, progress, cancel)
         return
-    todo = sorted(jobs, key=lambda job: job.size, reverse=True)  # biggest first: balanced
+    todo = list(jobs)  # heaviest first (see _plan): the queues end together
     running: dict[cf.Future[tuple[bytes, int, int]], _Job] = {}
     shown: dict[int, tuple[int, int]] = {}
     try:
