@@ -82,7 +82,102 @@ def render() -> str:
         rows.append(
             f"| {n} | `{case.name}` | {cell(case.doc)}{cell(note)} | {cell(behaviour(case))} |"
         )
-    return HEADER.format(mem=f"{DEFAULT_MEM / GIB:g} GiB") + "\n".join(rows) + "\n"
+    return HEADER.format(mem=f"{DEFAULT_MEM / GIB:g} GiB") + "\n".join(rows) + "\n" + render_extra()
+
+
+def _tests_of(module) -> list[tuple[str, str, list[str]]]:
+    """(name, docstring on one line, strict-xfail reasons) of a module's tests, in order."""
+    out = []
+    for name, fn in vars(module).items():
+        if not name.startswith("test_") or not callable(fn):
+            continue
+        marks = getattr(fn, "pytestmark", [])
+        reasons = [m.kwargs.get("reason", "") for m in marks if m.name == "xfail"]
+        for m in marks:  # parameters marked one by one
+            if m.name == "parametrize":
+                for p in m.args[1]:
+                    reasons += [x.kwargs.get("reason", "") for x in getattr(p, "marks", ())]
+        doc = " ".join((fn.__doc__ or "").split())
+        only = [m.kwargs.get("reason", "") for m in marks if m.name == "skipif"]
+        if only:
+            doc += f" ({only[0]})"
+        out.append((name, doc, list(dict.fromkeys(r for r in reasons if r))))
+    return out
+
+
+def _test_table(modules: list) -> tuple[str, list[str]]:
+    rows, bugs = [], []
+    for module in modules:
+        file = module.__name__.replace(".", "/") + ".py"
+        for name, doc, reasons in _tests_of(module):
+            notes = []
+            for reason in reasons:
+                if reason not in bugs:
+                    bugs.append(reason)
+                notes.append(f"known bug {bugs.index(reason) + 1}")
+            status = "strict xfail: " + ", ".join(notes) if notes else "passes"
+            rows.append(f"| `{name}` ({file.rsplit('/', 1)[1]}) | {cell(doc)} | {status} |")
+    table = "| test | what it checks | status |\n|---|---|---|\n" + "\n".join(rows)
+    return table, bugs
+
+
+FUZZ_HEADER = """
+## Fuzzing (`tests/fuzz`)
+
+Property-based tests ([hypothesis](https://hypothesis.readthedocs.io)) of the layer indexer,
+the OCI stacking and the archive reader. Inputs are generated with the same builders: random
+valid layers (files, directories, symlinks, hardlinks, FIFOs, devices, whiteouts, opaque
+markers; plain, unicode, non-UTF-8, markup-like and control-character names; long names and
+link targets as PAX or GNU records, ustar prefixes, base-256 numbers, PAX overrides, sparse
+files) and whole images (legacy, Docker 25+, OCI archive and directory; plain, gzip and zstd
+layers), valid or then damaged (bytes flipped, cut, inserted or deleted; header fields
+rewritten with the checksum fixed; JSON values replaced). The oracles are independent of the
+product: Python's `tarfile` for one layer, and a real extraction into a temp directory with
+OCI whiteout semantics applied by hand for a stack of layers.
+
+`make test` runs the `ci` profile: derandomized (the same examples every run), about a
+minute on 2 cores. `make fuzz` runs `LAYERSCOPE_FUZZ=long`: random seeds, 20 to 30 times the
+examples, failures saved in `.hypothesis/` and printed with a reproduction blob
+(`LAYERSCOPE_FUZZ_EXAMPLES=N` scales the example counts by N/100 in either profile). Known
+product bugs are strict xfails: a fix makes them fail until the mark is removed.
+
+"""
+
+ENGINE_HEADER = """
+## Engine faults (`tests/engine`)
+
+Run against a real Docker engine the tests start themselves: a private `dockerd` in a temp
+directory (`start-dockerd.sh` with its own socket, data root, exec root and pid file), which
+the tests may stop and kill by its pid; it is stopped at the end of the session, its
+`containerd` too, and no process naming its directory may be left. The shared engine is never
+touched. Images are loaded into it with `docker load` (`waste.tar` from the corpus for the
+big export, small ones built by the tests). A relay socket between the CLI and the engine
+holds the export stream at an exact byte count while the fault is made. As root, file
+permissions do not apply, so the permission tests run the CLI without `CAP_DAC_OVERRIDE` and
+`CAP_DAC_READ_SEARCH` (`setpriv`). No Podman runs here: only its absent socket is tested.
+
+Every fault must end with exit code 2, exactly one line on stderr naming the problem (and the
+socket or the image), no traceback, and no `--json` output file left behind.
+
+"""
+
+
+def render_extra() -> str:
+    from tests.engine import test_engine_faults
+    from tests.fuzz import test_fuzz_indexer, test_fuzz_mutations
+
+    parts = []
+    for header, modules in (
+        (FUZZ_HEADER, [test_fuzz_indexer, test_fuzz_mutations]),
+        (ENGINE_HEADER, [test_engine_faults]),
+    ):
+        table, bugs = _test_table(modules)
+        parts.append(header + table + "\n")
+        if bugs:
+            parts.append(
+                "\nKnown bugs:\n\n" + "\n".join(f"{n}. {b}" for n, b in enumerate(bugs, 1)) + "\n"
+            )
+    return "".join(parts)
 
 
 def test_doc_is_up_to_date() -> None:
