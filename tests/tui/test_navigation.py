@@ -172,3 +172,22 @@ async def test_help_screen_opens_and_closes(sample_archive):
         await pilot.press("f1")
         await pilot.pause()
         assert "LayerScope keys" in screen_text(app)
+
+
+async def test_mouse_wheel_scrolls_the_tree(dive_image):
+    from textual import events
+
+    app = app_for(dive_image)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        tree = main_screen(app).tree
+        assert tree.scroll_y == 0
+        for _ in range(3):
+            tree.post_message(
+                events.MouseScrollDown(
+                    tree, 5, 5, 0, 0, 0, False, False, False, screen_x=60, screen_y=10
+                )
+            )
+        await pilot.pause(0.3)
+        assert tree.scroll_y > 0
+        assert tree.cursor == 0  # the wheel scrolls, the cursor stays

@@ -74,3 +74,13 @@ def test_truncated_archive_error(snap_compare, tmp_path, monkeypatch):
     data = docker_archive(sample_spec())
     (tmp_path / "truncated.tar").write_bytes(data[: len(data) // 3])
     assert snap_compare(app_for("truncated.tar"), terminal_size=WIDE, run_before=steps())
+
+
+def test_light_theme(snap_compare, dive_image):
+    """Colours come from theme variables only: a light theme must stay readable."""
+
+    async def run(pilot) -> None:
+        pilot.app.theme = "textual-light"
+        await steps("down", "down", "down", "tab")(pilot)
+
+    assert snap_compare(app_for(dive_image), terminal_size=WIDE, run_before=run)

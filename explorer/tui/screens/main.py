@@ -164,8 +164,11 @@ class MainScreen(Screen[None]):
         self.index_image()
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
+        narrow = self.size.width < NARROW_WIDTH
+        self.set_class(narrow, "-narrow")
         self.set_class(self.size.height < SHORT_HEIGHT, "-short")
+        # The footer cannot wrap: below 110 columns the pane's keys need all of it.
+        self.query_one(Footer).show_command_palette = not narrow
 
     # -- the worker ----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="index")
