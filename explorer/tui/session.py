@@ -4,6 +4,7 @@ thread worker; it only reports through `post` (thread-safe `post_message`)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,8 @@ def hint_for(exc: Exception, target: str) -> str:
             "or open a saved archive instead: layerscope IMAGE.tar"
         )
     if isinstance(exc, ImageError):
+        if not os.path.exists(target.split("://", 1)[-1]) and "not found" in str(exc):
+            return "Check the name with `docker images` (or pull the image first); q quits."
         return (
             f"Check that {target!r} is a complete image (docker save / skopeo copy output, "
             "an OCI layout directory, or an image reference); q quits."

@@ -191,3 +191,22 @@ async def test_mouse_wheel_scrolls_the_tree(dive_image):
         await pilot.pause(0.3)
         assert tree.scroll_y > 0
         assert tree.cursor == 0  # the wheel scrolls, the cursor stays
+
+
+async def test_zoom_maximizes_the_focused_pane(sample_archive):
+    from explorer.tui.widgets.panes import ImagePane, TreePane
+
+    app = app_for(sample_archive)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        await pilot.press("tab", "z")
+        assert isinstance(screen.maximized, TreePane)  # the pane, header and path bar too
+        await pilot.press("z")
+        assert screen.maximized is None
+        await pilot.press("e", "z")
+        assert isinstance(screen.maximized, ImagePane)
+        assert "/bin/app" in screen_text(app)
+        await pilot.press("tab", "z")  # the layer list, at full height
+        assert screen.maximized is screen.layer_list
+        assert screen.layer_list.size.height > 10

@@ -53,6 +53,7 @@ SHORT_HEIGHT = 30  # below: smaller details panes
 
 
 class MainScreen(Screen[None]):
+    ALLOW_IN_MAXIMIZED_VIEW = "AppHeader, Footer"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "tab",
@@ -270,6 +271,7 @@ class MainScreen(Screen[None]):
         self.header.set_status("could not read the image", error=True)
         self.layer_list.failed = True
         self.layer_list.set_reading(None)
+        self.layer_list.refresh()
         lines = [
             ("Could not read the image:", "error"),
             (message.message, "error"),

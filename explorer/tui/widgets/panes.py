@@ -53,6 +53,8 @@ class FilterBar(Vertical):
 class TreePane(Vertical):
     """Frame, column header, the tree, and the filter bar under it."""
 
+    ALLOW_MAXIMIZE = True  # zooming the tree zooms its whole pane
+
     def compose(self) -> ComposeResult:
         yield Static("", id="tree-columns")
         yield FileTreeView(id="tree")
@@ -130,6 +132,8 @@ class TreePane(Vertical):
 
 class ImagePane(Vertical):
     """Image details and efficiency, with the waste table under them."""
+
+    ALLOW_MAXIMIZE = True
 
     def compose(self) -> ComposeResult:
         yield ImageSummary(id="image-summary")
