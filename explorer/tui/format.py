@@ -25,6 +25,10 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
+def layers(n: int) -> str:
+    return "1 layer" if n == 1 else f"{n:,} layers"
+
+
 def seconds(s: float) -> str:
     return f"{s:.1f} s" if s < 60 else f"{int(s // 60)} min {int(s % 60)} s"
 

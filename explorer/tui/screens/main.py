@@ -190,7 +190,7 @@ class MainScreen(Screen[None]):
         self.tree.state.reset(len(meta.layers))
         self.header.set_image(fmt.display_name(meta))
         self.header.set_progress(0, len(meta.layers))
-        self.header.set_status(f"indexing {len(meta.layers)} layers…")
+        self.header.set_status(f"indexing {fmt.layers(len(meta.layers))}…")
         self.layer_list.set_items(self.items)
         self.query_one(ImageSummary).show(meta, indexed=0)
         if not meta.layers:
@@ -235,7 +235,7 @@ class MainScreen(Screen[None]):
         self.header.set_progress(None, None)
         n = len(self.meta.layers) if self.meta else 0
         self.header.set_status(
-            f"{n} layers indexed in {fmt.seconds(message.seconds)} · computing efficiency…"
+            f"{fmt.layers(n)} indexed in {fmt.seconds(message.seconds)} · computing efficiency…"
         )
         if self.meta is not None:
             self.query_one(ImageSummary).show(
@@ -253,7 +253,7 @@ class MainScreen(Screen[None]):
         self.query_one(ImagePane).update_frame()
         n = len(self.meta.layers)
         warnings = len(analysis.warnings)
-        status = f"{n} layers · {fmt.size(analysis.efficiency.size_bytes)}"
+        status = f"{fmt.layers(n)} · {fmt.size(analysis.efficiency.size_bytes)}"
         if warnings:
             status += f" · {warnings} warnings"
         self.header.set_status(status)

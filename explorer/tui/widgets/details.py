@@ -96,7 +96,7 @@ class ImageSummary(Static):
         good, fair = eff.score >= 0.95, eff.score >= 0.9
         score_style = "$success" if good else "$warning" if fair else "$error"
         parts += [
-            field("Size", f"{fmt.size(eff.size_bytes)} in {n} layers"),
+            field("Size", f"{fmt.size(eff.size_bytes)} in {fmt.layers(n)}"),
             field(
                 "Score",
                 Content.assemble(
