@@ -210,3 +210,18 @@ async def test_zoom_maximizes_the_focused_pane(sample_archive):
         await pilot.press("tab", "z")  # the layer list, at full height
         assert screen.maximized is screen.layer_list
         assert screen.layer_list.size.height > 10
+
+
+async def test_keys_typed_ahead_reach_the_new_pane(sample_archive):
+    """Tab then Ctrl+U arriving together (a fast typist, a pasted sequence): the toggle
+    applies to the tree, which Tab focused."""
+    from textual import events
+
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.post_message(events.Key("tab", None))
+        app.post_message(events.Key("ctrl+u", None))
+        await pilot.pause(0.2)
+        await settle(pilot)
+        assert main_screen(app).tree.state.hidden == {0}

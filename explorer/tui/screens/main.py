@@ -364,26 +364,28 @@ class MainScreen(Screen[None]):
         else:
             self.tree.state.mode = mode
 
+    # Focus moves with set_focus (at once), not widget.focus() (on the next turn of the
+    # loop): keys typed ahead, e.g. Tab then Ctrl+U, must reach the newly focused pane.
     def action_switch_pane(self, backwards: bool = False) -> None:
         if self.screen.maximized is not None:
             self.minimize()
         if self.layer_list.has_focus:
-            self.tree.focus()
+            self.set_focus(self.tree)
         else:
-            self.layer_list.focus()
+            self.set_focus(self.layer_list)
 
     def action_focus_tree(self) -> None:
-        self.tree.focus()
+        self.set_focus(self.tree)
 
     def action_focus_layers(self) -> None:
-        self.layer_list.focus()
+        self.set_focus(self.layer_list)
 
     def action_focus_waste(self) -> None:
-        self.query_one(WasteTable).focus()
+        self.set_focus(self.query_one(WasteTable))
 
     @on(FileTreeView.LeftEdge)
     def _tree_left_edge(self) -> None:
-        self.layer_list.focus()
+        self.set_focus(self.layer_list)
 
     def action_filter(self) -> None:
         if self.maximized is not None and self.maximized is not self.query_one(TreePane):

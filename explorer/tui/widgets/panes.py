@@ -107,7 +107,7 @@ class TreePane(Vertical):
     # -- filter --------------------------------------------------------------------------------
     def open_filter(self) -> None:
         self.add_class("-filtering")
-        self.query_one(FilterInput).focus()
+        self.screen.set_focus(self.query_one(FilterInput))
 
     @on(Input.Changed, "#filter-input")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -127,7 +127,7 @@ class TreePane(Vertical):
         event.stop()
         if not self.query_one(FilterInput).value:
             self.remove_class("-filtering")
-        self.tree.focus()
+        self.screen.set_focus(self.tree)
 
 
 class ImagePane(Vertical):
