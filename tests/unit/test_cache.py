@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -569,6 +570,54 @@ def test_parallel_cancel_stops_promptly(tmp_path: Path, monkeypatch) -> None:
             got.append(n)
     assert time.monotonic() - start < 20
     assert len(got) < 4
+
+
+def _marked_processes(mark: str) -> list[int]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                env = Path(f"/proc/{pid}/environ").read_bytes()
+            except OSError:
+                continue
+            if f"LAYERSCOPE_TEST_MARK={mark}".encode() in env:
+                found.append(int(pid))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_cli_interrupted_while_workers_index(tmp_path: Path, sig) -> None:
+    """Interrupted mid-indexing in worker processes: one line, no traceback (not even from
+    a worker), exit 130, and no process left behind — even when the CLI itself is killed."""
+    path = big_archive(tmp_path, layers=5, per_layer=100_000)
+    mark = f"{os.getpid()}-{sig}"
+    env = dict(os.environ, LAYERSCOPE_WORKERS="2", LAYERSCOPE_TEST_MARK=mark)
+    env.pop("CI", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "explorer", str(path), "--json", str(tmp_path / "o.json")],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while len(_marked_processes(mark)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the CLI, the fork server, its workers
+    assert proc.poll() is None, proc.communicate()
+    time.sleep(0.5)
+    proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=60)
+    deadline = time.monotonic() + 10
+    while _marked_processes(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _marked_processes(mark) == []
+    assert not (tmp_path / "o.json").exists()
+    if sig != signal.SIGKILL:
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err.decode()
+        assert err.decode().strip() == "layerscope: interrupted"
 
 
 def test_plan_parallel_only_where_it_pays(tmp_path: Path) -> None:
