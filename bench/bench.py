@@ -162,8 +162,8 @@ def remember_dive(archive: Path, dive_out: Path, sample: Sample) -> None:
 def json_case(work: str, archive: Path, workdir: Path, *, dive_live: bool = True) -> list[Case]:
     """`--json` on an archive, `dive --source docker-archive X --json` vs `layerscope X --json`:
     a first open (empty layer cache, as dive always is) and a second one (layer cache warm)."""
-    dive_out, ls_out = workdir / "dive.json", workdir / "layerscope.json"
-    cache_dir = workdir / f"layer-cache-{archive.stem}"
+    dive_out, ls_out = workdir / f"{archive.stem}.dive.json", workdir / f"{archive.stem}.ls.json"
+    cache_dir = workdir / f"{archive.stem}.layer-cache"
     ls_argv = layerscope_argv(archive, "--json", ls_out, "--cache-dir", cache_dir)
     dive_argv = [str(dive_binary()), "--source", "docker-archive", archive, "--json", dive_out]
     first = Case(
