@@ -454,6 +454,27 @@ def test_compressed_archive_skips_cached_members_unparsed(tmp_path: Path, store,
     assert export_of(*warm) == export_of(*cold)
 
 
+def test_skipping_cached_members_reports_progress_and_answers_cancel(tmp_path, store) -> None:
+    big = [b.file("big", bytes(3 << 20))]
+    plain = archive(tmp_path, "a.tar", BASE, big)
+    packed = tmp_path / "a.tar.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes(), 1))
+    open_all(packed, store)
+    seen: list[tuple[int, int]] = []
+    streamed = archive_mod.StreamedArchive(
+        str(packed), None, cache=store, aliases=store.aliases("archive")
+    )
+    assert len(list(streamed.walk(lambda e, n: seen.append((e, n))))) == 2
+    assert streamed.skipped and max(seen) >= (1, 3 << 20)  # the big file, read past
+    cancel = threading.Event()
+    cancel.set()
+    streamed = archive_mod.StreamedArchive(
+        str(packed), None, cache=store, aliases=store.aliases("archive")
+    )
+    with pytest.raises(Cancelled):
+        list(streamed.walk(cancel=cancel))
+
+
 def test_compressed_archive_with_a_misleading_name_is_read_again(
     tmp_path, store, monkeypatch
 ) -> None:

@@ -595,6 +595,23 @@ def check_json_blob(name: str, data: bytes, where: str) -> None:
     verify_digest(_blob_digest(name), sha, f"{where}: {name}", "blob")
 
 
+def _skip_member(
+    member: _MemberReader,
+    entries: int,
+    progress: Callable[[int, int], None] | None,
+    cancel: threading.Event | None,
+) -> None:
+    """Read past a member of a stream that cannot seek (an engine's export sends a cached
+    layer all the same), still reporting progress and answering cancel."""
+    done = 0
+    while chunk := member.read(8 << 20):
+        done += len(chunk)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        if progress is not None:
+            progress(entries, done)
+
+
 def _looks_like_tar(head: bytes) -> bool:
     if len(head) < 512:
         return False
@@ -721,9 +738,10 @@ class StreamedArchive:
                     self.json[name] = load_json(data, where)
                 elif compression_of(head) != "none" or _looks_like_tar(head):
                     known = self._cached(name, where)
-                    if known is not None:  # iter_headers skips the rest, unparsed, unhashed
+                    if known is not None:  # the rest is read past, unparsed, unhashed
                         diff_id, index = known
                         self.skipped.add(name)
+                        _skip_member(member, len(index), progress, cancel)
                     else:
                         stored = _Sha256Reader(_Prepend(head, member))  # type: ignore[arg-type]
                         stream, kind = open_layer(stored, where)  # type: ignore[arg-type]
