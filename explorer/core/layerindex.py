@@ -41,8 +41,8 @@ class LayerIndex:
     types: array = field(default_factory=lambda: array("B"))
     sizes: array = field(default_factory=lambda: array("q"))
     modes: array = field(default_factory=lambda: array("Q"))
-    uids: array = field(default_factory=lambda: array("Q"))
-    gids: array = field(default_factory=lambda: array("Q"))
+    uids: array = field(default_factory=lambda: array("q"))  # base-256 allows -1
+    gids: array = field(default_factory=lambda: array("q"))
     mtimes: array = field(default_factory=lambda: array("q"))
     hashes: array = field(default_factory=lambda: array("Q"))
     offsets: array = field(default_factory=lambda: array("q"))  # data offset in the layer tar

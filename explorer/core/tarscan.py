@@ -20,6 +20,7 @@ from explorer.core.errors import ImageError
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
+_LIMIT = 1 << 63  # numbers must fit the index's 64-bit arrays
 CHUNK = 1 << 20
 
 # Entry types (tar typeflag bytes as ints).
@@ -67,8 +68,8 @@ def _nts(field: bytes) -> bytes:
 def _number(field: bytes, what: str, where: str) -> int:
     if field and field[0] & 0x80:  # base-256 (GNU): big-endian two's complement
         value = int.from_bytes(field[1:], "big")
-        if field[0] & 0x40:
-            value -= 1 << (8 * len(field) - 1)
+        if field[0] == 0xFF:  # negative: two's complement of the bytes after the marker
+            value -= 1 << (8 * (len(field) - 1))
         return value
     text = field.split(b"\0", 1)[0].strip()
     if not text:
@@ -128,7 +129,8 @@ def _pax_int(records: dict[str, bytes], key: str, where: str) -> int | None:
         value = int(float(raw)) if key == "mtime" else int(raw)
     except (ValueError, OverflowError):
         raise ImageError(f"{where}: invalid PAX {key} value {raw[:20]!r}") from None
-    if value < 0 or value > 1 << 63:
+    low = -(1 << 63) if key in ("mtime", "uid", "gid") else 0  # files from before 1970 exist
+    if value < low or value >= 1 << 63:
         raise ImageError(f"{where}: PAX {key} value out of range")
     return value
 
@@ -304,6 +306,10 @@ def iter_headers(
             uid = _number(header[108:116], "uid", where)
             gid = _number(header[116:124], "gid", where)
             mtime = _number(header[136:148], "mtime", where)
+        if not (0 <= mode < _LIMIT and -_LIMIT <= uid < _LIMIT and -_LIMIT <= gid < _LIMIT) or not (
+            -_LIMIT <= mtime < _LIMIT
+        ):
+            raise ImageError(f"{where}: tar header at offset {start} has a number out of range")
         if kind == _GNU_SPARSE:
             size = _number(header[483:495], "realsize", where)
             kind = REG
@@ -331,6 +337,8 @@ def iter_headers(
                 value = _pax_int(pax, key, where)
                 if value is not None:
                     size = value
+        if size >= _LIMIT or stored >= _LIMIT:
+            raise ImageError(f"{where}: tar header at offset {start} has a size out of range")
         if kind == _REGA:
             kind = DIR if name.endswith(b"/") else REG
         elif kind == CONTIG:

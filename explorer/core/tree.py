@@ -264,28 +264,52 @@ def walk_post(root: Node) -> Iterator[tuple[Node, str]]:
 
 
 def stack(lower: FileTree, upper: FileTree, *, correct: bool = False) -> None:
-    """Apply `upper` on top of `lower`, in place (dive's Stack, or OCI semantics with
-    `correct`). Siblings are applied in byte order, as dive's depth-first walk does."""
+    """Apply `upper` on top of `lower`, in place.
+
+    dive's Stack applies siblings in byte order, so a whiteout can delete an entry its own
+    layer just wrote. With `correct` (OCI semantics) a layer's whiteouts and opaque markers
+    hide only what lower layers had, a directory replaced by a non-directory loses its
+    contents, and a directory that holds nothing but whiteouts is not created."""
     opaque = upper.opaque if correct else ()
+    if upper.root in opaque:
+        lower.root.children = NO_CHILDREN
     todo = [(lower.root, upper.root)]
     while todo:
         low, up = todo.pop()
-        if up in opaque:
-            low.children = NO_CHILDREN
-        for child in up.sorted_children():
+        children = up.sorted_children()
+        if correct:  # whiteouts first: they hide lower layers, never this one
+            for child in children:
+                if child.name.startswith(WHITEOUT_PREFIX) and child.name[4:] in low.children:
+                    del low.children[child.name[4:]]
+        for child in children:
             name = child.name
             if name.startswith(WHITEOUT_PREFIX):
-                if name[4:] in low.children:
+                if not correct and name[4:] in low.children:
                     del low.children[name[4:]]
                 continue
             target = low.children.get(name)
             if target is None:
+                if correct and child.info == NO_INFO and not _has_content(child):
+                    continue  # only whiteouts below: nothing to create
                 target = low.add(Node(name, low))
             elif correct and target.children and not lower.is_dir_info(child.info):
                 target.children = NO_CHILDREN  # a directory replaced by something else
+            if child in opaque:
+                target.children = NO_CHILDREN
             target.info = child.info
             if child.children:
                 todo.append((target, child))
+
+
+def _has_content(node: Node) -> bool:
+    """Is there anything but whiteouts at or below `node`?"""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if n.info != NO_INFO and not n.name.startswith(WHITEOUT_PREFIX):
+            return True
+        todo.extend(n.children.values())
+    return False
 
 
 def compare_and_mark(lower: FileTree, upper: FileTree, *, correct: bool = False) -> None:

@@ -248,7 +248,6 @@ def test_engine_stopped_mid_export(stopped_mid_export, big_image: str) -> None:
 
 
 @pytest.mark.engine
-@pytest.mark.xfail(strict=True, reason=NAMES_WRONG_SOCKET)
 def test_engine_stopped_mid_export_names_socket(stopped_mid_export) -> None:
     """... and that line names the socket the CLI was talking to (DOCKER_HOST)."""
     run, _, sock = stopped_mid_export
@@ -273,7 +272,6 @@ PRE_1970 = (
 
 
 @pytest.mark.engine
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=PRE_1970)
 def test_engine_image_with_pre_1970_file(engine: PrivateEngine, tmp_path: Path) -> None:
     """Not a fault: an image holding a file dated 1960, imported into the engine (`docker
     import`) and exported by it (the engine's own tar writer puts the date in a PAX record):

@@ -143,11 +143,6 @@ KNOWN_BUGS = {
 }
 
 
-def known_bug(name: str):
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=KNOWN_BUGS[name])
-
-
-@known_bug("opaque_alone")
 def test_opaque_directory_recreated_empty() -> None:
     """`rm -rf d && mkdir d` on overlayfs: the layer holds `d/` and `d/.wh..wh..opq` only."""
     check_stack(
@@ -158,7 +153,6 @@ def test_opaque_directory_recreated_empty() -> None:
     )
 
 
-@known_bug("opaque_alone")
 def test_opaque_directory_recreated_empty_hardlink() -> None:
     """The same, the hidden file having a hardlink: its 100 bytes are reclaimable."""
     layers = [
@@ -169,7 +163,6 @@ def test_opaque_directory_recreated_empty_hardlink() -> None:
     assert total == 100, f"reclaimable {total}, expected the 100 bytes the opaque d hides"
 
 
-@known_bug("same_layer_whiteouts")
 @pytest.mark.parametrize("name", ["-x", ".bashrc", " lead", "+plus"])
 def test_whiteout_and_new_entry_in_one_layer(name: str) -> None:
     """A layer that whites out <name> and writes a new <name>: the new one stays."""
@@ -193,7 +186,6 @@ def test_whiteout_and_new_entry_in_one_layer_late_name() -> None:
     )
 
 
-@known_bug("same_layer_whiteouts")
 def test_whiteout_and_recreated_directory_in_one_layer() -> None:
     """A layer that whites out `.cache` and writes a new `.cache/` with new content."""
     check_stack(
@@ -204,7 +196,6 @@ def test_whiteout_and_recreated_directory_in_one_layer() -> None:
     )
 
 
-@known_bug("orphan_whiteouts")
 def test_whiteout_below_a_deleted_directory() -> None:
     """A layer with `.wh.d` and `d/.wh.x` (and no `d/` entry): d is gone."""
     check_stack(
@@ -216,10 +207,10 @@ def test_whiteout_below_a_deleted_directory() -> None:
 
 
 @pytest.mark.skipif(PROFILE != "long", reason="make fuzz only (LAYERSCOPE_FUZZ=long)")
-@pytest.mark.parametrize("bug", [pytest.param(k, marks=known_bug(k)) for k in KNOWN_BUGS])
+@pytest.mark.parametrize("bug", list(KNOWN_BUGS))
 def test_stack_with_known_bug_constructs(bug: str) -> None:
-    """The stack property with one of the constructs above allowed: it must find the bug
-    (strict xfail) until the bug is fixed; then drop the entry from KNOWN_BUGS."""
+    """The stack property with one of the constructs above allowed (bugs once, now fixed:
+    kept as a regression run)."""
 
     @settings(max_examples=examples(ci=1, long=3000))
     @given(plan=images(allow=Allow(**{bug: True})))

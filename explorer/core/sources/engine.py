@@ -125,9 +125,7 @@ class EngineSource(Source):
                 client = docker.DockerClient(base_url=self.host, timeout=300)
             else:
                 client = docker.from_env(timeout=300)
-                self.host = client.api.base_url.replace(
-                    "http+docker://localhost", "unix:///var/run/docker.sock"
-                )
+                self.host = self.host or "unix:///var/run/docker.sock"  # as the SDK defaults
             client.ping()
         except Exception as exc:
             raise _engine_errors(self.kind, self.reference, exc, self.host) from None

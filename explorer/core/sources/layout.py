@@ -180,6 +180,25 @@ def resolve_layout(
     platform: str | None,
 ) -> tuple[ImageMeta, list[str]]:
     """The image's metadata and the archive member holding each layer, in order."""
+    try:
+        return _resolve_layout(read_json, has, name, where, platform)
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:
+        # a JSON value of an unexpected type somewhere in manifest.json, index.json or a
+        # manifest: one clear line rather than a crash
+        files = "manifest.json" if has("manifest.json") and not platform else "index.json"
+        raise ImageError(
+            f"{where}: malformed {files} or manifest (a value of the wrong type: "
+            f"{type(exc).__name__})"
+        ) from None
+
+
+def _resolve_layout(
+    read_json: ReadJson,
+    has: Callable[[str], bool],
+    name: str,
+    where: str,
+    platform: str | None,
+) -> tuple[ImageMeta, list[str]]:
     if has("manifest.json") and not platform:
         return _from_docker_manifest(read_json, name, "docker-archive", where)
     if has("index.json"):
