@@ -45,6 +45,8 @@ def _escape_char(match: re.Match[str]) -> str:
 
 
 def go_string(s: str) -> str:
+    if not s:
+        return '""'
     if _NEEDS_ESCAPE.search(s) is None:
         return f'"{s}"'
     return '"' + _NEEDS_ESCAPE.sub(_escape_char, s) + '"'

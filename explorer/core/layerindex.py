@@ -62,8 +62,30 @@ class LayerIndex:
         return self.links.get(i, "")
 
 
+_GO_FORMAT_BITS = {
+    0o040000: _GO_DIR,
+    0o010000: _GO_PIPE,
+    0o120000: _GO_SYMLINK,
+    0o060000: _GO_DEVICE,
+    0o020000: _GO_DEVICE | _GO_CHARDEV,
+    0o140000: _GO_SOCKET,
+}
+_GO_TYPE_BITS = {
+    tarscan.SYMLINK: _GO_SYMLINK,
+    tarscan.CHAR: _GO_DEVICE | _GO_CHARDEV,
+    tarscan.BLOCKDEV: _GO_DEVICE,
+    tarscan.DIR: _GO_DIR,
+    tarscan.FIFO: _GO_PIPE,
+}
+_go_modes: dict[tuple[int, int], int] = {}  # (tar mode, type) -> Go mode; images repeat a few
+
+
 def go_file_mode(tar_mode: int, kind: int) -> int:
     """The value of Go's `tar.Header.FileInfo().Mode()`, which dive exports as fileMode."""
+    key = (tar_mode, kind)
+    mode = _go_modes.get(key)
+    if mode is not None:
+        return mode
     mode = tar_mode & 0o777
     if tar_mode & 0o4000:
         mode |= _GO_SETUID
@@ -71,22 +93,9 @@ def go_file_mode(tar_mode: int, kind: int) -> int:
         mode |= _GO_SETGID
     if tar_mode & 0o1000:
         mode |= _GO_STICKY
-    fmt = tar_mode & 0o170000
-    mode |= {
-        0o040000: _GO_DIR,
-        0o010000: _GO_PIPE,
-        0o120000: _GO_SYMLINK,
-        0o060000: _GO_DEVICE,
-        0o020000: _GO_DEVICE | _GO_CHARDEV,
-        0o140000: _GO_SOCKET,
-    }.get(fmt, 0)
-    mode |= {
-        tarscan.SYMLINK: _GO_SYMLINK,
-        tarscan.CHAR: _GO_DEVICE | _GO_CHARDEV,
-        tarscan.BLOCKDEV: _GO_DEVICE,
-        tarscan.DIR: _GO_DIR,
-        tarscan.FIFO: _GO_PIPE,
-    }.get(kind, 0)
+    mode |= _GO_FORMAT_BITS.get(tar_mode & 0o170000, 0) | _GO_TYPE_BITS.get(kind, 0)
+    if len(_go_modes) < 4096:
+        _go_modes[key] = mode
     return mode
 
 

@@ -221,6 +221,11 @@ def layer_tree(layers: list[LayerIndex], n: int) -> FileTree:
 
 
 def _make_node(tree: FileTree, by_path: dict[str, Node], path: str) -> Node | None:
+    parent_path, _, name = path.rpartition("/")
+    parent = by_path.get(parent_path)
+    if parent is not None and not name.startswith(".wh..wh."):  # the usual case
+        child = by_path[path] = parent.add(Node(name, parent))
+        return child
     missing = []
     parent_path = path
     while True:
