@@ -58,5 +58,9 @@ bench: $(BIN)/.installed
 screenshots: $(BIN)/.installed
 	$(BIN)/python -m explorer.tui.screenshots screenshots
 
+# Property-based fuzzing, the long run (make test runs a short one).
+fuzz: $(BIN)/.installed
+	LAYERSCOPE_FUZZ=long $(BIN)/python -m pytest tests/fuzz -q
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

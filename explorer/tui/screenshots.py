@@ -45,6 +45,13 @@ def shots(sample: Path) -> list[Shot]:
         Shot("sample-first-layer", str(sample)),
         Shot("sample-hidden-bytes", str(sample), ("e", "v", "down")),
     ]
+    truncated = sample.with_name("sample-truncated.tar")  # an error screen: a cut download
+    data = sample.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    out.append(Shot("error-truncated-archive", str(truncated)))
+    rootfs = shared / "dive-data" / "test-gzip-image.tar"  # an error screen: not an image
+    if rootfs.exists():
+        out.append(Shot("error-not-an-image", str(rootfs)))
     dive = shared / "dive-data" / "test-docker-image.tar"
     if dive.exists():
         out += [
