@@ -165,10 +165,7 @@ def _print_cache(store: Any, as_json: bool) -> None:
             kind = "layer*"
         print(f"{used:<19}  {_size(e.size):>10}  {files:>9}  {tar:>10}  {kind:<8}  {e.key}")
     if any(e.kind == "layer" and e.verified is False for e in entries):
-        print(
-            "\n* indexed from an archive read in place, under the diff_id its config claims "
-            "(not hashed): used for archives, never for engine images"
-        )
+        print("\n* not hashed when indexed (an older build): used for archives only")
 
 
 def _ci_rules(args: argparse.Namespace) -> tuple[dict[str, str], str]:
