@@ -201,8 +201,8 @@ def json_case(work: str, archive: Path, workdir: Path, *, dive_live: bool = True
     def dive_again(_workdir: Path) -> Sample:
         if not dive_sample:
             return Sample(0, 0, failed="no dive numbers from the first open")
-        note = "the first open (dive keeps no cache: every run repeats the work)"
-        return dataclasses.replace(dive_sample[0], cached=note)
+        source = "the first open (dive keeps no cache: every run repeats the work)"
+        return dataclasses.replace(dive_sample[0], cached=source)
 
     first.check = check_first
     again = Case(
@@ -278,7 +278,12 @@ def machine() -> str:
 
 
 def run(cases: list[Case], repeat: int, workdir: Path) -> str:
-    rows, notes = [], []
+    rows: list[str] = []
+    notes: dict[str, list[str]] = {}  # note -> the rows it is about
+
+    def note(text: str, work: str) -> None:
+        notes.setdefault(text, []).append(work)
+
     for case in cases:
         print(f"run: {case.work}", flush=True)
         for path in case.inputs:
@@ -291,18 +296,23 @@ def run(cases: list[Case], repeat: int, workdir: Path) -> str:
         print(f"  layerscope {cell(layerscope)}", flush=True)
         for who, sample in (("dive", dive), ("layerscope", layerscope)):
             if sample and sample.failed:
-                notes.append(f"{case.work}: {who} failed: {sample.failed}")
+                note(f"{who} failed: {sample.failed}", case.work)
             if sample and sample.cached:
-                notes.append(f"{case.work}: † dive's numbers come from {sample.cached}")
-        notes += [f"{case.work}: {note}" for note in case.notes]
+                note(f"† {who}'s numbers come from {sample.cached}", case.work)
+        for text in case.notes:
+            note(text, case.work)
         ok = dive is not None and not (dive.failed or layerscope.failed)
         if case.check and not layerscope.failed and not (dive and dive.failed):
-            notes.append(f"{case.work}: {case.check(dive, layerscope)}")
+            note(case.check(dive, layerscope), case.work)
         rows.append(
             f"| {case.work} | {' | '.join(cell(dive))} | {' | '.join(cell(layerscope))} | "
             f"{ratio(dive.seconds, layerscope.seconds) if ok else 'n/a'} | "
             f"{ratio(dive.peak_rss, layerscope.peak_rss) if ok else 'n/a'} |"
         )
+    listed = [
+        f"- {text} ({'every row' if len(works) == len(rows) else '; '.join(works)})"
+        for text, works in notes.items()
+    ]
     header = (
         "| work | dive time | dive peak RSS | layerscope time | layerscope peak RSS "
         "| time ratio | memory ratio |\n|---|---:|---:|---:|---:|---:|---:|"
@@ -320,7 +330,7 @@ def run(cases: list[Case], repeat: int, workdir: Path) -> str:
             "layerscope is faster / smaller.",
             "",
             machine(),
-            *([""] + [f"- {n}" for n in notes] if notes else []),
+            *(["", *listed] if listed else []),
             "",
         ]
     )
