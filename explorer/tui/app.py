@@ -20,6 +20,7 @@ from explorer.tui.commands import explorer_commands
 from explorer.tui.keymap import keymap_path
 from explorer.tui.screens.help import HelpScreen
 from explorer.tui.screens.main import MainScreen
+from explorer.tui.screens.open import OpenScreen
 
 Clock = Callable[[], float]
 
@@ -33,6 +34,14 @@ class LayerScopeApp(App[int]):
         Binding("q", "quit", "Quit", tooltip="Quit LayerScope", id="quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit-ctrl-c"),
         Binding("question_mark,f1", "help", "Help", tooltip="Show every key", id="help"),
+        Binding(
+            "o",
+            "open_image",
+            "Open",
+            show=False,
+            tooltip="Open another image (a reference or an archive path)",
+            id="open",
+        ),
         Binding(
             "ctrl+t",
             "change_theme",
@@ -83,6 +92,20 @@ class LayerScopeApp(App[int]):
         if not (main.failure or main.cancelled) and main.analysis is None:
             return False
         return not main.tree.computing and not main.tree.workers_running()
+
+    def action_open_image(self) -> None:
+        if isinstance(self.screen, MainScreen):
+            self.push_screen(OpenScreen(), self._open)
+
+    def _open(self, target: str | None) -> None:
+        """Replace the main screen by one on `target` (the old one stops reading first)."""
+        if not target:
+            return
+        old = self.screen
+        if isinstance(old, MainScreen):
+            old.action_cancel_index()
+        self.target, self.kind, self.failed = target, None, False
+        self.switch_screen(MainScreen(target, None, self.platform, None))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

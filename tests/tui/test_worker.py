@@ -193,3 +193,22 @@ async def test_escape_answers_at_once_even_when_the_read_is_blocked(sample_archi
         await wait_for(pilot, lambda: source.closed)
         await settle(pilot)
         assert "cancelled: 0/4 layers indexed" in screen_text(app)
+
+
+async def test_after_a_failure_another_image_can_be_opened(tmp_path, sample_archive):
+    broken = tmp_path / "truncated.tar"
+    broken.write_bytes(sample_archive.read_bytes()[:2000])
+    app = app_for(broken)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert main_screen(app).failure
+        await pilot.press("o")
+        await pilot.pause()
+        for ch in str(sample_archive):
+            await pilot.press(ch if ch != "/" else "slash")
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = main_screen(app)
+        assert screen.target == str(sample_archive)
+        assert not screen.failure and screen.analysis is not None
+        await pilot.press("q")
