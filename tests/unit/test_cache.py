@@ -561,7 +561,7 @@ def big_archive(tmp: Path, layers: int = 3, per_layer: int = 20_000) -> Path:
 def test_parallel_matches_serial(tmp_path: Path, monkeypatch) -> None:
     path = big_archive(tmp_path)
     serial = index_all(ArchiveSource(str(path), cache=None))
-    monkeypatch.setattr(archive_mod, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(archive_mod, "PARALLEL_MIN_SECONDS", 0)
     monkeypatch.setenv("LAYERSCOPE_WORKERS", "2")
     store = LayerCache(tmp_path / "cache")
     progress: list[tuple[int, int, int]] = []
@@ -581,7 +581,7 @@ def test_parallel_matches_serial(tmp_path: Path, monkeypatch) -> None:
 
 def test_parallel_cancel_stops_promptly(tmp_path: Path, monkeypatch) -> None:
     path = big_archive(tmp_path, layers=4, per_layer=100_000)
-    monkeypatch.setattr(archive_mod, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(archive_mod, "PARALLEL_MIN_SECONDS", 0)
     monkeypatch.setenv("LAYERSCOPE_WORKERS", "2")
     cancel = threading.Event()
     source = ArchiveSource(str(path), cache=LayerCache(tmp_path / "cache"))
@@ -643,29 +643,43 @@ def test_cli_interrupted_while_workers_index(tmp_path: Path, sig) -> None:
 
 
 def test_plan_parallel_only_where_it_pays(tmp_path: Path) -> None:
-    plain, packed = tmp_path / "plain", tmp_path / "packed"
-    plain.write_bytes(bytes(16))
-    packed.write_bytes(b"\x1f\x8b" + bytes(14))
     mb = 1 << 20
 
-    def job(n: int, size: int, path: Path = plain):
+    def blob(name: str, data: bytes) -> Path:
+        (tmp_path / name).write_bytes(data)
+        return tmp_path / name
+
+    def job(n: int, size: int, path: Path):
         return archive_mod._Job([n], str(path), 0, size, f"layer {n}", "")
 
+    opaque = blob("opaque", bytes(16))  # no header to sample: bytes only
+    _saving, order = archive_mod._plan(
+        [job(0, 10 * mb, opaque), job(1, 900 * mb, opaque), job(2, 20 * mb, opaque)], 2
+    )
+    assert [j.slot for j in order] == [1, 2, 0]  # heaviest first
     # one big layer, small ones: little to take off the longest queue
-    saving, order = archive_mod._plan([job(0, 10 * mb), job(1, 900 * mb), job(2, 20 * mb)], 2)
-    assert saving == 30 * mb and [j.slot for j in order] == [1, 2, 0]
-    saving, _ = archive_mod._plan([job(0, 300 * mb), job(1, 300 * mb), job(2, 200 * mb)], 2)
-    assert saving == 300 * mb
+    saving, _ = archive_mod._plan([job(0, 10 * mb, opaque), job(1, 900 * mb, opaque)], 2)
+    assert saving < archive_mod.PARALLEL_MIN_SECONDS
+    # many small files weigh more than their bytes: two such layers go parallel
+    small = b.tar_bytes(b.many_files(4, 250))
+    many = blob("many", small)
+    saving, _ = archive_mod._plan([job(0, len(small), many), job(1, len(small), many)], 2)
+    per_layer = len(small) * archive_mod.BYTE_COST["none"] + 1004 * archive_mod.ENTRY_COST
+    assert saving == pytest.approx(per_layer, rel=0.2)
     # compressed blobs weigh more than their stored size
-    saving, order = archive_mod._plan([job(0, 40 * mb), job(1, 30 * mb, packed)], 2)
-    assert saving == 40 * mb and order[0].slot == 1
+    packed_data = gzip.compress(small)
+    packed = blob("packed", packed_data)
+    _saving, order = archive_mod._plan(
+        [job(0, 4 * len(packed_data), opaque), job(1, len(packed_data), packed)], 2
+    )
+    assert order[0].slot == 1
 
 
 def test_worker_failure_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
     good = b.Layer(entries=BASE)
     bad = b.Layer(entries=[b.file("x", b"x" * 5000)], corrupt=lambda blob: blob[:1000])
     path = b.docker_archive(b.Image(layers=[good, bad])).write_tar(tmp_path / "bad.tar")
-    monkeypatch.setattr(archive_mod, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(archive_mod, "PARALLEL_MIN_SECONDS", 0)
     monkeypatch.setenv("LAYERSCOPE_WORKERS", "2")
     with pytest.raises(ImageError, match="truncated"):
         index_all(ArchiveSource(str(path), cache=None))

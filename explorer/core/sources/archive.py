@@ -34,11 +34,21 @@ from explorer.core.streams import Window, compression_of, open_layer
 LayerProgress = Callable[[int, int, int], None]  # (layer, entries, bytes)
 MAX_JSON = 64 << 20
 
-# Worker processes pay for themselves when they take this much work off the longest queue
-# (a fork server starts in ~0.25 s, a pool from a running one in ~0.1 s; a core indexes and
-# hashes ~0.5-1 GB of plain layer tar a second, far less of small files or compressed data).
-PARALLEL_MIN_BYTES = 64 << 20
-COMPRESSED_WEIGHT = 4  # a compressed blob costs about this many times its stored bytes
+# Worker processes pay for themselves when they take at least this much work off the longest
+# queue: a fork server starts in ~0.25 s, a pool from a running one in ~0.1 s, and indexes go
+# back to the parent pickled. The work of a layer is estimated (one core of this machine):
+# reading and hashing plain tar bytes, decompressing stored bytes, and per tar entry.
+PARALLEL_MIN_SECONDS = 0.5
+BYTE_COST = {  # seconds per stored byte: read and hash (and inflate, and hash the blob too)
+    "none": 1.7e-9,
+    "gzip": 15e-9,
+    "zstd": 8e-9,
+}
+PACKED_RATIO = 3  # a compressed blob holds about this many times its size of tar
+ENTRY_COST = 9e-6  # seconds per tar entry (header parsing, arrays, small-file hashing)
+_SAMPLE_HEADERS = 256
+_SAMPLE_BYTES = 1 << 20
+_META_TYPES = frozenset(b"xgLK")  # PAX and GNU long-name headers: not entries
 ENV_WORKERS = "LAYERSCOPE_WORKERS"  # worker processes; 1 = index in-process
 ENV_START = "LAYERSCOPE_MP_START"  # forkserver (default), spawn or fork: for measurements
 
@@ -214,31 +224,86 @@ def index_jobs(
     workers = min(workers, len(jobs))
     if workers >= 2:
         saving, heaviest_first = _plan(jobs, workers)
-        if saving >= PARALLEL_MIN_BYTES:
+        if saving >= PARALLEL_MIN_SECONDS:
             yield from _index_parallel(heaviest_first, cache, progress, cancel, workers)
             return
     yield from _index_serial(jobs, cache, progress, cancel)
 
 
-def _weight(job: _Job) -> int:
-    """Roughly what indexing `job` costs, in bytes of plain tar: compressed blobs (sniffed
-    from their first bytes) cost several times their size."""
+def _header_size(block: bytes) -> int | None:
+    """The data size a 512-byte tar header announces, or None if `block` is not one."""
+    if len(block) < 512 or block[257:262] != b"ustar" or not tarscan._checksum_ok(block):
+        return None
     try:
-        with Window(job.path, max(job.offset, 0), min(job.size, 4)) as head:
-            compressed = compression_of(head.read(4)) != "none"
+        return int(block[124:136].split(b"\0", 1)[0].strip() or b"0", 8)
+    except ValueError:
+        return None  # base-256: a huge file, rare enough for an estimate
+
+
+def _walk_headers(read_at: Callable[[int], bytes], offset: int, count: int) -> tuple[int, int]:
+    """(entries, bytes spanned) walking up to `count` headers from the one at `offset`."""
+    entries = span = 0
+    for _ in range(count):
+        size = _header_size(read_at(offset))
+        if size is None:
+            break
+        entries += read_at(offset)[156] not in _META_TYPES
+        step = 512 + ((size + 511) & ~511)
+        span += step
+        offset += step
+    return entries, span
+
+
+def _sample(job: _Job) -> tuple[str, float | None]:
+    """(compression, tar entries per byte) from samples of a layer blob. A plain tar is read
+    in place at 8 points spread over it (the next header found within 32 KB, then 16 headers
+    from there, whatever their data: a layer often starts with its directories); a
+    compressed one only in its first decompressed megabyte. None when nothing was learnt."""
+    with Window(job.path, max(job.offset, 0), job.size) as raw:
+        kind = compression_of(raw.read(4))
+        entries = span = 0
+        try:
+            if kind != "none":
+                raw.seek(0)
+                stream, _ = open_layer(raw, job.where)  # type: ignore[arg-type]
+                data = stream.read(_SAMPLE_BYTES)
+                entries, span = _walk_headers(lambda o: data[o : o + 512], 0, _SAMPLE_HEADERS)
+            else:
+
+                def read_at(offset: int) -> bytes:
+                    raw.seek(offset)
+                    return raw.read(512)
+
+                for k in range(8):
+                    start = offset = (job.size * k // 8) & ~511
+                    while offset - start < 32 << 10 and _header_size(read_at(offset)) is None:
+                        offset += 512
+                    got, spanned = _walk_headers(read_at, offset, 16)
+                    entries += got
+                    span += offset - start + spanned
+        except (ImageError, EOFError):
+            pass  # a damaged blob: indexing it will say so
+    return kind, (entries / span if entries and span else None)
+
+
+def _cost(job: _Job) -> float:
+    """Estimated seconds of one core to index `job`."""
+    try:
+        kind, density = _sample(job)
     except OSError:
-        compressed = False
-    return job.size * (COMPRESSED_WEIGHT if compressed else 1)
+        kind, density = "none", None
+    plain = job.size * (PACKED_RATIO if kind != "none" else 1)
+    return job.size * BYTE_COST.get(kind, BYTE_COST["gzip"]) + (density or 0) * plain * ENTRY_COST
 
 
-def _plan(jobs: list[_Job], workers: int) -> tuple[int, list[_Job]]:
-    """(how much work `workers` would take off the longest queue, the jobs heaviest first):
-    one big layer and many small ones gain little."""
-    weighted = sorted(((_weight(job), n) for n, job in enumerate(jobs)), reverse=True)
-    queues = [0] * workers
-    for weight, _n in weighted:
-        queues[queues.index(min(queues))] += weight
-    return sum(queues) - max(queues), [jobs[n] for _w, n in weighted]
+def _plan(jobs: list[_Job], workers: int) -> tuple[float, list[_Job]]:
+    """(the seconds `workers` would take off the longest queue, the jobs heaviest first):
+    one big layer and small ones gain little, compressed and many-file layers much."""
+    costs = sorted(((_cost(job), n) for n, job in enumerate(jobs)), reverse=True)
+    queues = [0.0] * workers
+    for cost, _n in costs:
+        queues[queues.index(min(queues))] += cost
+    return sum(queues) - max(queues), [jobs[n] for _c, n in costs]
 
 
 def _index_serial(
