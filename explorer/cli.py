@@ -165,7 +165,7 @@ def _print_cache(store: Any, as_json: bool) -> None:
             kind = "layer*"
         print(f"{used:<19}  {_size(e.size):>10}  {files:>9}  {tar:>10}  {kind:<8}  {e.key}")
     if any(e.kind == "layer" and e.verified is False for e in entries):
-        print("\n* not hashed when indexed (an older build): used for archives only")
+        print("\n* not hashed when it was indexed (an older build): never used")
 
 
 def _ci_rules(args: argparse.Namespace) -> tuple[dict[str, str], str]:

@@ -252,10 +252,10 @@ class LayerCache:
         key = layer_key(diff_id)
         return None if key is None else self.root / f"{key}.{INDEX_FORMAT}.layer"
 
-    def get(self, diff_id: str, where: str = "", verified: bool = False) -> LayerIndex | None:
+    def get(self, diff_id: str, where: str = "", verified: bool = True) -> LayerIndex | None:
         """The cached index of layer `diff_id`, or None (a bad entry is deleted: a miss).
-        `verified`: only an entry whose bytes were hashed when it was indexed (an archive
-        read in place trusts its config's diff_ids; an engine's images never see those)."""
+        `verified`: only an entry whose bytes hashed to `diff_id` when it was indexed (what
+        every source writes; False also accepts entries stored unhashed)."""
         path = self._layer_path(diff_id)
         if path is None:
             return None
@@ -272,7 +272,7 @@ class LayerCache:
         self.stats.hits += 1
         return index
 
-    def has(self, diff_id: str, verified: bool = False) -> bool:
+    def has(self, diff_id: str, verified: bool = True) -> bool:
         """Is there an entry (its header only is read: `get` may still miss)?"""
         path = self._layer_path(diff_id)
         if path is None:
@@ -280,12 +280,12 @@ class LayerCache:
         header = self._header(path)
         return header is not None and (not verified or bool(header[3] & VERIFIED))
 
-    def put(self, diff_id: str, index: LayerIndex, where: str = "", verified: bool = False) -> bool:
+    def put(self, diff_id: str, index: LayerIndex, where: str = "", verified: bool = True) -> bool:
         payload = encode_index(index, where)
         return self.put_payload(diff_id, payload, len(index), index.tar_size, verified)
 
     def put_payload(
-        self, diff_id: str, payload: bytes, entries: int, tar_size: int, verified: bool = False
+        self, diff_id: str, payload: bytes, entries: int, tar_size: int, verified: bool = True
     ) -> bool:
         """Store an `encode_index` payload (a worker process encodes; the parent writes)."""
         path = self._layer_path(diff_id)

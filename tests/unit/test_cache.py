@@ -115,7 +115,7 @@ def test_round_trip_and_miss(store: LayerCache) -> None:
     assert (store.stats.hits, store.stats.misses, store.stats.writes) == (1, 1, 1)
     [entry] = store.entries()
     assert entry.key == diff_id(1) and entry.entries == 3 and entry.tar_size == 4096
-    assert entry.verified is False
+    assert entry.verified is True
     assert store.size() == entry.size == (store.root / entry.name).stat().st_size
 
 
@@ -141,13 +141,14 @@ def test_warnings_name_the_archive_they_are_read_from(store: LayerCache) -> None
     assert got.warnings == ["/b.tar: layer 3 (x): global PAX header ignored", "other"]
 
 
-def test_verified_entries(store: LayerCache) -> None:
-    store.put(diff_id(1), sample_index())
-    store.put(diff_id(2), sample_index(), verified=True)
-    assert store.get(diff_id(1), verified=True) is None  # kept: fine for archives
-    assert store.get(diff_id(1)) is not None
-    assert store.get(diff_id(2), verified=True) is not None
-    assert store.has(diff_id(2), verified=True) and not store.has(diff_id(1), verified=True)
+def test_only_verified_entries_are_served(store: LayerCache) -> None:
+    """What an older build stored without hashing it is never served (nor deleted)."""
+    store.put(diff_id(1), sample_index(), verified=False)
+    store.put(diff_id(2), sample_index())
+    assert store.get(diff_id(1)) is None and not store.has(diff_id(1))
+    assert store.get(diff_id(1), verified=False) is not None
+    assert store.get(diff_id(2)) is not None and store.has(diff_id(2))
+    assert [e.verified for e in sorted(store.entries(), key=lambda e: e.key)] == [False, True]
 
 
 def _entry_path(store: LayerCache, n: int) -> Path:

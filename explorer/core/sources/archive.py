@@ -708,7 +708,7 @@ class StreamedArchive:
         expected: list[str] | None = None,
         aliases: dict[str, str] | None = None,
         preloaded: dict[str, LayerIndex] | None = None,
-        verified_only: bool = False,
+        verified_only: bool = True,
     ):
         self.path = path
         self.where = path or "export stream"
