@@ -86,10 +86,15 @@ def _cache_settings(args: argparse.Namespace) -> Any:
     from explorer.core import cache
 
     cap = cache.parse_size(args.cache_max, "--cache-max") if args.cache_max else None
-    enabled = None
-    if getattr(args, "no_cache", False) or (not args.image and not (args.ci or args.json)):
-        enabled = False  # the bundled sample must not fill the user's cache
-    return cache.configured(root=args.cache_dir, cap=cap, enabled=enabled)
+    enabled = False if getattr(args, "no_cache", False) else None
+    skip = ()
+    if not args.image:
+        # The TUI on the bundled sample: the sample is never cached (images opened from
+        # there are).
+        from explorer.sample import cache_dir
+
+        skip = (cache_dir() / "sample.tar",)
+    return cache.configured(root=args.cache_dir, cap=cap, enabled=enabled, skip=skip)
 
 
 def cache_main(argv: list[str]) -> int:

@@ -169,6 +169,7 @@ class Settings:
     root: Path | None = None
     cap: int | None = None
     enabled: bool | None = None
+    skip: frozenset[str] = frozenset()  # real paths of archives never cached (the sample)
 
 
 _override = Settings()
@@ -176,16 +177,21 @@ _override = Settings()
 
 @contextlib.contextmanager
 def configured(
-    root: str | os.PathLike[str] | None = None, cap: int | None = None, enabled: bool | None = None
+    root: str | os.PathLike[str] | None = None,
+    cap: int | None = None,
+    enabled: bool | None = None,
+    skip: tuple[str | os.PathLike[str], ...] = (),
 ) -> Iterator[None]:
     """Process-wide choices (the CLI's --cache-dir, --cache-max, --no-cache) that every
-    source which was not given a cache explicitly follows, the TUI's included."""
+    source which was not given a cache explicitly follows, the TUI's included; `skip`:
+    archives that are never cached (the bundled sample must not fill the user's cache)."""
     global _override
     saved = _override
     _override = Settings(
         Path(root).expanduser() if root is not None else saved.root,
         cap if cap is not None else saved.cap,
         enabled if enabled is not None else saved.enabled,
+        saved.skip | {os.path.realpath(p) for p in skip},
     )
     try:
         yield
@@ -193,9 +199,11 @@ def configured(
         _override = saved
 
 
-def default_cache() -> LayerCache | None:
+def default_cache(source_path: str | None = None) -> LayerCache | None:
     """The cache to use when none was given: None when disabled (--no-cache,
-    LAYERSCOPE_NO_CACHE=1, or a cap of 0)."""
+    LAYERSCOPE_NO_CACHE=1, a cap of 0, or an archive at `source_path` to skip)."""
+    if source_path and _override.skip and os.path.realpath(source_path) in _override.skip:
+        return None
     enabled = _override.enabled
     if enabled is None:
         enabled = os.environ.get(ENV_OFF, "").lower() not in ("1", "true", "yes")

@@ -747,9 +747,9 @@ def test_bad_cache_size_is_one_clear_error(tmp_path: Path) -> None:
     assert res.returncode == 2 and "LAYERSCOPE_CACHE_MAX" in res.stderr
 
 
-def test_cache_flags_reach_every_source(tmp_path: Path) -> None:
+def test_cache_flags_reach_every_source(tmp_path: Path, monkeypatch) -> None:
     """--no-cache and --cache-dir are process-wide, so the TUI's worker follows them too;
-    with no image (the bundled sample) nothing is cached."""
+    with no image the bundled sample is not cached, but images opened from there are."""
     from explorer import cli as cli_mod
 
     parser = cli_mod.build_parser()
@@ -759,9 +759,19 @@ def test_cache_flags_reach_every_source(tmp_path: Path) -> None:
         assert c.root == tmp_path / "c" and c.cap == 5 << 20
     with cli_mod._cache_settings(parser.parse_args(["img.tar", "--no-cache"])):
         assert cache_mod.default_cache() is None
+    from explorer.sample import cache_dir, ensure_sample
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     with cli_mod._cache_settings(parser.parse_args([])):
-        assert cache_mod.default_cache() is None
-    assert cache_mod.default_cache() is not None
+        sample = ArchiveSource(str(ensure_sample()))
+        assert sample.path == str(cache_dir() / "sample.tar")
+        index_all(sample)
+        assert cache_mod.default_cache(sample.path) is None
+        other = archive(tmp_path, "other.tar", BASE)
+        index_all(ArchiveSource(str(other)))  # opened from the TUI: cached
+        assert cache_mod.default_cache(str(other)) is not None
+    assert [e.entries for e in cache_mod.default_cache().entries()] == [3]
+    assert cache_mod.default_cache(sample.path) is not None  # asked for by name: cached
 
 
 # -- the engine --------------------------------------------------------------------------------

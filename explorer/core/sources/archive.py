@@ -61,8 +61,8 @@ class _Default:
 DEFAULT_CACHE: Any = _Default()  # "the process-wide cache": see cache.default_cache
 
 
-def resolve_cache(cache: LayerCache | _Default | None) -> LayerCache | None:
-    return default_cache() if isinstance(cache, _Default) else cache
+def resolve_cache(cache: LayerCache | _Default | None, path: str = "") -> LayerCache | None:
+    return default_cache(path) if isinstance(cache, _Default) else cache
 
 
 @dataclass
@@ -500,7 +500,7 @@ class ArchiveSource(Source):
         members named by their digest, or by a name an earlier pass or an engine's export
         gave the same layer, are skipped when cached; if one of them turns out not to be the
         layer the config says, the pass is made again without skipping."""
-        cache = resolve_cache(self.cache)
+        cache = resolve_cache(self.cache, self.path)
         aliases = cache.aliases("docker", "archive") if cache is not None else {}
         streamed = StreamedArchive(self.path, self.platform, cache=cache, aliases=aliases)
         try:
@@ -536,7 +536,7 @@ class ArchiveSource(Source):
         if self._streamed is not None:
             yield from self._streamed.layers()
             return
-        cache = resolve_cache(self.cache)
+        cache = resolve_cache(self.cache, self.path)
         hits: dict[str, LayerIndex] = {}
         jobs: dict[str, _Job] = {}
         for i, member in enumerate(self._layer_members):
