@@ -63,31 +63,6 @@ class Window(io.RawIOBase):
         super().close()
 
 
-class Limited(io.RawIOBase):
-    """Reads at most `size` bytes of a forward-only stream (a member of a streamed tar)."""
-
-    def __init__(self, stream: BinaryIO, size: int) -> None:
-        self._stream = stream
-        self.remaining = size
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0 or n > self.remaining:
-            n = self.remaining
-        if n <= 0:
-            return b""
-        data = self._stream.read(n)
-        self.remaining -= len(data)
-        return data
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        memoryview(buffer)[: len(data)] = data
-        return len(data)
-
-
 class _Checked(io.RawIOBase):
     """Turns decompressor exceptions into ImageError naming the blob."""
 
