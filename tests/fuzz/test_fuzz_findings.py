@@ -1,9 +1,14 @@
 """What the fuzzers found in the tar reader's numbers and the layout's JSON, pinned as small
-deterministic tests.
+deterministic tests (strict xfails while the bugs were open; fixed in 6db19e0):
 
-Each is a strict xfail naming the product bug (``raises=`` the exception seen today), so a
-fix turns it into a failure until the mark is removed — and then ``TOLERATED`` in
-test_fuzz_mutations.py goes too.
+- a negative PAX mtime (how Docker, through Go's archive/tar, writes a file older than 1970)
+  was rejected as out of range: the whole image refused, where dive reads it;
+- a negative base-256 number was decoded wrongly (all-0xFF, i.e. -1, became about -2**95);
+- numbers the index arrays cannot hold (size, mtime, realsize >= 2**63; negative uid, gid,
+  mode) raised OverflowError from array.append instead of ImageError (CLI: exit 3);
+- JSON values of the wrong type in index.json (a descriptor's mediaType a list or object, its
+  annotations not an object) or manifest.json (RepoTags a number) raised TypeError or
+  AttributeError in sources/layout.py (CLI: exit 3 'internal error').
 """
 
 from __future__ import annotations
@@ -22,33 +27,6 @@ from explorer.core.layerindex import index_layer
 from explorer.core.sources import open_source
 from tests.robustness import builders as b
 from tests.robustness.harness import assert_analysed, assert_rejected, load_json, run_cli
-
-NEGATIVE_MTIME = (
-    "tarscan._pax_int rejects any negative PAX value ('PAX mtime value out of range'), but a "
-    "negative mtime is how Docker (Go's archive/tar) writes a file older than 1970: the whole "
-    "image is rejected (exit 2) where dive reads it"
-)
-BASE256_NEGATIVE = (
-    "tarscan._number decodes a negative base-256 field wrongly (it subtracts 2**(8n-1) but "
-    "keeps the sign bits of the first byte: all-0xFF, which is -1, becomes about -2**95), "
-    "and the result overflows the index's array('q') / array('Q'): OverflowError, not "
-    "ImageError (the CLI: exit 3 'internal error')"
-)
-OUT_OF_RANGE = (
-    "numbers that do not fit the index arrays (size, mtime, realsize >= 2**63 from base-256 or "
-    "PAX — _pax_int lets 2**63 itself through, `value > 1 << 63` — and negative uid, gid, "
-    "mode) raise OverflowError from array.append in layerindex.index_layer, not ImageError "
-    "(the CLI: exit 3 'internal error: OverflowError')"
-)
-
-
-JSON_SHAPES = (
-    "sources/layout.py assumes JSON types it does not check: an index.json descriptor whose "
-    "mediaType is a list or object (`media in INDEX_TYPES`: TypeError unhashable), whose "
-    "annotations is not an object (`.get` on an int: AttributeError), a manifest.json entry "
-    "whose RepoTags is a number (TypeError: not iterable); the CLI: exit 3 'internal error' "
-    "instead of exit 2 naming the file"
-)
 
 
 def index(data: bytes):

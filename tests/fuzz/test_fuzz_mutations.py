@@ -200,7 +200,7 @@ class ForwardOnly(io.RawIOBase):
         return len(chunk)
 
 
-@settings(max_examples=examples(ci=800, long=16000))
+@settings(max_examples=examples(ci=800, long=6000))
 @given(layer=free_layers(), muts=st.lists(mutations, min_size=1, max_size=4), seek=st.booleans())
 def test_mutated_layer_tar(layer, muts, seek) -> None:
     """index_layer on a damaged layer tar: an index of normalised paths, or ImageError; then
@@ -331,7 +331,7 @@ def analyse_archive(path: Path, out: Path) -> None:
     run_everything(layers)
 
 
-@settings(max_examples=examples(ci=400, long=8000))
+@settings(max_examples=examples(ci=400, long=4000))
 @given(case=damaged_archives())
 def test_mutated_archive(case) -> None:
     """A damaged image archive (legacy docker-archive, Docker 25+, OCI archive, OCI layout
@@ -358,7 +358,7 @@ def test_mutated_archive(case) -> None:
     assert grown < 512 * 1024, f"peak RSS grew by {grown} KiB on a tiny archive"
 
 
-@settings(max_examples=examples(ci=10, long=200))
+@settings(max_examples=examples(ci=10, long=100))
 @given(case=damaged_archives())
 def test_mutated_archive_cli(case) -> None:
     """The same damage through the real CLI (subprocess, 2 GiB address-space cap): exit 0 with
