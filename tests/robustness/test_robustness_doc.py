@@ -136,10 +136,13 @@ product: Python's `tarfile` for one layer, and a real extraction into a temp dir
 OCI whiteout semantics applied by hand for a stack of layers.
 
 `make test` runs the `ci` profile: derandomized (the same examples every run), about a
-minute on 2 cores. `make fuzz` runs `LAYERSCOPE_FUZZ=long`: random seeds, 20 to 30 times the
-examples, failures saved in `.hypothesis/` and printed with a reproduction blob
-(`LAYERSCOPE_FUZZ_EXAMPLES=N` scales the example counts by N/100 in either profile). Known
-product bugs are strict xfails: a fix makes them fail until the mark is removed.
+minute on 2 cores. `make fuzz` runs `LAYERSCOPE_FUZZ=long`: random seeds, about 10 times the
+examples (15 to 20 minutes), failures saved in `.hypothesis/` and printed with a reproduction
+blob (`LAYERSCOPE_FUZZ_EXAMPLES=N` scales the example counts by N/100 in either profile).
+What the fuzzers find becomes a small example test: a strict xfail naming the bug while it is
+open (the property then leaves the construct out, see `Allow` in `tests/fuzz/strategies.py`,
+or tolerates it, see `KNOWN` in `test_fuzz_mutations.py`, so it keeps guarding everything
+else), a plain regression test once fixed. Everything found so far is fixed.
 
 """
 
@@ -164,11 +167,11 @@ socket or the image), no traceback, and no `--json` output file left behind.
 
 def render_extra() -> str:
     from tests.engine import test_engine_faults
-    from tests.fuzz import test_fuzz_indexer, test_fuzz_mutations
+    from tests.fuzz import test_fuzz_findings, test_fuzz_indexer, test_fuzz_mutations
 
     parts = []
     for header, modules in (
-        (FUZZ_HEADER, [test_fuzz_indexer, test_fuzz_mutations]),
+        (FUZZ_HEADER, [test_fuzz_indexer, test_fuzz_mutations, test_fuzz_findings]),
         (ENGINE_HEADER, [test_engine_faults]),
     ):
         table, bugs = _test_table(modules)
