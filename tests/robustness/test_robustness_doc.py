@@ -137,8 +137,9 @@ OCI whiteout semantics applied by hand for a stack of layers.
 
 `make test` runs the `ci` profile: derandomized (the same examples every run), about a
 minute on 2 cores. `make fuzz` runs `LAYERSCOPE_FUZZ=long`: random seeds, about 10 times the
-examples (15 to 20 minutes), failures saved in `.hypothesis/` and printed with a reproduction
-blob (`LAYERSCOPE_FUZZ_EXAMPLES=N` scales the example counts by N/100 in either profile).
+examples (about 6 minutes on 2 idle cores), failures saved in `.hypothesis/` and printed with
+a reproduction blob (`LAYERSCOPE_FUZZ_EXAMPLES=N` scales the example counts by N/100 in
+either profile).
 What the fuzzers find becomes a small example test: a strict xfail naming the bug while it is
 open (the property then leaves the construct out, see `Allow` in `tests/fuzz/strategies.py`,
 or tolerates it, see `KNOWN` in `test_fuzz_mutations.py`, so it keeps guarding everything
