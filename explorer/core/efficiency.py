@@ -15,7 +15,16 @@ from typing import Protocol
 from explorer.core import tarscan
 from explorer.core.gosort import go_sort
 from explorer.core.layerindex import WHITEOUT_PREFIX, LayerIndex
-from explorer.core.tree import NO_INFO, FileTree, Node, dispose, layer_tree, stack, walk_post
+from explorer.core.tree import (
+    NO_INFO,
+    FileTree,
+    Node,
+    dispose,
+    layer_tree,
+    node_path,
+    stack,
+    walk_post,
+)
 
 
 @dataclass(slots=True)
@@ -210,10 +219,10 @@ def reclaimable(layers: list[LayerIndex]) -> Reclaimable:
     for n in range(len(layers)):
         upper = layer_tree(layers, n)
         for d in upper.opaque:
-            target = stacked.get(_node_path(d))
+            target = stacked.get(node_path(d))
             if target is not None:
                 for name, child in target.children.items():
-                    hide(child, n, OPAQUE, f"{_node_path(d)}/{name}")
+                    hide(child, n, OPAQUE, f"{node_path(d)}/{name}")
         for node, path in walk_post(upper.root):
             existing = stacked.get(path)
             if existing is None:
@@ -252,11 +261,3 @@ def _drop_kept_by_hardlinks(
         return False
 
     return [r for r in rows if not kept(r)]
-
-
-def _node_path(node: Node) -> str:
-    parts = []
-    while node.parent is not None:
-        parts.append(node.name)
-        node = node.parent
-    return "/" + "/".join(reversed(parts))

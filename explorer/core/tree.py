@@ -368,12 +368,13 @@ def compare_and_mark(lower: FileTree, upper: FileTree, *, correct: bool = False)
         low.info = info
 
 
-def _path_of(node: Node) -> str:
+def node_path(node: Node) -> str:
+    """The node's path from the root, `/`-rooted, as dive writes paths."""
     parts = []
     while node.parent is not None:
         parts.append(node.name)
         node = node.parent
-    return "/".join(reversed(parts))
+    return "/" + "/".join(reversed(parts))
 
 
 def _assign(node: Node, diff: int) -> None:

@@ -28,6 +28,7 @@ from explorer.core.tree import (
     compare_and_mark,
     dispose,
     layer_tree,
+    node_path,
     stack,
     walk_post,
 )
@@ -326,7 +327,7 @@ class Rows(Sequence[Row]):
         if row is None:
             node, depth, branches, last, collapsed, path = self._flat[index]
             if path is None:
-                path = _path_of(node)
+                path = node_path(node)
             row = self._model.make_row(
                 node, depth, branches, last, collapsed, path, self._sizes.get(id(node), 0)
             )
@@ -337,17 +338,9 @@ class Rows(Sequence[Row]):
 
     def index_of(self, path: str) -> int | None:
         for i, item in enumerate(self._flat):
-            if (item[5] if item[5] is not None else _path_of(item[0])) == path:
+            if (item[5] if item[5] is not None else node_path(item[0])) == path:
                 return i
         return None
-
-
-def _path_of(node: Node) -> str:
-    parts = []
-    while node.parent is not None:
-        parts.append(node.name)
-        node = node.parent
-    return "/" + "/".join(reversed(parts))
 
 
 def render_row(row: Row, attributes: bool = True) -> str:
