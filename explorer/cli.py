@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -192,10 +193,10 @@ def _ci_rules(args: argparse.Namespace) -> tuple[dict[str, str], str]:
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    from explorer.core.analysis import index_all
+    from explorer.core.analysis import in_layer_order
     from explorer.core.efficiency import dive_efficiency
     from explorer.core.export import write_export
-    from explorer.core.layerindex import hardlink_warnings
+    from explorer.core.layerindex import LayerIndex, hardlink_warnings
     from explorer.core.sources import open_source
 
     # The trees are freed explicitly (tree.dispose); the cyclic collector would only rescan
@@ -203,13 +204,24 @@ def run_headless(args: argparse.Namespace) -> int:
     gc.disable()
     rules, config_note = _ci_rules(args) if args.ci else ({}, "")
     source = open_source(args.image, args.source, args.platform)
+    layers: list[LayerIndex] = []
+
+    def arriving() -> Iterator[LayerIndex]:
+        # The analysis takes each layer as soon as it and those below it are indexed,
+        # while worker processes index the next ones.
+        for index in in_layer_order(len(meta.layers), source.index_layers()):
+            layers.append(index)
+            yield index
+
     try:
-        meta, layers = index_all(source)
+        meta = source.open()
+        efficiency = (
+            write_export(args.json, meta, arriving()) if args.json else dive_efficiency(arriving())
+        )
     finally:
         source.close()
     for warning in [w for layer in layers for w in layer.warnings] + hardlink_warnings(layers):
         print(f"warning: {safe(warning)}", file=sys.stderr)
-    efficiency = write_export(args.json, meta, layers) if args.json else dive_efficiency(layers)
     if not args.ci:
         return 0
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")

@@ -8,7 +8,7 @@ filesystem no longer shows, attributed to the layer that added it and the layer 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -16,6 +16,7 @@ from explorer.core import tarscan
 from explorer.core.gosort import go_sort
 from explorer.core.layerindex import WHITEOUT_PREFIX, LayerIndex
 from explorer.core.tree import (
+    INDEX_MASK,
     NO_INFO,
     FileTree,
     Node,
@@ -69,20 +70,16 @@ class DiveEfficiencyBuilder:
         self.matches: list[WasteRow] = []
         self.stacked: FileTree | None = None
 
-    def add(
-        self,
-        tree: FileTree,
-        nodes: Iterable[tuple[Node, str]],
-        on_node: Callable[[Node], object] | None = None,
-    ) -> None:
-        """Account layer `tree` (its nodes in dive's visiting order, each also passed to
-        `on_node`), then stack it. The tree is consumed: it becomes part of the stack."""
+    def add(self, tree: FileTree, n: int, visited: list[Node] | None = None) -> None:
+        """Account layer n's own `tree`, then stack it (the tree is consumed: it becomes part
+        of the stack). Its nodes, in dive's visiting order, are appended to `visited`."""
         data, matches = self.data, self.matches
         lower = self.stacked if self.stacked is not None else tree
+        sizes = self.layers[n].sizes  # a layer tree's nodes are all of that layer
         counting = True
-        for node, path in nodes:
-            if on_node is not None:
-                on_node(node)
+        for node, path in walk_post(tree.root):
+            if visited is not None:
+                visited.append(node)
             if node.children or not counting:
                 continue
             if node.name.startswith(WHITEOUT_PREFIX):
@@ -96,7 +93,7 @@ class DiveEfficiencyBuilder:
                     continue
                 size = _subtree_size(lower, previous) if lower.is_dir(previous) else 0
             else:
-                size = tree.size_of(node)
+                size = 0 if node.info == NO_INFO else sizes[node.info & INDEX_MASK]
             row = data.get(path)
             if row is None:
                 data[path] = WasteRow(path, 1, size, size)
@@ -131,26 +128,24 @@ class DiveEfficiencyBuilder:
 
 
 class LayerVisitor(Protocol):
-    """Sees every layer's own tree, node by node in dive's order, before it is stacked."""
+    """Sees every layer's own tree, its nodes in dive's order, before it is stacked."""
 
-    def begin_layer(self, n: int) -> None: ...
-    def node(self, node: Node) -> None: ...
-    def end_layer(self, n: int) -> None: ...
+    def layer(self, n: int, layer: LayerIndex, nodes: list[Node]) -> None: ...
 
 
 def dive_efficiency(
-    layers: list[LayerIndex], visitor: LayerVisitor | None = None
+    layers: Iterable[LayerIndex], visitor: LayerVisitor | None = None
 ) -> DiveEfficiency:
-    """dive's numbers, building each layer's tree once (the export rides along)."""
-    builder = DiveEfficiencyBuilder(layers)
-    for n in range(len(layers)):
-        tree = layer_tree(layers, n)
-        if visitor is None:
-            builder.add(tree, walk_post(tree.root))
-            continue
-        visitor.begin_layer(n)
-        builder.add(tree, walk_post(tree.root), visitor.node)
-        visitor.end_layer(n)
+    """dive's numbers, building each layer's tree once (the export rides along). `layers`
+    may be an iterator still being indexed: each layer is consumed as soon as it arrives."""
+    seen: list[LayerIndex] = []  # the trees look lower layers up in it, so it grows in place
+    builder = DiveEfficiencyBuilder(seen)
+    for n, layer in enumerate(layers):
+        seen.append(layer)
+        visited: list[Node] | None = [] if visitor is not None else None
+        builder.add(layer_tree(seen, n), n, visited)
+        if visitor is not None and visited is not None:
+            visitor.layer(n, layer, visited)
     return builder.result()
 
 

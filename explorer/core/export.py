@@ -5,8 +5,10 @@ file layer by layer and renamed into place only when complete."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import TextIO
 
@@ -14,7 +16,7 @@ from explorer.core.efficiency import DiveEfficiency, dive_efficiency
 from explorer.core.errors import ImageError
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex, go_file_mode
-from explorer.core.tree import NO_INFO, Node
+from explorer.core.tree import INDEX_MASK, NO_INFO, Node
 
 _GO_DIR = 1 << 31
 
@@ -75,59 +77,65 @@ _EMPTY = (
 )
 
 
-def _file_entry(layers: list[LayerIndex], info: int) -> str:
-    if info == NO_INFO:
-        return _EMPTY
-    layer = layers[info >> 32]
-    i = info & 0xFFFFFFFF
-    mode = go_file_mode(layer.modes[i], layer.types[i])
-    return (
-        f'        {{\n          "path": {go_string(layer.paths[i])},\n'
-        f'          "typeFlag": {layer.types[i]},\n'
-        f'          "linkName": {go_string(layer.link(i))},\n'
-        f'          "size": {layer.sizes[i]},\n'
-        f'          "fileMode": {mode},\n'
-        f'          "uid": {layer.uids[i]},\n'
-        f'          "gid": {layer.gids[i]},\n'
-        f'          "isDir": {"true" if mode & _GO_DIR else "false"}\n        }}'
-    )
+def _file_entries(layer: LayerIndex, nodes: list[Node]) -> Iterator[str]:
+    """The export rows of a layer tree's nodes (all of them entries of `layer`, or implicit
+    directories), in their order. Rows differ mostly in path and size: the text around
+    them is made once per (type, mode, owner, link target)."""
+    paths, types, sizes, modes = layer.paths, layer.types, layer.sizes, layer.modes
+    uids, gids, links = layer.uids, layer.gids, layer.links
+    texts: dict[tuple[int, int, int, int, str], tuple[str, str]] = {}
+    needs_escape = _NEEDS_ESCAPE.search
+    for node in nodes:
+        info = node.info
+        if info == NO_INFO:
+            yield _EMPTY
+            continue
+        i = info & INDEX_MASK
+        key = (types[i], modes[i], uids[i], gids[i], links.get(i, ""))
+        around = texts.get(key)
+        if around is None:
+            kind, _mode, uid, gid, link = key
+            mode = go_file_mode(modes[i], kind)
+            around = texts[key] = (
+                f',\n          "typeFlag": {kind},\n          "linkName": {go_string(link)},\n'
+                '          "size": ',
+                f',\n          "fileMode": {mode},\n          "uid": {uid},\n'
+                f'          "gid": {gid},\n'
+                f'          "isDir": {"true" if mode & _GO_DIR else "false"}\n        }}',
+            )
+        path = paths[i]
+        path = f'"{path}"' if needs_escape(path) is None else go_string(path)
+        yield f'        {{\n          "path": {path}{around[0]}{sizes[i]}{around[1]}'
 
 
 class ExportWriter:
     """Writes the export as the analysis visits each layer (see `dive_efficiency`)."""
 
-    def __init__(self, out: TextIO, meta: ImageMeta, layers: list[LayerIndex]) -> None:
+    def __init__(self, out: TextIO, meta: ImageMeta) -> None:
         self.out = out
         self.meta = meta
-        self.layers = layers
         out.write('{\n  "layer": [')
 
-    def begin_layer(self, n: int) -> None:
+    def layer(self, n: int, layer: LayerIndex, nodes: list[Node]) -> None:
         lm = self.meta.layers[n]
-        self.out.write(",\n    {\n" if n else "\n    {\n")
-        self.out.write(
+        out = self.out
+        out.write(",\n    {\n" if n else "\n    {\n")
+        out.write(
             f'      "index": {n},\n      "id": {go_string(lm.id)},\n'
             f'      "digestId": {go_string(lm.digest)},\n'
-            f'      "sizeBytes": {self.layers[n].size},\n'
+            f'      "sizeBytes": {layer.size},\n'
             f'      "command": {go_string(lm.command)},\n      "fileList": '
         )
-        self._entries = 0
-        self._pending: list[str] = []
-
-    def node(self, node: Node) -> None:
-        self._pending.append(_file_entry(self.layers, node.info))
-        if len(self._pending) >= 2048:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._pending:
-            self.out.write(("[\n" if not self._entries else ",\n") + ",\n".join(self._pending))
-            self._entries += len(self._pending)
-            self._pending = []
-
-    def end_layer(self, n: int) -> None:
-        self._flush()
-        self.out.write("\n      ]\n    }" if self._entries else "[]\n    }")
+        if not nodes:
+            out.write("[]\n    }")
+            return
+        rows = _file_entries(layer, nodes)
+        out.write("[\n")
+        for start in range(0, len(nodes), 4096):  # bounded pieces: a layer can be huge
+            if start:
+                out.write(",\n")
+            out.write(",\n".join(itertools.islice(rows, 4096)))
+        out.write("\n      ]\n    }")
 
     def finish(self, eff: DiveEfficiency) -> None:
         out = self.out
@@ -149,8 +157,9 @@ class ExportWriter:
         out.write("\n  }\n}")
 
 
-def write_export(path: str, meta: ImageMeta, layers: list[LayerIndex]) -> DiveEfficiency:
+def write_export(path: str, meta: ImageMeta, layers: Iterable[LayerIndex]) -> DiveEfficiency:
     """Analyse and write dive's export to `path` atomically; returns dive's numbers.
+    `layers` may still be arriving (see `dive_efficiency`).
 
     The temp file's name is fixed before it is created, so an interrupt at any point can
     remove it; the target is replaced only by a complete file."""
@@ -164,7 +173,7 @@ def write_export(path: str, meta: ImageMeta, layers: list[LayerIndex]) -> DiveEf
         except OSError as exc:
             raise ImageError(f"{path}: cannot write the export ({exc.strerror})") from None
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
-            writer = ExportWriter(f, meta, layers)
+            writer = ExportWriter(f, meta)
             eff = dive_efficiency(layers, writer)
             writer.finish(eff)
         os.replace(tmp, target)

@@ -89,11 +89,13 @@ def _checksum_ok(header: bytes) -> bool:
         stored = int(header[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
     except ValueError:
         return False
-    blanked = header[:148] + _SPACES + header[156:]
     # adler32's low half is (1 + sum) mod 65521, in C: a cheap check of the sum for every
-    # header; the exact sums (and the old signed variant) only when it disagrees.
-    if (zlib.adler32(blanked) & 0xFFFF) == (1 + stored) % 65521:
+    # header (the field itself counted as eight spaces); the exact sums (and the old signed
+    # variant) only when it disagrees.
+    low = (zlib.adler32(header) & 0xFFFF) - (zlib.adler32(header[148:156]) & 0xFFFF)
+    if (low + 256 - stored) % 65521 == 0:
         return True
+    blanked = header[:148] + _SPACES + header[156:]
     return stored in (sum(blanked), sum(b - 256 if b > 127 else b for b in blanked))
 
 
@@ -250,7 +252,13 @@ def iter_headers(
     first = True
     while True:
         start = reader.offset
-        header = reader.read(BLOCK)
+        buf, pos = reader._buf, reader._pos
+        if len(buf) - pos >= BLOCK:  # the usual case, without a call per header
+            header = buf[pos : pos + BLOCK]
+            reader._pos = pos + BLOCK
+            reader.offset = start + BLOCK
+        else:
+            header = reader.read(BLOCK)
         if not header:
             if first and not allow_empty:
                 raise ImageError(f"{where}: empty archive")
@@ -288,10 +296,8 @@ def iter_headers(
             continue
 
         name = header[0:100].partition(b"\0")[0]
-        if magic == b"ustar\x00":
-            prefix = _nts(header[345:500])
-            if prefix:
-                name = prefix + b"/" + name
+        if header[345] and magic == b"ustar\x00":
+            name = _nts(header[345:500]) + b"/" + name
         if long_name is not None:
             name = long_name
         link = long_link if long_link is not None else header[157:257].partition(b"\0")[0]
@@ -301,15 +307,19 @@ def iter_headers(
             uid = int(header[108:115], 8)
             gid = int(header[116:123], 8)
             mtime = int(header[136:147], 8)
+            wide = False
         except ValueError:
             mode = _number(header[100:108], "mode", where)
             uid = _number(header[108:116], "uid", where)
             gid = _number(header[116:124], "gid", where)
             mtime = _number(header[136:148], "mtime", where)
-        if not (0 <= mode < _LIMIT and -_LIMIT <= uid < _LIMIT and -_LIMIT <= gid < _LIMIT) or not (
-            -_LIMIT <= mtime < _LIMIT
-        ):
+            wide = True  # base-256 numbers can be larger than the index's 64-bit arrays
+        if (
+            wide and not (mode < _LIMIT and -_LIMIT <= uid < _LIMIT and -_LIMIT <= gid < _LIMIT)
+        ) or not (-_LIMIT <= mtime < _LIMIT):
             raise ImageError(f"{where}: tar header at offset {start} has a number out of range")
+        if mode < 0:
+            raise ImageError(f"{where}: tar header at offset {start} has a negative mode")
         if kind == _GNU_SPARSE:
             size = _number(header[483:495], "realsize", where)
             kind = REG
@@ -343,24 +353,29 @@ def iter_headers(
             kind = DIR if name.endswith(b"/") else REG
         elif kind == CONTIG:
             kind = REG
+        data_at = reader.offset
         entry = TarHeader(
-            name=_decode(name),
-            type=kind,
-            size=size,
-            mode=mode,
-            uid=uid,
-            gid=gid,
-            mtime=mtime,
-            linkname=_decode(link),
-            offset=reader.offset,
-            stored=stored,
+            _decode(name),
+            kind,
+            size,
+            mode,
+            uid,
+            gid,
+            mtime,
+            _decode(link) if link else "",
+            data_at,
+            stored,
         )
         long_name = long_link = None
         pax = {}
-        data_end = reader.offset + padded
         yield entry
-        if reader.offset < data_end:
-            reader.skip(data_end - reader.offset)
+        left = data_at + padded - reader.offset
+        if left > 0:
+            if len(reader._buf) - reader._pos >= left:  # the padding after a hashed file
+                reader._pos += left
+                reader.offset += left
+            else:
+                reader.skip(left)
 
 
 def normalize(name: str) -> str:

@@ -21,7 +21,7 @@ DIFF_NAMES = ("unmodified", "modified", "added", "removed")
 
 NO_INFO = -1  # a directory that exists only because something below it does
 _SHIFT = 32
-_MASK = (1 << _SHIFT) - 1
+INDEX_MASK = (1 << _SHIFT) - 1  # a ref's entry number in its layer
 
 
 def ref(layer: int, entry: int) -> int:
@@ -88,7 +88,7 @@ class FileTree:
 
     # -- info access -------------------------------------------------------------------------
     def _entry(self, info: int) -> tuple[LayerIndex, int]:
-        return self.layers[info >> _SHIFT], info & _MASK
+        return self.layers[info >> _SHIFT], info & INDEX_MASK
 
     def type_of(self, node: Node) -> int:
         if node.info == NO_INFO:
@@ -213,19 +213,24 @@ def layer_tree(layers: list[LayerIndex], n: int) -> FileTree:
     for i, path in enumerate(idx.paths):
         node = by_path.get(path)
         if node is None:
-            node = _make_node(tree, by_path, path)
-            if node is None:
-                continue
+            parent_path, _, name = path.rpartition("/")
+            parent = by_path.get(parent_path)
+            if parent is not None and not name.startswith(".wh..wh."):  # the usual case
+                node = by_path[path] = Node(name, parent)
+                if parent.children is NO_CHILDREN:
+                    parent.children = {}
+                parent.children[name] = node
+            else:
+                node = _make_node(tree, by_path, path)
+                if node is None:
+                    continue
         node.info = base | i
     return tree
 
 
 def _make_node(tree: FileTree, by_path: dict[str, Node], path: str) -> Node | None:
-    parent_path, _, name = path.rpartition("/")
-    parent = by_path.get(parent_path)
-    if parent is not None and not name.startswith(".wh..wh."):  # the usual case
-        child = by_path[path] = parent.add(Node(name, parent))
-        return child
+    """The node for `path` with its missing parents (implicit directories); None for an
+    opaque marker or other `.wh..wh.` meta entry."""
     missing = []
     parent_path = path
     while True:

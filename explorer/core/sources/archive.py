@@ -50,7 +50,7 @@ _SAMPLE_HEADERS = 256
 _SAMPLE_BYTES = 1 << 20
 _META_TYPES = frozenset(b"xgLK")  # PAX and GNU long-name headers: not entries
 ENV_WORKERS = "LAYERSCOPE_WORKERS"  # worker processes; 1 = index in-process
-ENV_START = "LAYERSCOPE_MP_START"  # forkserver (default), spawn or fork: for measurements
+ENV_START = "LAYERSCOPE_MP_START"  # fork, forkserver or spawn: for measurements
 
 
 class _Default:
@@ -198,12 +198,16 @@ def worker_count() -> int:
 
 
 def _mp_context() -> Any:
-    # Not "fork": the TUI indexes from a thread, and forking a threaded process is unsafe.
-    # The fork server starts once (it preloads this module) and forks each worker from itself.
+    # "fork" only from a single-threaded process (the command line): it starts workers at
+    # once. The TUI indexes from a thread, and forking a threaded process is unsafe: there
+    # the fork server starts once (it preloads this module) and forks each worker from itself.
     method = os.environ.get(ENV_START, "")
     methods = multiprocessing.get_all_start_methods()
     if method not in methods:
-        method = "forkserver" if "forkserver" in methods else "spawn"
+        if "fork" in methods and threading.active_count() == 1:
+            method = "fork"
+        else:
+            method = "forkserver" if "forkserver" in methods else "spawn"
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
         ctx.set_forkserver_preload([__name__])
@@ -223,9 +227,9 @@ def index_jobs(
     workers = worker_count() if workers is None else workers
     workers = min(workers, len(jobs))
     if workers >= 2:
-        saving, heaviest_first = _plan(jobs, workers)
+        saving, in_order = _plan(jobs, workers)
         if saving >= PARALLEL_MIN_SECONDS:
-            yield from _index_parallel(heaviest_first, cache, progress, cancel, workers)
+            yield from _index_parallel(in_order, cache, progress, cancel, workers)
             return
     yield from _index_serial(jobs, cache, progress, cancel)
 
@@ -297,13 +301,15 @@ def _cost(job: _Job) -> float:
 
 
 def _plan(jobs: list[_Job], workers: int) -> tuple[float, list[_Job]]:
-    """(the seconds `workers` would take off the longest queue, the jobs heaviest first):
-    one big layer and small ones gain little, compressed and many-file layers much."""
-    costs = sorted(((_cost(job), n) for n, job in enumerate(jobs)), reverse=True)
+    """(the seconds `workers` would take off the longest queue, the jobs in layer order):
+    one big layer and small ones gain little, compressed and many-file layers much. Layer
+    order, not heaviest first: the analysis and the TUI consume layers bottom up, so the
+    lowest ones are wanted first."""
+    in_order = sorted(jobs, key=lambda job: min(job.layers))
     queues = [0.0] * workers
-    for cost, _n in costs:
-        queues[queues.index(min(queues))] += cost
-    return sum(queues) - max(queues), [jobs[n] for _c, n in costs]
+    for job in in_order:
+        queues[queues.index(min(queues))] += _cost(job)
+    return sum(queues) - max(queues), in_order
 
 
 def _index_serial(
@@ -340,7 +346,7 @@ def _index_parallel(
     except (OSError, ValueError):  # no shared memory or semaphores here: in-process then
         yield from _index_serial(jobs, cache, progress, cancel)
         return
-    todo = list(jobs)  # heaviest first (see _plan): the queues end together
+    todo = list(jobs)  # in layer order (see _plan)
     running: dict[cf.Future[tuple[bytes, int, int]], _Job] = {}
     shown: dict[int, tuple[int, int]] = {}
     try:
