@@ -153,10 +153,12 @@ def _print_cache(store: Any, as_json: bool) -> None:
         return
     layers = sum(1 for e in entries if e.kind == "layer")
     images = sum(1 for e in entries if e.kind == "image")
+    analyses = sum(1 for e in entries if e.kind == "analysis")
     print(f"Layer cache: {store.root}")
     counts = [f"{layers} layer{'s' * (layers != 1)}", f"{images} image record{'s' * (images != 1)}"]
-    if len(entries) > layers + images:
-        counts.append(f"{len(entries) - layers - images} of an older format")
+    counts.append(f"{analyses} analys{'es' if analyses != 1 else 'is'}")
+    if len(entries) > layers + images + analyses:
+        counts.append(f"{len(entries) - layers - images - analyses} of an older format")
     print(f"Size: {_size(total)} of {_size(store.cap)} ({', '.join(counts)})")
     if not entries:
         return
@@ -164,7 +166,7 @@ def _print_cache(store: Any, as_json: bool) -> None:
     print(f"{'LAST USED':<19}  {'SIZE':>10}  {'FILES':>9}  {'LAYER TAR':>10}  {'KIND':<8}  KEY")
     for e in entries:
         used = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.last_used))
-        files = f"{e.entries:,}" if e.entries is not None else "-"
+        files = f"{e.entries:,}" if e.entries is not None and e.kind == "layer" else "-"
         tar = _size(e.tar_size) if e.tar_size is not None else "-"
         kind = e.kind if e.kind != "image" else e.source
         if e.kind == "layer" and e.verified is False:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
+from explorer.core.cache import LayerCache
 from explorer.core.efficiency import DiveEfficiency, Reclaimable, dive_efficiency, reclaimable
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex
 from explorer.core.sources import LayerProgress, Source
+from explorer.core.sources.archive import DEFAULT_CACHE, resolve_cache
 
 
 @dataclass
@@ -18,6 +21,7 @@ class Analysis:
     layers: list[LayerIndex]
     efficiency: DiveEfficiency
     reclaimable: Reclaimable
+    cached: bool = False  # read from the cache, not computed
 
     @property
     def warnings(self) -> list[str]:
@@ -47,5 +51,41 @@ def index_all(
     return meta, list(in_layer_order(len(meta.layers), source.index_layers(progress, cancel)))
 
 
-def analyze(meta: ImageMeta, layers: list[LayerIndex]) -> Analysis:
-    return Analysis(meta, layers, dive_efficiency(layers), reclaimable(layers))
+def source_cache(source: Source) -> LayerCache | None:
+    """The cache `source` reads its layers from (None with --no-cache, for the bundled
+    sample, or for a source without one)."""
+    cache: Any = getattr(source, "cache", None)
+    return resolve_cache(cache, getattr(source, "path", "") if cache is DEFAULT_CACHE else "")
+
+
+def cached_analysis(
+    meta: ImageMeta, cache: LayerCache | None
+) -> tuple[DiveEfficiency, Reclaimable] | None:
+    """The analysis stored for this exact stack of layers (the diff_ids in order), or None.
+    Needs only the metadata: it can be looked up before the layers are loaded."""
+    if cache is None or not meta.layers:
+        return None
+    return cache.get_analysis([layer.digest for layer in meta.layers])
+
+
+def analyze(
+    meta: ImageMeta,
+    layers: list[LayerIndex],
+    cache: LayerCache | None = None,
+    known: tuple[DiveEfficiency, Reclaimable] | None = None,
+) -> Analysis:
+    """dive's efficiency and our reclaimable bytes. With a cache: read from it when this
+    exact stack of layers was analysed before (or taken from `known`, what
+    `cached_analysis` found earlier), else computed and stored there."""
+    if len(layers) != len(meta.layers):
+        raise ValueError(f"{len(layers)} layer indexes for {len(meta.layers)} layers")
+    if known is None:
+        known = cached_analysis(meta, cache)
+    if known is not None:
+        return Analysis(meta, layers, known[0], known[1], cached=True)
+    analysis = Analysis(meta, layers, dive_efficiency(layers), reclaimable(layers))
+    if cache is not None and meta.layers:
+        cache.put_analysis(
+            [layer.digest for layer in meta.layers], analysis.efficiency, analysis.reclaimable
+        )
+    return analysis

@@ -10,11 +10,16 @@ Layout: one file per entry in the cache directory (default `$LAYERSCOPE_CACHE_DI
 - `sha256-<hex>.<INDEX_FORMAT>.layer`: a layer index, keyed by diff_id;
 - `<kind>-sha256-<hex>.<INDEX_FORMAT>.image`: what an engine export told us about an image
   (exact layer ids, history, config, and which export member holds which layer), keyed by
-  image ID, so an image whose layers are all cached reopens without any export.
+  image ID, so an image whose layers are all cached reopens without any export;
+- `analysis-<hex>.<INDEX_FORMAT>.analysis`: an image's analysis (dive's efficiency and our
+  reclaimable bytes, every row), keyed by the ordered list of its layers' diff_ids and the
+  analysis format, so a warm re-open shows the score without recomputing it.
 
 Each file is an 88-byte header (magic, format, kind, schema fingerprint of `LayerIndex`, entry
 count, layer tar size, payload length, xxh3-128 of the payload, sha256 of the key) followed by
-the payload: a pickle (protocol 5) of the `LayerIndex`, or JSON for an image record. Files are
+the payload: a pickle (protocol 5) of the `LayerIndex`, JSON for an image record, or for an
+analysis a pickle of plain tuples, lists, strings, numbers and arrays (columns, not one object
+per row: 100k rows load in a few tens of milliseconds). Files are
 written to a temp file and renamed into place (atomic; two instances may write the same entry
 at once, the last rename wins and both are whole). Reads verify everything before unpickling
 — with an unpickler that only knows `LayerIndex` and `array` — and a corrupt, truncated,
@@ -41,7 +46,7 @@ import tempfile
 import time
 import zlib
 from array import _array_reconstructor, array  # type: ignore[attr-defined]
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from sys import intern
@@ -49,10 +54,18 @@ from typing import Any
 
 import xxhash
 
+from explorer.core.efficiency import (
+    REMEDY,
+    DiveEfficiency,
+    HiddenBytes,
+    Reclaimable,
+    WasteRow,
+)
 from explorer.core.errors import ImageError
 from explorer.core.layerindex import LayerIndex
 
 INDEX_FORMAT = 1  # bump when the meaning of an index changes (hashing, normalisation...)
+ANALYSIS_FORMAT = 1  # bump when efficiency.py computes anything differently
 DEFAULT_CAP = 2 << 30  # 2 GiB
 ENV_DIR = "LAYERSCOPE_CACHE_DIR"
 ENV_MAX = "LAYERSCOPE_CACHE_MAX"
@@ -61,6 +74,7 @@ ENV_OFF = "LAYERSCOPE_NO_CACHE"
 MAGIC = b"LSCACHE\n"
 KIND_LAYER = 1
 KIND_IMAGE = 2
+KIND_ANALYSIS = 3
 VERIFIED = 1  # header flag: the layer's bytes were hashed and matched its diff_id
 _HEADER = struct.Struct("<8sHBBIQQQ16s32s")
 HEADER_SIZE = _HEADER.size  # 88
@@ -71,6 +85,8 @@ _WHERE = "\x00"  # stands for the `where` prefix of a warning in a stored index
 _DIGEST = re.compile(r"^(sha256|sha384|sha512):([0-9a-f]{64,128})$")
 _LAYER_NAME = re.compile(r"^(sha256|sha384|sha512)-([0-9a-f]{64,128})\.(\d+)\.layer$")
 _IMAGE_NAME = re.compile(r"^([a-z0-9]+)-(sha256|sha384|sha512)-([0-9a-f]{64,128})\.(\d+)\.image$")
+_ANALYSIS_NAME = re.compile(r"^analysis-([0-9a-f]{64})\.(\d+)\.analysis$")
+_SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
 _ARRAYS = [name for name, value in vars(LayerIndex()).items() if isinstance(value, array)]
 
 
@@ -82,6 +98,16 @@ def _schema() -> int:
 
 
 SCHEMA = _schema()
+
+
+def _analysis_schema() -> int:
+    """A fingerprint of the analysis's row types, as SCHEMA is of LayerIndex's."""
+    types = (DiveEfficiency, WasteRow, Reclaimable, HiddenBytes)
+    text = ";".join(f"{t.__name__}.{f.name}:{f.type}" for t in types for f in dataclasses.fields(t))
+    return zlib.crc32(f"{ANALYSIS_FORMAT};{text}".encode())
+
+
+ANALYSIS_SCHEMA = _analysis_schema()
 
 
 # -- payloads ------------------------------------------------------------------------------
@@ -135,6 +161,85 @@ def decode_index(payload: bytes, where: str = "") -> LayerIndex:
     if any(w.startswith(_WHERE) for w in index.warnings):
         index.warnings = [where + w[1:] if w.startswith(_WHERE) else w for w in index.warnings]
     return index
+
+
+def analysis_key(diff_ids: Sequence[str]) -> str | None:
+    """The key of an image's analysis: its layers' diff_ids in order (with the formats of the
+    indexes and of the analysis), hashed; None when a diff_id is not a sha256 digest (only
+    those are checked against the layer's bytes, so only those name what was analysed)."""
+    if not diff_ids or not all(isinstance(d, str) and _SHA256.match(d) for d in diff_ids):
+        return None
+    text = f"analysis:{ANALYSIS_SCHEMA}:{INDEX_FORMAT}:{SCHEMA}:" + ",".join(diff_ids)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def encode_analysis(efficiency: DiveEfficiency, reclaimable: Reclaimable) -> bytes:
+    """The payload of an analysis entry: plain values and columns (arrays of int64), no
+    class of ours, so the restricted unpickler reads it. Raises OverflowError on a number
+    an int64 cannot hold (then it is not cached)."""
+    eff, rec = efficiency, reclaimable
+    reasons = sorted({r.reason for r in rec.rows})
+    code = {reason: i for i, reason in enumerate(reasons)}
+    value = (
+        ANALYSIS_SCHEMA,
+        (float(eff.score), eff.wasted_bytes, eff.size_bytes, eff.user_size_bytes),
+        [r.path for r in eff.rows],
+        array("q", [r.count for r in eff.rows]),
+        array("q", [r.cumulative for r in eff.rows]),
+        array("q", [r.minimum for r in eff.rows]),
+        rec.total,
+        [r.path for r in rec.rows],
+        array("q", [r.size for r in rec.rows]),
+        array("q", [r.added_by for r in rec.rows]),
+        array("q", [r.hidden_by for r in rec.rows]),
+        reasons,
+        array("q", [code[r.reason] for r in rec.rows]),
+    )
+    return pickle.dumps(value, protocol=5)
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(type(v) is str for v in value)
+
+
+def _ints(value: Any) -> bool:
+    return type(value) is int
+
+
+def decode_analysis(payload: bytes) -> tuple[DiveEfficiency, Reclaimable]:
+    """`encode_analysis`'s values back; raises ValueError when the bytes are not that."""
+    try:
+        value = _Unpickler(io.BytesIO(payload)).load()
+    except Exception as exc:
+        raise ValueError(f"bad payload ({type(exc).__name__})") from None
+    if not isinstance(value, tuple) or len(value) != 13 or value[0] != ANALYSIS_SCHEMA:
+        raise ValueError("payload is not an analysis")
+    _, head, paths, counts, cums, mins, total, hpaths, sizes, added, hidden, reasons, codes = value
+    if not (
+        isinstance(head, tuple)
+        and len(head) == 4
+        and type(head[0]) is float
+        and all(_ints(v) for v in head[1:])
+        and _ints(total)
+        and _strings(paths)
+        and _strings(hpaths)
+        and _strings(reasons)
+        and all(r in REMEDY for r in reasons)
+        and all(isinstance(c, array) and c.typecode == "q" for c in (counts, cums, mins))
+        and all(isinstance(c, array) and c.typecode == "q" for c in (sizes, added, hidden, codes))
+        and len(paths) == len(counts) == len(cums) == len(mins)
+        and len(hpaths) == len(sizes) == len(added) == len(hidden) == len(codes)
+        and (not codes or 0 <= min(codes) <= max(codes) < len(reasons))
+    ):
+        raise ValueError("payload analysis is damaged")
+    score, wasted, size, user_size = head
+    rows = list(map(WasteRow, paths, counts, cums, mins))
+    why = [reasons[c] for c in codes]
+    hidden_rows = list(map(HiddenBytes, hpaths, sizes, added, hidden, why))
+    return (
+        DiveEfficiency(score, wasted, size, user_size, rows),
+        Reclaimable(total, hidden_rows),
+    )
 
 
 # -- settings ------------------------------------------------------------------------------
@@ -227,11 +332,11 @@ def layer_key(diff_id: str) -> str | None:
 @dataclass
 class CacheEntry:
     name: str  # file name in the cache directory
-    kind: str  # "layer", "image" or "stale" (another index format: evicted in time)
-    key: str  # diff_id (layer) or image ID (image)
+    kind: str  # "layer", "image", "analysis" or "stale" (another format: evicted in time)
+    key: str  # diff_id (layer), image ID (image), hash of the diff_ids (analysis)
     size: int  # bytes on disk
     last_used: float  # mtime: touched on every hit
-    entries: int | None = None  # tar entries in a layer
+    entries: int | None = None  # tar entries in a layer; rows of an analysis
     tar_size: int | None = None  # bytes of the layer's uncompressed tar
     verified: bool | None = None  # its bytes hashed to its diff_id when it was indexed
     source: str = ""  # image records: the engine kind
@@ -347,6 +452,47 @@ class LayerCache:
                 out.update({k: v for k, v in members.items() if isinstance(v, str)})
         return out
 
+    # -- analyses ---------------------------------------------------------------------------
+    def _analysis_path(self, diff_ids: Sequence[str]) -> tuple[Path, str] | None:
+        key = analysis_key(diff_ids)
+        if key is None:
+            return None
+        return self.root / f"analysis-{key}.{INDEX_FORMAT}.analysis", f"analysis:{key}"
+
+    def get_analysis(self, diff_ids: Sequence[str]) -> tuple[DiveEfficiency, Reclaimable] | None:
+        """The cached analysis of the image made of layers `diff_ids` (in this order), or
+        None (a bad entry is deleted: a miss)."""
+        found = self._analysis_path(diff_ids)
+        if found is None:
+            return None
+        path, key = found
+        payload = self._read(path, KIND_ANALYSIS, key)
+        if payload is None:
+            self.stats.misses += 1
+            return None
+        try:
+            analysis = decode_analysis(payload)
+        except ValueError:
+            self._discard(path)
+            self.stats.misses += 1
+            return None
+        self.stats.hits += 1
+        return analysis
+
+    def put_analysis(
+        self, diff_ids: Sequence[str], efficiency: DiveEfficiency, reclaimable: Reclaimable
+    ) -> bool:
+        found = self._analysis_path(diff_ids)
+        if found is None:
+            return False
+        path, key = found
+        try:
+            payload = encode_analysis(efficiency, reclaimable)
+        except (OverflowError, TypeError):
+            return False
+        rows = len(efficiency.rows) + len(reclaimable.rows)
+        return self._write(path, KIND_ANALYSIS, key, payload, rows, 0)
+
     # -- listing, size, clearing -----------------------------------------------------------
     def entries(self, details: bool = True) -> list[CacheEntry]:
         """Every entry, most recently used first (`details`: read each header too)."""
@@ -356,6 +502,7 @@ class LayerCache:
                 continue
             m = _LAYER_NAME.match(name)
             mi = _IMAGE_NAME.match(name)
+            ma = _ANALYSIS_NAME.match(name)
             if m:
                 kind = "layer" if int(m.group(3)) == INDEX_FORMAT else "stale"
                 entry = CacheEntry(name, kind, f"{m.group(1)}:{m.group(2)}", st.st_size, 0.0)
@@ -363,6 +510,9 @@ class LayerCache:
                 kind = "image" if int(mi.group(4)) == INDEX_FORMAT else "stale"
                 key = f"{mi.group(2)}:{mi.group(3)}"
                 entry = CacheEntry(name, kind, key, st.st_size, 0.0, source=mi.group(1))
+            elif ma:
+                kind = "analysis" if int(ma.group(2)) == INDEX_FORMAT else "stale"
+                entry = CacheEntry(name, kind, ma.group(1), st.st_size, 0.0)
             else:
                 continue  # not ours: never listed, never deleted
             entry.last_used = st.st_mtime
@@ -371,6 +521,10 @@ class LayerCache:
                 if header is not None:
                     entry.entries, entry.tar_size = header[5], header[6]
                     entry.verified = bool(header[3] & VERIFIED)
+            elif details and entry.kind == "analysis":
+                header = self._header(self.root / name)
+                if header is not None:
+                    entry.entries = header[5]
             out.append(entry)
         out.sort(key=lambda e: e.last_used, reverse=True)
         return out
@@ -434,6 +588,7 @@ class LayerCache:
             name.startswith(_TMP_PREFIX)
             or _LAYER_NAME.match(name) is not None
             or _IMAGE_NAME.match(name) is not None
+            or _ANALYSIS_NAME.match(name) is not None
         )
 
     def _scan(self) -> Iterator[tuple[str, os.stat_result]]:
@@ -485,6 +640,7 @@ class LayerCache:
                     and fmt == INDEX_FORMAT
                     and kind_ == kind
                     and (schema == SCHEMA or kind != KIND_LAYER)
+                    and (schema == ANALYSIS_SCHEMA or kind != KIND_ANALYSIS)
                     and keyhash == hashlib.sha256(key.encode()).digest()
                     and st.st_size == HEADER_SIZE + length
                 )
@@ -526,7 +682,7 @@ class LayerCache:
             INDEX_FORMAT,
             kind,
             flags,
-            SCHEMA if kind == KIND_LAYER else 0,
+            {KIND_LAYER: SCHEMA, KIND_ANALYSIS: ANALYSIS_SCHEMA}.get(kind, 0),
             entries,
             tar_size,
             len(payload),
