@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from textual.message import Message
 
-from explorer.core.analysis import analyze
+from explorer.core.analysis import analyze, cached_analysis, source_cache
 from explorer.core.errors import Cancelled, EngineError, ImageError
 from explorer.core.layerindex import LayerIndex
 from explorer.core.sources import Source, open_source
@@ -69,6 +69,13 @@ def run_index(
         source = opener() if opener is not None else open_source(target, kind, platform)
         meta = source.open()
         post(SourceOpened(meta))
+        # A warm re-open: the analysis of these very layers is read now, before the layers
+        # are handed to the UI (whose first tree view would otherwise compete with it), and
+        # posted as soon as they are all in.
+        cache = source_cache(source)
+        known = cached_analysis(meta, cache)
+        if cancel.is_set():
+            raise Cancelled
         found: dict[int, LayerIndex] = {}
         for n, index in source.index_layers(progress, cancel):
             found[n] = index
@@ -78,7 +85,7 @@ def run_index(
         post(IndexFinished(clock() - started))
         layers = [found[n] for n in range(len(meta.layers))]
         analysing = clock()
-        analysis = analyze(meta, layers)
+        analysis = analyze(meta, layers, cache, known)
         if cancel.is_set():
             raise Cancelled
         post(AnalysisReady(analysis, clock() - analysing))

@@ -223,8 +223,11 @@ class MainScreen(Screen[None]):
         if selected is not None:
             if message.layer == selected:
                 self._show_details(selected)
-            if self.tree.shown is None and self.tree.state.ready(selected):
-                self.tree.refresh_view()
+            # Once: the layers that arrive while the first view is computed change nothing in
+            # it, and each refresh would start the same computation again.
+            tree = self.tree
+            if tree.shown is None and not tree.computing and tree.state.ready(selected):
+                tree.refresh_view()
 
     def on_index_finished(self, message: IndexFinished) -> None:
         if self.cancelled:
