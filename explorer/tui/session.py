@@ -74,14 +74,26 @@ def run_index(
         # posted as soon as they are all in.
         cache = source_cache(source)
         known = cached_analysis(meta, cache)
+        # Everything cached: the layers load in a fraction of a second, and the UI is handed
+        # them all at once (one redraw, and the first tree view does not compete with the
+        # loading); otherwise each layer is shown as soon as it is read.
+        warm = (
+            known is not None
+            and cache is not None
+            and all(cache.has(layer.digest) for layer in meta.layers)
+        )
         if cancel.is_set():
             raise Cancelled
         found: dict[int, LayerIndex] = {}
         for n, index in source.index_layers(progress, cancel):
             found[n] = index
-            post(LayerIndexed(n, index))
+            if not warm:
+                post(LayerIndexed(n, index))
             if cancel.is_set():
                 raise Cancelled
+        if warm:
+            for n in sorted(found):
+                post(LayerIndexed(n, found[n]))
         post(IndexFinished(clock() - started))
         layers = [found[n] for n in range(len(meta.layers))]
         analysing = clock()

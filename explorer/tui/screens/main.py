@@ -124,6 +124,7 @@ class MainScreen(Screen[None]):
         self.failure: str | None = None
         self.cancelled = False
         self._cancel = threading.Event()
+        self._first_view_due = False  # the first tree view is asked for after a redraw
 
     @property
     def lsapp(self) -> LayerScopeApp:
@@ -224,10 +225,22 @@ class MainScreen(Screen[None]):
             if message.layer == selected:
                 self._show_details(selected)
             # Once: the layers that arrive while the first view is computed change nothing in
-            # it, and each refresh would start the same computation again.
+            # it, and each refresh would start the same computation again. After the next
+            # redraw: layers that arrive together (a warm cache) are drawn first.
             tree = self.tree
-            if tree.shown is None and not tree.computing and tree.state.ready(selected):
-                tree.refresh_view()
+            if (
+                tree.shown is None
+                and not tree.computing
+                and not self._first_view_due
+                and tree.state.ready(selected)
+            ):
+                self._first_view_due = True
+                self.call_after_refresh(self._first_view)
+
+    def _first_view(self) -> None:
+        self._first_view_due = False
+        if self.tree.shown is None and not self.tree.computing and self.tree.state.ready():
+            self.tree.refresh_view()
 
     def on_index_finished(self, message: IndexFinished) -> None:
         if self.cancelled:
