@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import io
 import json
@@ -233,9 +234,18 @@ def decode_analysis(payload: bytes) -> tuple[DiveEfficiency, Reclaimable]:
     ):
         raise ValueError("payload analysis is damaged")
     score, wasted, size, user_size = head
-    rows = list(map(WasteRow, paths, counts, cums, mins))
-    why = [reasons[c] for c in codes]
-    hidden_rows = list(map(HiddenBytes, hpaths, sizes, added, hidden, why))
+    # Hundreds of thousands of new objects, none of them in a cycle: with the collector on,
+    # they would trigger full collections of everything the process holds (the UI's
+    # objects included), several times over.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        rows = list(map(WasteRow, paths, counts, cums, mins))
+        why = [reasons[c] for c in codes]
+        hidden_rows = list(map(HiddenBytes, hpaths, sizes, added, hidden, why))
+    finally:
+        if collecting:
+            gc.enable()
     return (
         DiveEfficiency(score, wasted, size, user_size, rows),
         Reclaimable(total, hidden_rows),

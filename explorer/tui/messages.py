@@ -54,6 +54,18 @@ class AnalysisReady(Message):
 
 
 @dataclass
+class LoadedFromCache(Message):
+    """A warm re-open: every layer index and the analysis came from the cache, and are
+    handed over at once (LayerIndexed for each, IndexFinished, AnalysisReady), so the screen
+    is drawn once, complete."""
+
+    layers: list[tuple[int, LayerIndex]]  # in layer order
+    index_seconds: float
+    analysis: Analysis
+    analysis_seconds: float
+
+
+@dataclass
 class IndexFailed(Message):
     """Opening or indexing failed; `message` is one sentence, `hint` says what to do."""
 

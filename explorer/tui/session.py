@@ -4,6 +4,7 @@ thread worker; it only reports through `post` (thread-safe `post_message`)."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import threading
 import time
@@ -22,6 +23,7 @@ from explorer.tui.messages import (
     IndexFinished,
     IndexProgress,
     LayerIndexed,
+    LoadedFromCache,
     SourceOpened,
 )
 
@@ -65,23 +67,27 @@ def run_index(
             post(IndexProgress(layer, entries, nbytes))
 
     source = None
+    collecting = gc.isenabled()
     try:
         source = opener() if opener is not None else open_source(target, kind, platform)
         meta = source.open()
         post(SourceOpened(meta))
-        # A warm re-open: the analysis of these very layers is read now, before the layers
-        # are handed to the UI (whose first tree view would otherwise compete with it), and
-        # posted as soon as they are all in.
         cache = source_cache(source)
-        known = cached_analysis(meta, cache)
-        # Everything cached: the layers load in a fraction of a second, and the UI is handed
-        # them all at once (one redraw, and the first tree view does not compete with the
-        # loading); otherwise each layer is shown as soon as it is read.
-        warm = (
-            known is not None
-            and cache is not None
+        cached = (
+            cache is not None
+            and bool(meta.layers)
             and all(cache.has(layer.digest) for layer in meta.layers)
         )
+        if cached:
+            # Every layer is in the cache: loading is a fraction of a second of building
+            # objects (hundreds of thousands, none in a cycle), which the cyclic collector
+            # would interrupt with full collections of everything the UI holds.
+            gc.disable()
+        # A warm re-open: the analysis of these very layers is read before the layers, and
+        # everything goes to the UI in one message (one redraw, and the first tree view does
+        # not compete with the loading); otherwise each layer is shown as soon as it is read.
+        known = cached_analysis(meta, cache)
+        warm = cached and known is not None
         if cancel.is_set():
             raise Cancelled
         found: dict[int, LayerIndex] = {}
@@ -91,16 +97,21 @@ def run_index(
                 post(LayerIndexed(n, index))
             if cancel.is_set():
                 raise Cancelled
-        if warm:
-            for n in sorted(found):
-                post(LayerIndexed(n, found[n]))
-        post(IndexFinished(clock() - started))
+        index_seconds = clock() - started
+        if not warm:
+            post(IndexFinished(index_seconds))
+            if collecting:
+                gc.enable()  # the analysis may take long: not with the collector off
         layers = [found[n] for n in range(len(meta.layers))]
         analysing = clock()
         analysis = analyze(meta, layers, cache, known)
         if cancel.is_set():
             raise Cancelled
-        post(AnalysisReady(analysis, clock() - analysing))
+        if warm:
+            batch = [(n, found[n]) for n in range(len(meta.layers))]
+            post(LoadedFromCache(batch, index_seconds, analysis, clock() - analysing))
+        else:
+            post(AnalysisReady(analysis, clock() - analysing))
     except Cancelled:
         post(IndexCancelled())
     except ImageError as exc:
@@ -110,6 +121,8 @@ def run_index(
     except Exception as exc:  # a bug of ours: one line in the app, never a traceback
         post(IndexFailed(f"internal error: {type(exc).__name__}: {exc}", hint_for(exc, target)))
     finally:
+        if collecting:
+            gc.enable()
         if source is not None:
             with contextlib.suppress(Exception):  # closing must not hide what happened
                 source.close()

@@ -286,13 +286,21 @@ def test_source_cache_follows_the_process_settings(image: Path, tmp_path: Path) 
 
 
 def _run_worker(target: str) -> list:
-    from explorer.tui.messages import AnalysisReady
+    """What the TUI's worker posts with the analysis: AnalysisReady after the layers, or
+    everything at once (LoadedFromCache) when the layers and the analysis were cached."""
+    from explorer.tui.messages import AnalysisReady, LayerIndexed, LoadedFromCache
     from explorer.tui.session import run_index
 
     posted: list = []
     run_index(target, None, None, posted.append, threading.Event())
-    ready = [m for m in posted if isinstance(m, AnalysisReady)]
+    ready = [m for m in posted if isinstance(m, AnalysisReady | LoadedFromCache)]
     assert len(ready) == 1, [type(m).__name__ for m in posted]
+    layers = [m.layer for m in posted if isinstance(m, LayerIndexed)]
+    if isinstance(ready[0], LoadedFromCache):
+        assert layers == [] and [n for n, _ in ready[0].layers] == list(range(len(LAYERS)))
+        assert ready[0].analysis.cached
+    else:
+        assert sorted(layers) == list(range(len(LAYERS)))
     return ready
 
 
@@ -302,6 +310,7 @@ def test_tui_worker_posts_the_cached_analysis(image: Path, tmp_path: Path) -> No
         [cold] = _run_worker(str(image))
         [warm] = _run_worker(str(image))
     assert not cold.analysis.cached and warm.analysis.cached
+    assert type(cold).__name__ == "AnalysisReady" and type(warm).__name__ == "LoadedFromCache"
     assert warm.analysis.efficiency == cold.analysis.efficiency
     assert warm.analysis.reclaimable == cold.analysis.reclaimable
     assert len(list(root.glob("analysis-*"))) == 1

@@ -34,6 +34,7 @@ from explorer.tui.messages import (
     IndexFinished,
     IndexProgress,
     LayerIndexed,
+    LoadedFromCache,
     SourceOpened,
 )
 from explorer.tui.session import run_index
@@ -236,6 +237,8 @@ class MainScreen(Screen[None]):
             ):
                 self._first_view_due = True
                 self.call_after_refresh(self._first_view)
+            elif tree.shown is not None and not tree.computing:
+                tree.prefetch()  # the views this layer makes possible
 
     def _first_view(self) -> None:
         self._first_view_due = False
@@ -276,6 +279,12 @@ class MainScreen(Screen[None]):
         selected = self.layer_list.selected_layer
         if selected is not None:
             self._show_details(selected)
+
+    def on_loaded_from_cache(self, message: LoadedFromCache) -> None:
+        for n, index in message.layers:
+            self.on_layer_indexed(LayerIndexed(n, index))
+        self.on_index_finished(IndexFinished(message.index_seconds))
+        self.on_analysis_ready(AnalysisReady(message.analysis, message.analysis_seconds))
 
     def on_index_failed(self, message: IndexFailed) -> None:
         if self.cancelled:
