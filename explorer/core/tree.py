@@ -5,6 +5,10 @@ Two stacking rules exist. `dive` reproduces dive 0.13.1 exactly (opaque markers 
 a directory replaced by a file keeps its old children), which the dive-compatible numbers
 need. `correct` applies OCI whiteout semantics: opaque directories hide everything below
 them, and a path that changes type loses what it had underneath.
+
+The analysis stacks in place (`stack`): it needs each stack once. The views need many
+(every layer, both modes) and keep them: `stacked` and `marked` make new trees that share
+every untouched subtree with the tree they start from, which stays as it was.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ NO_CHILDREN: dict[str, Node] = cast("dict[str, Node]", MappingProxyType({}))
 
 
 class Node:
-    __slots__ = ("children", "diff", "info", "name", "parent")
+    __slots__ = ("children", "diff", "info", "memo", "name", "parent")
 
     def __init__(self, name: str, parent: Node | None, info: int = NO_INFO) -> None:
         self.name = name
@@ -42,6 +46,9 @@ class Node:
         self.children: dict[str, Node] = NO_CHILDREN
         self.info = info
         self.diff = UNMODIFIED
+        # What a view computed about this directory (see treeview): trees share unchanged
+        # subtrees, so one computation serves every view that shows the node.
+        self.memo: object = None
 
     def add(self, child: Node) -> Node:
         if self.children is NO_CHILDREN:
@@ -67,10 +74,13 @@ class Node:
         return "/" + "/".join(reversed(parts))
 
     def sorted_children(self) -> list[Node]:
-        names = sorted(self.children)
-        if not all(name.isascii() for name in names):
+        children = self.children
+        if not children:
+            return []
+        names = sorted(children)
+        if not "".join(names).isascii():
             names.sort(key=_go_order)
-        return [self.children[k] for k in names]
+        return [children[k] for k in names]
 
 
 def _go_order(name: str) -> bytes:
@@ -97,10 +107,10 @@ class FileTree:
         return layer.types[i]
 
     def size_of(self, node: Node) -> int:
-        if node.info == NO_INFO:
+        info = node.info
+        if info == NO_INFO:
             return 0
-        layer, i = self._entry(node.info)
-        return layer.sizes[i]
+        return self.layers[info >> _SHIFT].sizes[info & INDEX_MASK]
 
     def is_dir(self, node: Node) -> bool:
         if node.info == NO_INFO:
@@ -108,22 +118,19 @@ class FileTree:
         layer, i = self._entry(node.info)
         return layer.types[i] == tarscan.DIR
 
-    def same_content(self, a: int, b: int, *, compare_links: bool) -> bool:
+    def same_content(self, a: int, b: int) -> bool:
         """dive's FileInfo.Compare: type, content hash, mode, uid and gid."""
         if a == NO_INFO or b == NO_INFO:
             return a == b
-        la, i = self._entry(a)
-        lb, j = self._entry(b)
-        same = (
+        la, i = self.layers[a >> _SHIFT], a & INDEX_MASK
+        lb, j = self.layers[b >> _SHIFT], b & INDEX_MASK
+        return (
             la.types[i] == lb.types[j]
             and la.hashes[i] == lb.hashes[j]
             and la.modes[i] == lb.modes[j]
             and la.uids[i] == lb.uids[j]
             and la.gids[i] == lb.gids[j]
         )
-        if same and compare_links:
-            same = la.links.get(i, "") == lb.links.get(j, "")
-        return same
 
     # -- building ------------------------------------------------------------------------------
     def get(self, path: str) -> Node | None:
@@ -137,44 +144,11 @@ class FileTree:
             node = child
         return node
 
-    def add_path(
-        self, path: str, info: int, *, correct: bool = False
-    ) -> tuple[Node | None, list[Node]]:
-        """dive's AddPath: create missing parents without info, put `info` on the leaf."""
-        node = self.root
-        added: list[Node] = []
-        parts = [p for p in path.strip("/").split("/") if p]
-        for n, part in enumerate(parts):
-            child = node.children.get(part)
-            if child is None:
-                if part.startswith(".wh..wh."):  # dive never adds these (opaque markers)
-                    return None, added
-                child = node.add(Node(part, node))
-                added.append(child)
-            node = child
-            if n == len(parts) - 1:
-                if correct and node.children and not self.is_dir_info(info):
-                    node.children = NO_CHILDREN  # a directory replaced by a non-directory
-                node.info = info
-        return node, added
-
     def is_dir_info(self, info: int) -> bool:
         if info == NO_INFO:
             return True
         layer, i = self._entry(info)
         return layer.types[i] == tarscan.DIR
-
-    def remove_path(self, path: str) -> bool:
-        node = self.get(path)
-        if node is None or node.parent is None:
-            return False
-        del node.parent.children[node.name]
-        return True
-
-    def copy(self) -> FileTree:
-        clone = FileTree(self.layers)
-        clone.root = _copy_node(self.root, None)
-        return clone
 
 
 def dispose(tree: FileTree) -> None:
@@ -186,21 +160,6 @@ def dispose(tree: FileTree) -> None:
         todo.extend(node.children.values())
         node.children = NO_CHILDREN
         node.parent = None
-
-
-def _copy_node(node: Node, parent: Node | None) -> Node:
-    clone = Node(node.name, parent, node.info)
-    clone.diff = node.diff
-    # iterative for deep trees
-    stack = [(node, clone)]
-    while stack:
-        src, dst = stack.pop()
-        for name, child in src.children.items():
-            c = dst.add(Node(name, dst, child.info))
-            c.diff = child.diff
-            if child.children:
-                stack.append((child, c))
-    return clone
 
 
 def layer_tree(layers: list[LayerIndex], n: int) -> FileTree:
@@ -322,55 +281,115 @@ def _has_content(node: Node) -> bool:
     return False
 
 
-def compare_and_mark(lower: FileTree, upper: FileTree, *, correct: bool = False) -> None:
-    """dive's CompareAndMark: graft `upper` onto `lower`, marking what it adds, changes and
-    removes. Removed nodes stay in the tree, marked. With `correct`, opaque directories and
-    type changes remove what they hide, and a changed link target counts as a change.
+def stacked(lower: FileTree, upper: FileTree) -> FileTree:
+    """dive's Stack as a new tree: `lower` is left as it was, and every subtree `upper` does
+    not touch is shared with it (stepping down the layer list costs the size of one layer,
+    not of the image)."""
+    out = FileTree(lower.layers)
+    out.root = _own(lower.root, None)
+    todo = [(out.root, upper.root)]
+    while todo:
+        low, up = todo.pop()  # `low` is this tree's own copy: its children can change
+        for child in up.sorted_children():
+            name = child.name
+            if name.startswith(WHITEOUT_PREFIX):
+                if name[4:] in low.children:
+                    del low.children[name[4:]]
+                continue
+            target = low.children.get(name)
+            target = Node(name, low) if target is None else _own(target, low)
+            _put(low, target)
+            target.info = child.info
+            if child.children:
+                todo.append((target, child))
+    return out
+
+
+def marked(lower: FileTree, upper: FileTree) -> FileTree:
+    """dive's CompareAndMark as a new tree: `upper` grafted onto `lower`, marking what it
+    adds, changes and removes (removed nodes stay, marked). `lower` is left as it was; what
+    `upper` does not touch is shared with it.
 
     Walks both trees together (no path lookups); marks are applied in dive's order:
     children before parents, siblings in byte order."""
-    marks: list[tuple[Node, int, int]] = []  # (lower node, upper info, tentative or -1 if added)
-    opaque = upper.opaque if correct else ()
-    if upper.root in opaque:
-        for below in lower.root.children.values():
-            _assign(below, REMOVED)
+    out = FileTree(lower.layers)
+    out.root = _own(lower.root, None)
+    own = {id(out.root)}  # nodes of this tree only (the others are shared: read-only)
+    marks: list[tuple[Node, int, int]] = []  # (node, upper info, tentative or -1 if added)
     todo: list[tuple[Node, Node, Iterator[Node]]] = [
-        (lower.root, upper.root, iter(upper.root.sorted_children()))
+        (out.root, upper.root, iter(upper.root.sorted_children()))
     ]
+    same_content = lower.same_content
     while todo:
         low, up, it = todo[-1]
         child = next(it, None)
         if child is None:
             todo.pop()
-            if todo and low.diff != ADDED:
-                if correct and low.diff == REMOVED:
-                    low.diff = UNMODIFIED  # hidden by an opaque marker, then written again
-                same = lower.same_content(low.info, up.info, compare_links=correct)
-                marks.append((low, up.info, UNMODIFIED if same else MODIFIED))
-            elif todo:
-                marks.append((low, up.info, -1))
+            if todo:  # not the root
+                tentative = -1
+                if low.diff != ADDED:
+                    tentative = UNMODIFIED if same_content(low.info, up.info) else MODIFIED
+                marks.append((low, up.info, tentative))
             continue
         name = child.name
         if name.startswith(WHITEOUT_PREFIX):
             target = low.children.get(name[4:])
             if target is not None:
-                _assign(target, REMOVED)
+                _put(low, _removed_copy(target, low))
             continue
         target = low.children.get(name)
         if target is None:
-            target = low.add(Node(name, low, child.info))
+            target = Node(name, low, child.info)
             target.diff = ADDED
-        elif correct and target.children and not lower.is_dir_info(child.info):
-            for below in target.children.values():
-                _assign(below, REMOVED)
-        if child in opaque:
-            for below in target.children.values():
-                _assign(below, REMOVED)
-        todo.append((target, child, iter(child.sorted_children())))
-    for low, info, tentative in marks:
-        if tentative >= 0 and low.diff == UNMODIFIED:
-            _derive(low, tentative)
-        low.info = info
+            own.add(id(target))
+            _put(low, target)
+        elif id(target) not in own:
+            target = _own(target, low)
+            own.add(id(target))
+            _put(low, target)
+        if child.children:
+            todo.append((target, child, iter(child.sorted_children())))
+        else:  # a leaf is marked at once: the same order as pushing and popping it
+            tentative = -1
+            if target.diff != ADDED:
+                tentative = UNMODIFIED if same_content(target.info, child.info) else MODIFIED
+            marks.append((target, child.info, tentative))
+    for node, info, tentative in marks:
+        if tentative >= 0 and node.diff == UNMODIFIED:
+            _derive(node, tentative)
+        node.info = info
+    return out
+
+
+def _own(node: Node, parent: Node | None) -> Node:
+    """A copy of `node` whose children (still shared) can be replaced."""
+    clone = Node(node.name, parent, node.info)
+    clone.diff = node.diff
+    if node.children:
+        clone.children = dict(node.children)
+    return clone
+
+
+def _put(parent: Node, child: Node) -> None:
+    if parent.children is NO_CHILDREN:
+        parent.children = {}
+    parent.children[child.name] = child
+
+
+def _removed_copy(node: Node, parent: Node) -> Node:
+    """A copy of the subtree at `node`, every node of it marked removed."""
+    top = _own(node, parent)
+    top.diff = REMOVED
+    todo = [top]
+    while todo:
+        copy = todo.pop()
+        for name, child in copy.children.items():
+            c = _own(child, copy)
+            c.diff = REMOVED
+            copy.children[name] = c
+            if c.children:
+                todo.append(c)
+    return top
 
 
 def node_path(node: Node) -> str:
@@ -382,36 +401,12 @@ def node_path(node: Node) -> str:
     return "/" + "/".join(reversed(parts))
 
 
-def _assign(node: Node, diff: int) -> None:
-    node.diff = diff
-    if diff == REMOVED:
-        stack = list(node.children.values())
-        while stack:
-            n = stack.pop()
-            n.diff = REMOVED
-            stack.extend(n.children.values())
-
-
 def _derive(node: Node, diff: int) -> None:
-    if not node.children:
-        _assign(node, diff)
-        return
-    mine = diff
-    for child in node.children.values():
-        if child.diff != mine:
-            mine = MODIFIED
-    _assign(node, mine)
-
-
-def cumulative_size(tree: FileTree, node: Node, *, skip_removed: bool = True) -> int:
-    """Size of a node and everything under it; removed children don't count unless the
-    node itself was removed (as dive displays directory sizes)."""
-    total = 0
-    count_removed = not skip_removed or node.diff == REMOVED
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if count_removed or n.diff != REMOVED:
-            total += tree.size_of(n)
-        stack.extend(n.children.values())
-    return total
+    """dive's derived mark: a leaf takes `diff`; a directory is modified when a child's mark
+    differs from it."""
+    if node.children:
+        for child in node.children.values():
+            if child.diff != diff:
+                diff = MODIFIED
+                break
+    node.diff = diff

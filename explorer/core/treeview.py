@@ -8,15 +8,17 @@ moving the cursor does not.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import overload
+from typing import cast, overload
 
 from explorer.core import tarscan
 from explorer.core.humanize_go import go_bytes
-from explorer.core.layerindex import LayerIndex, go_file_mode
+from explorer.core.layerindex import WHITEOUT_PREFIX, LayerIndex, go_file_mode
 from explorer.core.tree import (
     ADDED,
     MODIFIED,
@@ -25,11 +27,9 @@ from explorer.core.tree import (
     UNMODIFIED,
     FileTree,
     Node,
-    compare_and_mark,
-    dispose,
     layer_tree,
-    node_path,
-    stack,
+    marked,
+    stacked,
     walk_post,
 )
 
@@ -81,8 +81,44 @@ def permission_string(go_mode: int, is_dir: bool) -> str:
     return ("d" if is_dir else "-") + "".join(chars)
 
 
+_stamps = itertools.count(1)
+
+
+class _Dir:
+    """What one presentation state shows of a directory node (stored on the node, valid
+    while `stamp` is the model's): its visible children in display order and the rows each
+    one spans, its displayed size, whether it is hidden or expanded itself."""
+
+    __slots__ = (
+        "everything",
+        "expanded",
+        "hidden",
+        "kept",
+        "kids",
+        "rows",
+        "size",
+        "stamp",
+        "starts",
+    )
+
+    def __init__(self, stamp: int) -> None:
+        self.stamp = stamp
+        self.kids: list[Node] = []
+        self.starts: list[int] = []  # row offset of each kid below this directory's own row
+        self.rows = 0  # rows below this directory when expanded
+        self.everything = 0  # bytes at and below it, removed ones included
+        self.kept = 0  # bytes at and below it, removed ones excluded
+        self.size = 0  # what the size column shows
+        self.hidden = False
+        self.expanded = False
+
+
 class TreeViewModel:
-    """State of the tree pane: selected layer and mode, hidden kinds, filter, collapse, sort."""
+    """State of the tree pane: selected layer and mode, hidden kinds, filter, collapse, sort.
+
+    Views are trees that share what they have in common (see `tree.stacked` / `marked`),
+    and what is worked out for display is stored on each directory node: moving to another
+    layer costs what that layer changed, not the size of the image."""
 
     def __init__(self, layers: list[LayerIndex]) -> None:
         self.layers = layers
@@ -94,62 +130,97 @@ class TreeViewModel:
         self.collapsed: set[str] = set()  # paths of collapsed directories
         self.tree: FileTree | None = None
         self._rows: Rows | None = None
+        self._stamp = next(_stamps)
         self._layer_tree = lru_cache(maxsize=None)(self._build_layer_tree)
-        self._pristine: tuple[tuple[int, int], FileTree] | None = None
+        self._sizes = FileTree(layers)  # size_of works for a node of any of the trees
+        self._stacks: list[FileTree] = []  # layers 0..k stacked, for each k so far
+        self._aggregated: list[FileTree] = []  # layer 0 marked with layers 1..k, each k
+        self._views: dict[tuple[int, str], FileTree] = {}
 
     def _build_layer_tree(self, n: int) -> FileTree:
         return layer_tree(self.layers, n)
 
     # -- model ---------------------------------------------------------------------------------
     def set_layer(self, layer: int, mode: str | None = None) -> None:
-        """Compute the marked tree for a layer (the expensive step: run it in a worker)."""
+        """Show a layer's marked tree (run it in a worker: the first view of a big layer
+        takes a while; later ones cost what that layer changed, a view seen before nothing)."""
         self.layer = layer
         if mode is not None:
             self.mode = mode
-        b0, b1, t0, t1 = compare_indexes(layer, self.mode)
-        tree = self._stack(b0, b1)
-        for n in range(t0, t1 + 1):  # dive marks each upper layer in turn, unstacked
-            compare_and_mark(tree, self._layer_tree(n))
-        self.tree = tree  # the old tree lives on while rows handed out earlier point into it
+        self.tree = self.view(layer, self.mode)
         self._rows = None
 
-    def _stack(self, start: int, stop: int) -> FileTree:
-        """dive's StackTreeRange (a copy of layer 0, then layers start..stop stacked on it),
-        as a fresh copy the caller may mark. The unmarked stack is kept and extended when the
-        next request reaches further up, so stepping down the layer list stacks one layer."""
-        key, base = self._pristine if self._pristine is not None else ((-1, -1), None)
-        if base is None or key[0] != start or key[1] > stop:
-            if base is not None:
-                dispose(base)
-            base = self._layer_tree(0).copy()
-            key = (start, start - 1)
-        for n in range(key[1] + 1, stop + 1):
-            stack(base, self._layer_tree(n))
-        self._pristine = ((start, stop), base)
-        return base.copy()
+    def has_view(self, layer: int, mode: str) -> bool:
+        return (layer, mode) in self._views
+
+    def prepare(self, layer: int, mode: str) -> None:
+        """Work out a view ahead of time (its tree and what its rows need)."""
+        self.dir_memo(self.view(layer, mode).root, "")
+
+    def view(self, layer: int, mode: str) -> FileTree:
+        """The marked tree of a layer in a compare mode."""
+        tree = self._views.get((layer, mode))
+        if tree is None:
+            if mode == AGGREGATED and layer > 0:
+                tree = self._aggregated_view(layer)
+            elif layer == 0 and not self._has_whiteouts(0):
+                tree = self._stack(0)  # marked onto itself: the same tree, all unmodified
+            else:  # dive marks the layer onto the stack below it (layer 0: onto itself)
+                _start, below, top, _stop = compare_indexes(layer, LAYER_CHANGES)
+                tree = marked(self._stack(below), self._layer_tree(top))
+            self._views[(layer, mode)] = tree
+        return tree
+
+    def _has_whiteouts(self, n: int) -> bool:
+        return any(
+            p.startswith(WHITEOUT_PREFIX) or "/" + WHITEOUT_PREFIX in p
+            for p in self.layers[n].paths
+        )
+
+    def _stack(self, stop: int) -> FileTree:
+        """dive's StackTreeRange(0, stop): layers 0..stop stacked."""
+        stacks = self._stacks
+        if not stacks:
+            stacks.append(self._layer_tree(0))
+        while len(stacks) <= stop:
+            stacks.append(stacked(stacks[-1], self._layer_tree(len(stacks))))
+        return stacks[stop]
+
+    def _aggregated_view(self, layer: int) -> FileTree:
+        """Layer 0 marked with each of layers 1..layer in turn, as dive does."""
+        views = self._aggregated
+        if not views:
+            views.append(self._layer_tree(0))
+        while len(views) <= layer:
+            views.append(marked(views[-1], self._layer_tree(len(views))))
+        return views[layer]
 
     # -- presentation state --------------------------------------------------------------------
+    def _changed(self) -> None:
+        self._stamp = next(_stamps)  # what nodes remember was for the old presentation
+        self._rows = None
+
     def set_hidden(self, kinds: set[int]) -> None:
         self.hidden = set(kinds)
-        self._rows = None
+        self._changed()
 
     def toggle_hidden(self, kind: int) -> None:
         self.hidden ^= {kind}
-        self._rows = None
+        self._changed()
 
     def set_filter(self, pattern: str) -> None:
         """Regex filter on paths; raises re.error for a bad pattern (the UI shows it)."""
         self.filter = re.compile(pattern) if pattern else None
-        self._rows = None
+        self._changed()
 
     def set_sort(self, sort: str) -> None:
         self.sort = sort
-        self._rows = None
+        self._changed()
 
     def toggle_collapse(self, row: Row) -> None:
         if row.is_dir:
             self.collapsed ^= {row.path}
-            self._rows = None
+            self._changed()
 
     def collapse_all(self, collapse: bool) -> None:
         """Collapse or expand every directory that has its own entry (as dive does)."""
@@ -159,105 +230,87 @@ class TreeViewModel:
             for node, path in walk_post(tree.root):
                 if node.children and tree.is_dir(node):
                     self.collapsed.add(path)
-        self._rows = None
+        self._changed()
 
     # -- rows ----------------------------------------------------------------------------------
     def rows(self) -> Rows:
         if self._rows is None:
-            self._rows = self._flatten()
+            self._rows = Rows(self, self.tree)
         return self._rows
 
-    def _hidden(self) -> set[int]:
-        """ids of hidden nodes, as dive decides: a hidden diff kind hides a node unless a child
-        shows; the filter hides what has no visible child and no match (a non-empty one)."""
-        assert self.tree is not None
-        hidden: set[int] = set()
-        kinds, pattern = self.hidden, self.filter
-        for node, path in walk_post(self.tree.root):
-            shown_child = any(id(c) not in hidden for c in node.children.values())
-            is_hidden = node.diff in kinds and not shown_child
-            if pattern is not None and not shown_child and not is_hidden:
+    def dir_memo(self, node: Node, path: str) -> _Dir:
+        """The display facts of directory `node` at `path`, worked out (children first) for
+        the nodes that do not have them for this presentation yet."""
+        stamp = self._stamp
+        memo = node.memo
+        if isinstance(memo, _Dir) and memo.stamp == stamp:
+            return memo
+        todo: list[tuple[Node, str, bool]] = [(node, path, False)]
+        while todo:
+            n, p, children_done = todo.pop()
+            if children_done:
+                n.memo = self._work_out(n, p)
+                continue
+            todo.append((n, p, True))
+            for kid in n.children.values():
+                if kid.children:
+                    m = kid.memo
+                    if not (isinstance(m, _Dir) and m.stamp == stamp):
+                        todo.append((kid, f"{p}/{kid.name}", False))
+        return cast(_Dir, node.memo)
+
+    def _work_out(self, node: Node, path: str) -> _Dir:
+        """dive's rules: a hidden diff kind hides a node unless a child shows; the filter
+        hides what has no visible child and no match (a non-empty one). A directory's size
+        counts what is below it that is shown, without removed entries unless the directory
+        itself was removed."""
+        memo = _Dir(self._stamp)
+        kinds, pattern, size_of = self.hidden, self.filter, self._sizes.size_of
+        shown: list[tuple[Node, int, int]] = []  # (kid, displayed size, rows it spans)
+        everything = kept = 0
+        for kid in node.sorted_children():
+            if kid.children:
+                m = cast(_Dir, kid.memo)
+                if m.hidden:
+                    continue
+                everything += m.everything
+                kept += m.kept
+                shown.append((kid, m.size, 1 + m.rows if m.expanded else 1))
+                continue
+            if kid.diff in kinds:
+                continue
+            if pattern is not None:
+                match = pattern.search(f"{path}/{kid.name}")
+                if match is None or match.group() == "":
+                    continue
+            size = size_of(kid)
+            everything += size
+            kept += 0 if kid.diff == REMOVED else size
+            shown.append((kid, size, 1))
+        own = size_of(node)
+        memo.everything = everything + own
+        memo.kept = kept + (0 if node.diff == REMOVED else own)
+        memo.size = memo.everything if node.diff == REMOVED else memo.kept
+        if not shown:
+            hidden = node.diff in kinds
+            if pattern is not None and not hidden:
                 match = pattern.search(path)
-                is_hidden = match is None or match.group() == ""
-            if is_hidden:
-                hidden.add(id(node))
-        return hidden
+                hidden = match is None or match.group() == ""
+            memo.hidden = hidden
+        if self.sort == SORT_SIZE:
+            shown.sort(key=lambda k: -k[1])  # stable: ties stay in name order
+        memo.kids = [k for k, _size, _span in shown]
+        starts, at = [], 0
+        for _kid, _size, span in shown:
+            starts.append(at)
+            at += span
+        memo.starts = starts
+        memo.rows = at
+        memo.expanded = bool(shown) and path not in self.collapsed
+        return memo
 
-    def _sizes(self, hidden: set[int]) -> dict[int, int]:
-        """Displayed size of every visible node: a directory counts itself and what is below
-        it, without removed entries unless the directory itself was removed."""
-        assert self.tree is not None
-        tree = self.tree
-        order: list[Node] = []  # parents before children; walked backwards below
-        todo = [tree.root]
-        while todo:
-            node = todo.pop()
-            order.append(node)
-            for child in node.children.values():
-                if child.children:
-                    todo.append(child)
-        totals: dict[int, tuple[int, int]] = {}  # id -> (all, not removed)
-        sizes: dict[int, int] = {}
-        size_of = tree.size_of
-        for node in reversed(order):
-            everything = kept = 0
-            for child in node.children.values():
-                key = id(child)
-                if key in hidden:
-                    continue
-                if child.children:
-                    sub_all, sub_kept = totals[key]
-                else:
-                    sub_all = sizes[key] = size_of(child)
-                    sub_kept = 0 if child.diff == REMOVED else sub_all
-                everything += sub_all
-                kept += sub_kept
-            own = size_of(node)
-            everything += own
-            kept += 0 if node.diff == REMOVED else own
-            totals[id(node)] = (everything, kept)
-            sizes[id(node)] = everything if node.diff == REMOVED else kept
-        return sizes
-
-    def _flatten(self) -> Rows:
-        if self.tree is None:
-            return Rows(self, [], {})
-        hidden = self._hidden() if self.hidden or self.filter is not None else set()
-        sizes = self._sizes(hidden)
-        by_size = self.sort == SORT_SIZE
-
-        def children(node: Node) -> list[Node]:
-            kids = [k for k in node.sorted_children() if id(k) not in hidden]
-            if by_size:
-                kids.sort(key=lambda k: -sizes[id(k)])  # stable: ties stay in name order
-            return kids
-
-        flat: list[tuple[Node, int, str, bool, bool, str | None]] = []
-        collapsed_paths = self.collapsed
-        todo: list[tuple[list[Node], int, str, str, int]] = [
-            (children(self.tree.root), 0, "", "", 0)
-        ]
-        while todo:
-            kids, depth, path, branches, pos = todo.pop()
-            count = len(kids)
-            while pos < count:
-                child = kids[pos]
-                last = pos == count - 1
-                pos += 1
-                if not child.children:  # a leaf: its path is worked out only if shown
-                    flat.append((child, depth, branches, last, False, None))
-                    continue
-                child_path = f"{path}/{child.name}"
-                sub = children(child)
-                collapsed = bool(sub) and child_path in collapsed_paths
-                flat.append((child, depth, branches, last, collapsed, child_path))
-                if sub and not collapsed:
-                    todo.append((kids, depth, path, branches, pos))
-                    todo.append(
-                        (sub, depth + 1, child_path, branches + (_SPACE if last else _BRANCH), 0)
-                    )
-                    break
-        return Rows(self, flat, sizes)
+    def tree_size(self, node: Node) -> int:
+        return self._sizes.size_of(node)
 
     def make_row(
         self,
@@ -298,21 +351,17 @@ class TreeViewModel:
 
 
 class Rows(Sequence[Row]):
-    """The visible rows, built on demand (a 100k-file tree is flattened, not rendered)."""
+    """The visible rows of a view, found on demand by walking down from the root (the
+    directories know how many rows each child spans): nothing is flattened."""
 
-    def __init__(
-        self,
-        model: TreeViewModel,
-        flat: list[tuple[Node, int, str, bool, bool, str | None]],
-        sizes: dict[int, int],
-    ) -> None:
+    def __init__(self, model: TreeViewModel, tree: FileTree | None) -> None:
         self._model = model
-        self._flat = flat
-        self._sizes = sizes
+        self._root = tree.root if tree is not None else None
+        self._len = model.dir_memo(self._root, "").rows if self._root is not None else 0
         self._cache: dict[int, Row] = {}
 
     def __len__(self) -> int:
-        return len(self._flat)
+        return self._len
 
     @overload
     def __getitem__(self, index: int) -> Row: ...
@@ -320,27 +369,57 @@ class Rows(Sequence[Row]):
     def __getitem__(self, index: slice) -> list[Row]: ...
     def __getitem__(self, index: int | slice) -> Row | list[Row]:
         if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self._flat)))]
+            return [self[i] for i in range(*index.indices(self._len))]
         if index < 0:
-            index += len(self._flat)
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError(index)
         row = self._cache.get(index)
         if row is None:
-            node, depth, branches, last, collapsed, path = self._flat[index]
-            if path is None:
-                path = node_path(node)
-            row = self._model.make_row(
-                node, depth, branches, last, collapsed, path, self._sizes.get(id(node), 0)
-            )
+            row = self._find(index)
             if len(self._cache) > 4096:
                 self._cache.clear()
             self._cache[index] = row
         return row
 
+    def _find(self, index: int) -> Row:
+        model = self._model
+        node, path, branches, depth = self._root, "", "", 0
+        assert node is not None
+        while True:
+            memo = model.dir_memo(node, path)
+            k = bisect.bisect_right(memo.starts, index) - 1
+            kid = memo.kids[k]
+            last = k == len(memo.kids) - 1
+            kid_path = f"{path}/{kid.name}"
+            index -= memo.starts[k]
+            kid_memo = model.dir_memo(kid, kid_path) if kid.children else None
+            if index == 0:
+                collapsed = kid_memo is not None and bool(kid_memo.kids) and not kid_memo.expanded
+                size = kid_memo.size if kid_memo is not None else model.tree_size(kid)
+                return model.make_row(kid, depth, branches, last, collapsed, kid_path, size)
+            index -= 1
+            node, path, depth = kid, kid_path, depth + 1
+            branches += _SPACE if last else _BRANCH
+
     def index_of(self, path: str) -> int | None:
-        for i, item in enumerate(self._flat):
-            if (item[5] if item[5] is not None else node_path(item[0])) == path:
-                return i
-        return None
+        """The row showing `path`, if it is shown."""
+        model = self._model
+        node, at, here = self._root, 0, ""
+        if node is None:
+            return None
+        for name in path.strip("/").split("/"):
+            memo = model.dir_memo(node, here)
+            kid = node.children.get(name)
+            if kid is None or (node is not self._root and not memo.expanded):
+                return None
+            try:
+                k = memo.kids.index(kid)
+            except ValueError:
+                return None  # hidden
+            at += memo.starts[k] + (1 if node is not self._root else 0)
+            node, here = kid, f"{here}/{name}"
+        return at
 
 
 def render_row(row: Row, attributes: bool = True) -> str:

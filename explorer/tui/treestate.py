@@ -1,6 +1,8 @@
 """The file tree's state and the only code that touches the core's `TreeViewModel`.
 
-The model's work is O(files) (seconds on a 100k-file layer), so it runs in a thread worker.
+The model's work can take long (the first view of a 100k-file layer: about a second; later
+layers cost what they change), so it runs in a thread worker, and an idle worker works out
+the views the user is likely to ask for next (`prefetch`).
 The UI never calls the model: it records what it wants (the layer and mode to show, and a
 queue of presentation changes) and starts a worker, which applies everything pending under
 one lock and returns the rows. Changes queued while a computation runs are picked up by
@@ -31,7 +33,6 @@ from explorer.core.treeview import (
 from explorer.tui.messages import ViewReady
 
 Op = Callable[[TreeViewModel], None]
-CACHE_ROWS = 400_000  # rows kept across layers (about 100 MB at 100k-file layers)
 
 KINDS = {"added": ADDED, "removed": REMOVED, "modified": MODIFIED, "unmodified": UNMODIFIED}
 # Leaves compared equal keep dive's tentative diff (-1): they are unmodified too.
@@ -163,13 +164,33 @@ class TreeState:
                 return view
 
     def _remember(self, layer: int, mode: str, view: ViewReady) -> None:
-        """Keep recent views of the current presentation (revisiting a layer is instant)."""
+        """Keep the views of the current presentation (revisiting a layer is instant; the
+        rows are lazy, the trees are the model's anyway)."""
         version = self._applied
         cache = {k: v for k, v in self._cache.items() if k[2] == version}
         cache[(layer, mode, version)] = view
-        while len(cache) > 1 and sum(len(v.rows) for v in cache.values()) > CACHE_ROWS:
-            del cache[next(iter(cache))]  # oldest first (dicts keep insertion order)
         self._cache = cache
+
+    def prefetch(self) -> bool:
+        """Work out one more view the user is likely to ask for next (the layers below the
+        wanted one, then those above, in the wanted mode); False when there is none left or
+        something is wanted now (the compute worker goes first)."""
+        if self._ops or not self._lock.acquire(blocking=False):
+            return False
+        try:
+            model, layer, mode = self._model, self.layer, self.mode
+            if model is None or self._shown != (layer, mode) or self._ops:
+                return False
+            count = len(self.layers)
+            for n in [*range(layer + 1, count), *range(layer - 1, -1, -1)]:
+                if not self.ready(n):
+                    continue
+                if not model.has_view(n, mode):
+                    model.prepare(n, mode)
+                    return True
+            return False
+        finally:
+            self._lock.release()
 
 
 def find_path(rows: Sequence[Row], path: str) -> int:

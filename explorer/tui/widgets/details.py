@@ -38,8 +38,9 @@ class LayerDetails(Static):
         index: LayerIndex | None,
         hidden_bytes: int | None,
     ) -> None:
+        # The pane has a fixed height: new content never needs a layout pass.
         if item is None or layer is None:
-            self.update(Content.styled("no layer selected", MUTED))
+            self.update(Content.styled("no layer selected", MUTED), layout=False)
             return
         if index is None:
             size: str | Content = Content.styled("not indexed yet", MUTED)
@@ -60,7 +61,7 @@ class LayerDetails(Static):
         parts.append(field("Digest", safe(layer.digest) or Content.styled("unknown", MUTED)))
         if layer.id:
             parts.append(field("Id", safe(layer.id)))
-        self.update(lines(parts))
+        self.update(lines(parts), layout=False)
 
 
 class ImageSummary(Static):

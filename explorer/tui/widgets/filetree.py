@@ -15,7 +15,7 @@ from rich.style import Style
 from textual import work
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from explorer.core.display import safe
 from explorer.core.treeview import ADDED, AGGREGATED, MODIFIED, REMOVED, SORT_SIZE, Row
@@ -188,6 +188,22 @@ class FileTreeView(VirtualList):
         if result is not None:
             self.post_message(result)
 
+    def prefetch(self) -> None:
+        """Work out the next layers' views while the user looks at this one (unless that is
+        already going on)."""
+        if not any(
+            w.group == "tree-prefetch" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            for w in self.app.workers
+            if w.node is self
+        ):
+            self._prefetch()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="tree-prefetch")
+    def _prefetch(self) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled and self.state.prefetch():
+            pass
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "tree-view":
             return
@@ -200,9 +216,11 @@ class FileTreeView(VirtualList):
             self.rows = []
             self.rows_changed(cursor=0)
             self.post_message(self.StatusChanged())
-        elif event.state == WorkerState.SUCCESS and self.computing and not self.workers_running():
-            self.computing = False
-            self.post_message(self.StatusChanged())
+        elif event.state == WorkerState.SUCCESS and not self.workers_running():
+            if self.computing:
+                self.computing = False
+                self.post_message(self.StatusChanged())
+            self.prefetch()
 
     def workers_running(self) -> bool:
         return any(
@@ -230,6 +248,8 @@ class FileTreeView(VirtualList):
         self.computing = self.workers_running()
         self.rows_changed(cursor=cursor)
         self.post_message(self.StatusChanged())
+        if not self.computing:
+            self.prefetch()
 
     # -- cursor keeps its path across recomputes -----------------------------------------------
     def watch_cursor(self, old: int, new: int) -> None:

@@ -75,7 +75,8 @@ class TreePane(Vertical):
         self.border_title = Content(tree.title())
         self.border_subtitle = Content(tree.subtitle())
         width = tree.scrollable_content_region.width or self.size.width
-        self.query_one("#tree-columns", Static).update(column_header(width, tree.state.attributes))
+        columns = column_header(width, tree.state.attributes)
+        self.query_one("#tree-columns", Static).update(columns, layout=False)  # one line
         self.update_path()
 
     def update_path(self) -> None:
@@ -83,14 +84,14 @@ class TreePane(Vertical):
         row = self.tree.current
         line = self.query_one("#tree-path", Static)
         if row is None:
-            line.update("")
+            line.update("", layout=False)  # one line: never a layout pass
             return
         kind = DIFF_NAMES.get(row.diff, "unmodified")
         parts = [(safe(row.path), "bold")]
         if row.link:
             parts.append((" → " + safe(row.link), ""))
         parts.append((f"  {fmt.count(row.size)} bytes · {kind}", "$text-muted"))
-        line.update(Content.assemble(*parts))
+        line.update(Content.assemble(*parts), layout=False)
 
     @on(FileTreeView.Highlighted)
     def _cursor_moved(self) -> None:

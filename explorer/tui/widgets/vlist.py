@@ -98,7 +98,10 @@ class VirtualList(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, self.count)
         target = self.cursor if cursor is None else cursor
         self.set_cursor(target, scroll=True, notify=True if cursor is not None else None)
-        self.refresh(layout=True)  # an auto-height list grows with its rows
+        height = self.styles.height
+        # Only an auto-height list grows with its rows; a layout pass costs a whole-screen
+        # render (tens of ms), too much for every layer step in the file tree.
+        self.refresh(layout=height is None or height.is_auto)
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, self.count)

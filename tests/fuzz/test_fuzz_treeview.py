@@ -1,0 +1,88 @@
+"""Property: the tree view does not depend on where the user has been.
+
+`TreeViewModel` keeps every view it computed, its trees share unchanged subtrees, and what
+it works out for display is stored on the shared nodes. A model that has been navigated
+(layers in any order, both compare modes, hidden kinds, filters, sort, collapsing) must show
+exactly the rows a fresh model shows for the same state — and `Rows.index_of` must find every
+row it lists. (What the rows are is pinned by the dive view-model conformance tests.)
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from explorer.core.treeview import (
+    ADDED,
+    AGGREGATED,
+    LAYER_CHANGES,
+    MODIFIED,
+    REMOVED,
+    SORT_NAME,
+    SORT_SIZE,
+    UNMODIFIED,
+    TreeViewModel,
+    render_row,
+)
+from tests.fuzz import model
+from tests.fuzz.profiles import examples
+from tests.fuzz.strategies import images
+from tests.fuzz.test_fuzz_indexer import index_bytes
+
+FILTERS = ["", "a", "/", "^/[^/]*$", "x|y", ".*"]
+KINDS = [ADDED, REMOVED, MODIFIED, UNMODIFIED]
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("layer"), st.integers(0, 9), st.sampled_from([LAYER_CHANGES, AGGREGATED])
+        ),
+        st.tuples(st.just("hide"), st.sampled_from(KINDS)),
+        st.tuples(st.just("filter"), st.sampled_from(FILTERS)),
+        st.tuples(st.just("sort"), st.sampled_from([SORT_NAME, SORT_SIZE])),
+        st.tuples(st.just("collapse"), st.integers(0, 50)),
+        st.tuples(st.just("collapse_all"), st.booleans()),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def shown(vm: TreeViewModel) -> list[tuple[str, str, int, bool]]:
+    rows = vm.rows()
+    out = [(render_row(r), r.path, r.diff, r.collapsed) for r in rows]
+    for i, r in enumerate(rows):
+        assert rows.index_of(r.path) == i, f"index_of({r.path!r}) is not row {i}"
+    return out
+
+
+@settings(max_examples=examples(ci=300, long=3000))
+@given(plan=images(), steps=ops)
+def test_navigated_view_equals_fresh_view(plan, steps) -> None:
+    layers = [index_bytes(t, True) for t in plan.tars]
+    navigated = TreeViewModel(layers)
+    navigated.set_layer(0)
+    with model.alarm(20):
+        for step in steps:
+            kind, *args = step
+            if kind == "layer":
+                navigated.set_layer(args[0] % len(layers), args[1])
+            elif kind == "hide":
+                navigated.toggle_hidden(args[0])
+            elif kind == "filter":
+                navigated.set_filter(args[0])
+            elif kind == "sort":
+                navigated.set_sort(args[0])
+            elif kind == "collapse":
+                rows = navigated.rows()
+                if len(rows):
+                    navigated.toggle_collapse(rows[args[0] % len(rows)])
+            else:
+                navigated.collapse_all(args[0])
+            fresh = TreeViewModel(layers)
+            fresh.set_hidden(navigated.hidden)
+            fresh.set_filter(navigated.filter.pattern if navigated.filter else "")
+            fresh.set_sort(navigated.sort)
+            fresh.collapsed = set(navigated.collapsed)
+            fresh.set_layer(navigated.layer, navigated.mode)
+            assert shown(navigated) == shown(fresh), f"after {step}:\n{plan.describe()}"
