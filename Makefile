@@ -50,10 +50,13 @@ format: $(BIN)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Side by side with dive: --json (bench/results.md), then the TUIs in tmux (bench/tui-results.md).
+# Side by side with dive: --json (bench/results.md), then the TUIs in tmux (bench/tui-results.md):
+# first screen, cold and warm re-opens from the archive and the engine, a second image sharing
+# the base layer. TUI_BENCH_ARGS: e.g. --dive-timeout 60, --no-dive, --repeat 5.
+TUI_BENCH_ARGS ?=
 bench: $(BIN)/.installed
 	$(BIN)/python bench/bench.py
-	$(BIN)/python bench/tui_bench.py
+	$(BIN)/python bench/tui_bench.py $(TUI_BENCH_ARGS)
 
 screenshots: $(BIN)/.installed
 	$(BIN)/python -m explorer.tui.screenshots screenshots

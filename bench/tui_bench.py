@@ -1,40 +1,64 @@
 #!/usr/bin/env python3
 """The TUI side of `make bench`: LayerScope's and dive's TUIs driven in tmux, side by side.
 
-For each image: time until the layer list is on screen, time until LayerScope has indexed
-everything (its header says so), the time a Down key in the layer pane takes to redraw the
-file tree (median of several presses), and peak memory (VmHWM). dive is given a time limit:
-on a 100k-file image it needs minutes and gigabytes before its first screen.
+Per image, in one run:
 
-    python bench/tui_bench.py [--images A.tar B.tar] [--dive-timeout 300] [--output FILE]
+- **dive**: time to its first screen. dive has no cache: every open is cold. It is given a
+  time limit (`--dive-timeout`): on a 100k-file image it needs minutes and gigabytes, and the
+  cell then says "> N s".
+- **cold**: LayerScope with an empty layer cache (`--cache-dir` a new directory): time to the
+  first screen (the layer list) and until everything is indexed and analysed (the image panel
+  shows the score); the redraw after a Down key in the layer pane (median), peak RSS.
+- **warm, archive**: the same archive opened again (every layer index and the analysis in the
+  cache): time until the screen is complete (score shown), median of `--repeat` runs.
+- **warm, engine**: the same image from the Docker engine (`docker://corpus/NAME:1`, corpus
+  images only): the engine is asked for the image once (`--json`, which exports it and
+  remembers its layers), then each TUI open reads no export at all.
+- **second image**: a new cache that holds only the base layer (the corpus images are built
+  `FROM corpus/debian:1`: debian.tar is opened first), then the image: time to the complete
+  screen when only its own layers are read.
+
+    python bench/tui_bench.py [--images A.tar ...] [--repeat 3] [--dive-timeout 300]
+                              [--output bench/tui-results.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import machine, warm  # noqa: E402  (bench/bench.py, next to this script)
 from tests.conformance.dive_oracle import CORPUS_OUT, dive_binary  # noqa: E402
 
 WIDTH, HEIGHT = 160, 48
 POLL = 0.02
+LAYERSCOPE = REPO / ".venv" / "bin" / "layerscope"
+BASE_IMAGE = "debian"  # corpus images are built FROM corpus/debian:1
+TIMEOUT = 600.0
+
+Screen = Callable[[str], bool]
 
 
 @dataclass
 class TuiSample:
     first_screen: float | None = None  # seconds until the layer list shows
-    indexed: float | None = None  # seconds until every layer is indexed (LayerScope only)
+    indexed: float | None = None  # seconds until indexed and analysed (LayerScope only)
+    tree: float | None = None  # seconds until the first layer's files show (LayerScope only)
     key_ms: float | None = None  # median redraw after a Down key in the layer pane
     peak_rss: int = 0  # bytes
+    timed_out: float | None = None  # the limit, when the first screen did not come within it
     note: str = ""
 
 
@@ -46,8 +70,8 @@ def screen(session: str) -> str:
     return tmux("capture-pane", "-p", "-t", session)
 
 
-def wait_for(session: str, test, timeout: float) -> float | None:
-    start = time.perf_counter()
+def wait_for(session: str, test: Screen, timeout: float, start: float) -> float | None:
+    """Seconds from `start` until the screen passes `test`, or None after `timeout`."""
     while time.perf_counter() - start < timeout:
         if test(screen(session)):
             return time.perf_counter() - start
@@ -78,49 +102,92 @@ def children(pid: int) -> list[int]:
     return kids + [g for k in kids for g in children(k)]
 
 
-def measure(argv: list[str], ready, indexed, tree_region, timeout: float) -> TuiSample:
+def measure(
+    argv: list[str],
+    ready: Screen,
+    timeout: float,
+    indexed: Screen | None = None,
+    tree: Screen | None = None,
+    keys: bool = True,
+) -> TuiSample:
     session = f"bench{int(time.time() * 1000) % 100000}"
     sample = TuiSample()
     start = time.perf_counter()
     tmux("new", "-d", "-s", session, "-x", str(WIDTH), "-y", str(HEIGHT), " ".join(argv))
     try:
-        sample.first_screen = wait_for(session, ready, timeout)
+        sample.first_screen = wait_for(session, ready, timeout, start)
         if sample.first_screen is None:
-            sample.note = f"no first screen within {timeout:.0f} s"
+            sample.timed_out = timeout
             return sample
         if indexed is not None:
-            done = wait_for(session, indexed, timeout)
-            sample.indexed = None if done is None else time.perf_counter() - start
-        times = []
-        for _ in range(6):
-            before = tree_region(screen(session))
-            t0 = time.perf_counter()
-            tmux("send-keys", "-t", session, "Down")
-            took = wait_for(session, lambda s, b=before: tree_region(s) != b, 60)
-            if took is None:
-                break
-            times.append((time.perf_counter() - t0) * 1000)
-            time.sleep(0.3)
-        sample.key_ms = statistics.median(times) if times else None
+            sample.indexed = wait_for(session, indexed, timeout, start)
+        if tree is not None:
+            sample.tree = wait_for(session, tree, timeout, start)
+        if keys:
+            sample.key_ms = down_key_ms(session)
         sample.peak_rss = peak_rss(pane_pid(session))
     finally:
         tmux("kill-session", "-t", session)
     return sample
 
 
+def down_key_ms(session: str, presses: int = 6) -> float | None:
+    times = []
+    for _ in range(presses):
+        before = right_half(screen(session))
+        t0 = time.perf_counter()
+        tmux("send-keys", "-t", session, "Down")
+        took = wait_for(session, lambda s, b=before: right_half(s) != b, 60, t0)
+        if took is None:
+            break
+        times.append(took * 1000)
+        time.sleep(0.3)
+    return statistics.median(times) if times else None
+
+
 def right_half(text: str) -> str:
     return "\n".join(line[WIDTH // 3 :] for line in text.splitlines()[2:])
 
 
-def layerscope(image: Path, timeout: float) -> TuiSample:
-    argv = [str(REPO / ".venv" / "bin" / "layerscope"), str(image), "--no-cache"]
-    return measure(
-        argv,
-        ready=lambda s: "Layers" in s and "   0 " in s,
-        indexed=lambda s: "Score" in s,  # the image panel shows the score once analysed
-        tree_region=right_half,
-        timeout=timeout,
-    )
+# -- LayerScope --------------------------------------------------------------------------------
+
+
+def ls_ready(s: str) -> bool:
+    return "Layers" in s and "   0 " in s
+
+
+def ls_indexed(s: str) -> bool:
+    return "Score" in s  # the image panel shows the score once analysed
+
+
+def ls_tree(s: str) -> bool:
+    """The first layer's files are on screen (the tree pane no longer waits)."""
+    pane = right_half(s)
+    return "Score" in s and "── " in pane and "computing" not in pane
+
+
+def layerscope(
+    target: str, cache_dir: Path, keys: bool = False, timeout: float = TIMEOUT
+) -> TuiSample:
+    argv = [str(LAYERSCOPE), target, "--cache-dir", str(cache_dir)]
+    return measure(argv, ls_ready, timeout, indexed=ls_indexed, tree=ls_tree, keys=keys)
+
+
+def headless(target: str, cache_dir: Path, scratch: Path) -> float:
+    """`layerscope TARGET --json` into the cache: seconds (fills the layer cache and, for an
+    engine image, remembers its export so that the TUI opens it without one)."""
+    t0 = time.perf_counter()
+    out = scratch / "out.json"
+    argv = [str(LAYERSCOPE), target, "--json", str(out), "--cache-dir", str(cache_dir)]
+    subprocess.run(argv, check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def engine_has(reference: str) -> bool:
+    if shutil.which("docker") is None:
+        return False
+    done = subprocess.run(["docker", "image", "inspect", reference], capture_output=True)
+    return done.returncode == 0
 
 
 def dive(image: Path, timeout: float) -> TuiSample:
@@ -128,23 +195,158 @@ def dive(image: Path, timeout: float) -> TuiSample:
     if binary is None:
         return TuiSample(note="dive not installed")
     argv = [str(binary), "--source", "docker-archive", str(image)]
-    return measure(
-        argv,
-        ready=lambda s: "Layers" in s and "Cmp" in s,
-        indexed=None,
-        tree_region=right_half,
-        timeout=timeout,
+    return measure(argv, lambda s: "Layers" in s and "Cmp" in s, timeout)
+
+
+# -- one image ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ImageResult:
+    name: str
+    dive: TuiSample
+    cold: TuiSample
+    warm_archive: list[TuiSample]
+    warm_engine: list[TuiSample]
+    second: TuiSample | None
+    notes: list[str]
+
+
+def median_of(samples: list[TuiSample], field: str) -> tuple[float, float, float] | None:
+    values = [getattr(s, field) for s in samples if getattr(s, field) is not None]
+    if not values:
+        return None
+    return statistics.median(values), min(values), max(values)
+
+
+def bench_image(image: Path, args: argparse.Namespace, scratch: Path) -> ImageResult:
+    name = image.name.removesuffix(".tar")
+    notes: list[str] = []
+    warm(image)
+    print(f"== {image.name}", flush=True)
+    if args.no_dive:
+        dive_sample = TuiSample(note="not run (--no-dive)")
+    else:
+        dive_sample = dive(image, args.dive_timeout)
+    print(f"  dive first screen: {seconds(dive_sample.first_screen, dive_sample)}", flush=True)
+
+    cache = Path(tempfile.mkdtemp(prefix=f"cache-{name}-", dir=scratch))
+    cold = layerscope(str(image), cache, keys=True)
+    print(f"  cold: first {seconds(cold.first_screen)} indexed {seconds(cold.indexed)}", flush=True)
+
+    warm_archive = [layerscope(str(image), cache) for _ in range(args.repeat)]
+    print(f"  warm archive: {[seconds(s.indexed) for s in warm_archive]}", flush=True)
+
+    warm_engine: list[TuiSample] = []
+    reference = f"corpus/{name}:1"
+    corpus = image.resolve().parent == (CORPUS_OUT / "archives").resolve()
+    if corpus and engine_has(reference):
+        took = headless(f"docker://{reference}", cache, scratch)
+        notes.append(f"{name}: the engine was asked for the image once ({took:.1f} s, --json)")
+        warm_engine = [layerscope(f"docker://{reference}", cache) for _ in range(args.repeat)]
+        print(f"  warm engine: {[seconds(s.indexed) for s in warm_engine]}", flush=True)
+
+    second = None
+    base = CORPUS_OUT / "archives" / f"{BASE_IMAGE}.tar"
+    if corpus and name != BASE_IMAGE and base.exists():
+        shared = Path(tempfile.mkdtemp(prefix=f"shared-{name}-", dir=scratch))
+        headless(str(base), shared, scratch)
+        second = layerscope(str(image), shared)
+        print(f"  after {BASE_IMAGE}: indexed {seconds(second.indexed)}", flush=True)
+    return ImageResult(name, dive_sample, cold, warm_archive, warm_engine, second, notes)
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+def seconds(value: float | None, sample: TuiSample | None = None) -> str:
+    if value is None:
+        if sample is not None and sample.timed_out is not None:
+            return f"> {sample.timed_out:.0f} s"
+        return "—" if sample is None or not sample.note else sample.note
+    return f"{value:.2f} s"
+
+
+def spread(samples: list[TuiSample], field: str = "indexed") -> str:
+    m = median_of(samples, field)
+    if m is None:
+        return "—"
+    return f"**{m[0]:.2f} s** ({m[1]:.2f}–{m[2]:.2f})" if len(samples) > 1 else f"{m[0]:.2f} s"
+
+
+def report(results: list[ImageResult], args: argparse.Namespace) -> str:
+    rows = [
+        "| image | dive: first screen (no cache) | cold: first screen | cold: indexed + "
+        "analysed | warm re-open, archive | warm re-open, engine | second image, base layer "
+        "cached |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        engine = spread(r.warm_engine) if r.warm_engine else "n/a"
+        second = seconds(r.second.indexed) if r.second else "n/a"
+        rows.append(
+            f"| {r.name} | {seconds(r.dive.first_screen, r.dive)} | "
+            f"{seconds(r.cold.first_screen)} | {seconds(r.cold.indexed)} | "
+            f"{spread(r.warm_archive)} | {engine} | {second} |"
+        )
+    detail = [
+        "| image | warm, archive: first screen / files of layer 0 shown | warm, engine: "
+        "first screen / files shown | Down key, dive | Down key, LayerScope (cold run) "
+        "| peak RSS, dive | peak RSS, LayerScope (cold run) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+
+        def pair(samples: list[TuiSample]) -> str:
+            if not samples:
+                return "n/a"
+            first = median_of(samples, "first_screen")
+            tree = median_of(samples, "tree")
+            shown = [f"{m[0]:.2f} s" if m else "—" for m in (first, tree)]
+            return " / ".join(shown)
+
+        def ms(v: float | None) -> str:
+            return "—" if v is None else f"{v:.0f} ms"
+
+        def mb(v: int) -> str:
+            return f"{v / 2**20:.0f} MB" if v else "—"
+
+        detail.append(
+            f"| {r.name} | {pair(r.warm_archive)} | {pair(r.warm_engine)} | "
+            f"{ms(r.dive.key_ms)} | {ms(r.cold.key_ms)} | {mb(r.dive.peak_rss)} | "
+            f"{mb(r.cold.peak_rss)} |"
+        )
+    notes = [n for r in results for n in r.notes]
+    return "\n".join(
+        [
+            f"# LayerScope vs dive, the TUIs — {datetime.date.today().isoformat()}",
+            "",
+            "Seconds from starting the program until the screen (160×48, in tmux) shows: for "
+            "dive its first screen; for LayerScope the layer list (first screen), then the "
+            "score in the image panel (every layer indexed and the image analysed: the "
+            "screen is complete and every key works). Warm: every layer index and the "
+            f"analysis in the layer cache; median of {args.repeat} runs (min–max). "
+            "Second image: a new cache holding only the base layer "
+            f"(`{BASE_IMAGE}.tar` opened first). dive has no cache: each open is cold; "
+            f"it is stopped after {args.dive_timeout:.0f} s.",
+            "",
+            *rows,
+            "",
+            *detail,
+            "",
+            machine(),
+            *(["", *[f"- {n}" for n in notes]] if notes else []),
+            "",
+        ]
     )
 
 
-def fmt(value: float | None, unit: str) -> str:
-    return "—" if value is None else f"{value:.2f} {unit}" if unit == "s" else f"{value:.0f} {unit}"
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", nargs="*", type=Path)
+    parser.add_argument("--repeat", type=int, default=3, help="warm re-opens per image")
     parser.add_argument("--dive-timeout", type=float, default=300)
+    parser.add_argument("--no-dive", action="store_true", help="LayerScope only")
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "tui-results.md")
     args = parser.parse_args()
     if shutil.which("tmux") is None:
@@ -160,20 +362,13 @@ def main() -> int:
         )
         if p.exists()
     ]
-    rows = [
-        "| image | TUI | first screen | fully indexed | Down key (median) | peak RSS |",
-        "|---|---|---|---|---|---|",
-    ]
-    for image in images:
-        for name, run in (("layerscope", layerscope), ("dive", dive)):
-            s = run(image, args.dive_timeout if name == "dive" else 600)
-            rss = f"{s.peak_rss / 2**20:.0f} MB" if s.peak_rss else "—"
-            rows.append(
-                f"| {image.name} | {name} | {fmt(s.first_screen, 's')} | {fmt(s.indexed, 's')} "
-                f"| {fmt(s.key_ms, 'ms')} | {rss} |" + (f" {s.note}" if s.note else "")
-            )
-            print(rows[-1], flush=True)
-    args.output.write_text("\n".join(rows) + "\n")
+    with tempfile.TemporaryDirectory(prefix="layerscope-tui-bench-") as tmp:
+        results = [bench_image(image, args, Path(tmp)) for image in images]
+    text = report(results, args)
+    print()
+    print(text)
+    args.output.write_text(text)
+    print(f"written to {args.output}")
     return 0
 
 
