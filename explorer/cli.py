@@ -201,8 +201,8 @@ def run_headless(args: argparse.Namespace) -> int:
     from explorer.core.layerindex import LayerIndex, hardlink_warnings
     from explorer.core.sources import open_source
 
-    # The trees are freed explicitly (tree.dispose); the cyclic collector would only rescan
-    # millions of live nodes again and again.
+    # The trees are acyclic (freed by reference counting): the cyclic collector would only
+    # rescan millions of live nodes again and again.
     gc.disable()
     rules, config_note = _ci_rules(args) if args.ci else ({}, "")
     source = open_source(args.image, args.source, args.platform)

@@ -20,9 +20,7 @@ from explorer.core.tree import (
     NO_INFO,
     FileTree,
     Node,
-    dispose,
     layer_tree,
-    node_path,
     stack,
     walk_post,
 )
@@ -108,7 +106,6 @@ class DiveEfficiencyBuilder:
             self.stacked = tree
         else:
             stack(self.stacked, tree)
-            dispose(tree)
 
     def result(self) -> DiveEfficiency:
         minimum = sum(r.minimum for r in self.data.values())
@@ -213,11 +210,11 @@ def reclaimable(layers: list[LayerIndex]) -> Reclaimable:
 
     for n in range(len(layers)):
         upper = layer_tree(layers, n)
-        for d in upper.opaque:
-            target = stacked.get(node_path(d))
+        for d_path in upper.opaque.values():
+            target = stacked.get(d_path)
             if target is not None:
                 for name, child in target.children.items():
-                    hide(child, n, OPAQUE, f"{node_path(d)}/{name}")
+                    hide(child, n, OPAQUE, f"{d_path.rstrip('/')}/{name}")
         for node, path in walk_post(upper.root):
             existing = stacked.get(path)
             if existing is None:

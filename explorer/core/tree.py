@@ -38,11 +38,13 @@ NO_CHILDREN: dict[str, Node] = cast("dict[str, Node]", MappingProxyType({}))
 
 
 class Node:
-    __slots__ = ("children", "diff", "info", "memo", "name", "parent")
+    """A tree node. No parent pointer: the trees are plain (acyclic) data, freed by reference
+    counting the moment they are dropped, and views can share subtrees."""
 
-    def __init__(self, name: str, parent: Node | None, info: int = NO_INFO) -> None:
+    __slots__ = ("children", "diff", "info", "memo", "name")
+
+    def __init__(self, name: str, info: int = NO_INFO) -> None:
         self.name = name
-        self.parent = parent
         self.children: dict[str, Node] = NO_CHILDREN
         self.info = info
         self.diff = UNMODIFIED
@@ -55,23 +57,6 @@ class Node:
             self.children = {}
         self.children[child.name] = child
         return child
-
-    @property
-    def is_whiteout(self) -> bool:
-        return self.name.startswith(WHITEOUT_PREFIX)
-
-    @property
-    def path(self) -> str:
-        """dive's node path: `/`-rooted, whiteout prefix stripped from the leaf."""
-        parts = []
-        node: Node | None = self
-        while node is not None and node.parent is not None:
-            name = node.name
-            if node is self and name.startswith(WHITEOUT_PREFIX):
-                name = name[len(WHITEOUT_PREFIX) :]
-            parts.append(name)
-            node = node.parent
-        return "/" + "/".join(reversed(parts))
 
     def sorted_children(self) -> list[Node]:
         children = self.children
@@ -93,8 +78,9 @@ class FileTree:
 
     def __init__(self, layers: list[LayerIndex]) -> None:
         self.layers = layers
-        self.root = Node("", None)
-        self.opaque: set[Node] = set()  # directories this layer made opaque
+        self.root = Node("")
+        # Directories this layer made opaque, with their dive paths (`/`-rooted).
+        self.opaque: dict[Node, str] = {}
 
     # -- info access -------------------------------------------------------------------------
     def _entry(self, info: int) -> tuple[LayerIndex, int]:
@@ -151,17 +137,6 @@ class FileTree:
         return layer.types[i] == tarscan.DIR
 
 
-def dispose(tree: FileTree) -> None:
-    """Break the tree's parent/child cycles so it is freed at once, without the cyclic
-    garbage collector (which the CLI switches off: it costs more than it frees here)."""
-    todo = [tree.root]
-    while todo:
-        node = todo.pop()
-        todo.extend(node.children.values())
-        node.children = NO_CHILDREN
-        node.parent = None
-
-
 def layer_tree(layers: list[LayerIndex], n: int) -> FileTree:
     """Layer n's own tree, as dive builds it: every entry, whiteout files included; an
     opaque marker (never a node in dive) marks its directory in `tree.opaque`."""
@@ -175,7 +150,7 @@ def layer_tree(layers: list[LayerIndex], n: int) -> FileTree:
             parent_path, _, name = path.rpartition("/")
             parent = by_path.get(parent_path)
             if parent is not None and not name.startswith(".wh..wh."):  # the usual case
-                node = by_path[path] = Node(name, parent)
+                node = by_path[path] = Node(name)
                 if parent.children is NO_CHILDREN:
                     parent.children = {}
                 parent.children[name] = node
@@ -203,9 +178,9 @@ def _make_node(tree: FileTree, by_path: dict[str, Node], path: str) -> Node | No
         name = p.rpartition("/")[2]
         if name.startswith(".wh..wh."):  # dive never adds these; OCI: an opaque marker
             if name == OPAQUE_MARKER:
-                tree.opaque.add(node)
+                tree.opaque[node] = "/" + p.rpartition("/")[0]
             return None
-        child = node.add(Node(name, node))
+        child = node.add(Node(name))
         by_path[p] = child
         node = child
     return node
@@ -260,7 +235,7 @@ def stack(lower: FileTree, upper: FileTree, *, correct: bool = False) -> None:
             if target is None:
                 if correct and child.info == NO_INFO and not _has_content(child):
                     continue  # only whiteouts below: nothing to create
-                target = low.add(Node(name, low))
+                target = low.add(Node(name))
             elif correct and target.children and not lower.is_dir_info(child.info):
                 target.children = NO_CHILDREN  # a directory replaced by something else
             if child in opaque:
@@ -286,7 +261,7 @@ def stacked(lower: FileTree, upper: FileTree) -> FileTree:
     not touch is shared with it (stepping down the layer list costs the size of one layer,
     not of the image)."""
     out = FileTree(lower.layers)
-    out.root = _own(lower.root, None)
+    out.root = _own(lower.root)
     todo = [(out.root, upper.root)]
     while todo:
         low, up = todo.pop()  # `low` is this tree's own copy: its children can change
@@ -297,7 +272,7 @@ def stacked(lower: FileTree, upper: FileTree) -> FileTree:
                     del low.children[name[4:]]
                 continue
             target = low.children.get(name)
-            target = Node(name, low) if target is None else _own(target, low)
+            target = Node(name) if target is None else _own(target)
             _put(low, target)
             target.info = child.info
             if child.children:
@@ -313,7 +288,7 @@ def marked(lower: FileTree, upper: FileTree) -> FileTree:
     Walks both trees together (no path lookups); marks are applied in dive's order:
     children before parents, siblings in byte order."""
     out = FileTree(lower.layers)
-    out.root = _own(lower.root, None)
+    out.root = _own(lower.root)
     own = {id(out.root)}  # nodes of this tree only (the others are shared: read-only)
     marks: list[tuple[Node, int, int]] = []  # (node, upper info, tentative or -1 if added)
     todo: list[tuple[Node, Node, Iterator[Node]]] = [
@@ -335,16 +310,16 @@ def marked(lower: FileTree, upper: FileTree) -> FileTree:
         if name.startswith(WHITEOUT_PREFIX):
             target = low.children.get(name[4:])
             if target is not None:
-                _put(low, _removed_copy(target, low))
+                _put(low, _removed_copy(target))
             continue
         target = low.children.get(name)
         if target is None:
-            target = Node(name, low, child.info)
+            target = Node(name, child.info)
             target.diff = ADDED
             own.add(id(target))
             _put(low, target)
         elif id(target) not in own:
-            target = _own(target, low)
+            target = _own(target)
             own.add(id(target))
             _put(low, target)
         if child.children:
@@ -361,9 +336,9 @@ def marked(lower: FileTree, upper: FileTree) -> FileTree:
     return out
 
 
-def _own(node: Node, parent: Node | None) -> Node:
+def _own(node: Node) -> Node:
     """A copy of `node` whose children (still shared) can be replaced."""
-    clone = Node(node.name, parent, node.info)
+    clone = Node(node.name, node.info)
     clone.diff = node.diff
     if node.children:
         clone.children = dict(node.children)
@@ -376,29 +351,20 @@ def _put(parent: Node, child: Node) -> None:
     parent.children[child.name] = child
 
 
-def _removed_copy(node: Node, parent: Node) -> Node:
+def _removed_copy(node: Node) -> Node:
     """A copy of the subtree at `node`, every node of it marked removed."""
-    top = _own(node, parent)
+    top = _own(node)
     top.diff = REMOVED
     todo = [top]
     while todo:
         copy = todo.pop()
         for name, child in copy.children.items():
-            c = _own(child, copy)
+            c = _own(child)
             c.diff = REMOVED
             copy.children[name] = c
             if c.children:
                 todo.append(c)
     return top
-
-
-def node_path(node: Node) -> str:
-    """The node's path from the root, `/`-rooted, as dive writes paths."""
-    parts = []
-    while node.parent is not None:
-        parts.append(node.name)
-        node = node.parent
-    return "/" + "/".join(reversed(parts))
 
 
 def _derive(node: Node, diff: int) -> None:
