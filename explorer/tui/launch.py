@@ -52,6 +52,10 @@ def launch(args: argparse.Namespace) -> int:
     from explorer.tui.app import make_app
 
     target, kind, notices = choose_target(args)
+    if os.path.exists(target):  # an archive: its layers are indexed in worker processes
+        from explorer.core.sources.archive import start_worker_server
+
+        start_worker_server()
     path = keymap_path()
     keymap, problems = load_keymap(path)
     notices += [f"keymap ignored: {p}" for p in problems]

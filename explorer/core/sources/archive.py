@@ -21,6 +21,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from typing import Any, BinaryIO
 
 from explorer.core import tarscan
@@ -212,6 +213,16 @@ def _mp_context() -> Any:
     if method == "forkserver":
         ctx.set_forkserver_preload([__name__])
     return ctx
+
+
+def start_worker_server() -> None:
+    """Start the fork server now, while the process still has one thread: the TUI calls this
+    before its event loop, so the first layer's worker starts without waiting for a fresh
+    interpreter to import this module."""
+    method = os.environ.get(ENV_START, "forkserver")
+    if method == "forkserver" and method in multiprocessing.get_all_start_methods():
+        multiprocessing.set_forkserver_preload([__name__])
+        forkserver.ensure_running()
 
 
 def index_jobs(
