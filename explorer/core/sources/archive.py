@@ -161,12 +161,15 @@ def verify_digest(expected: str, sha: Any, where: str, what: str) -> None:
 _worker: dict[str, Any] = {}
 
 
-def _worker_init(counters: Any, stop: Any, lifeline: Any) -> None:
+def _worker_init(counters: Any, stop: Any, lifeline: Any, inherited_write_end: int) -> None:
     # Ctrl+C reaches the whole process group: the parent decides, workers never print a
     # traceback. `lifeline` is the read end of a pipe only the parent can write to: when the
     # parent is gone (even killed), it reads EOF and the worker exits instead of lingering
     # (a fork server's children outlive their client otherwise).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's handler, when forked from it
+    if inherited_write_end >= 0:
+        os.close(inherited_write_end)
     _worker.update(counters=counters, stop=stop)
 
     def watch() -> None:
@@ -351,8 +354,13 @@ def _index_parallel(
         counters = ctx.RawArray("q", 2 * (max(job.slot for job in jobs) + 1))
         stop = ctx.Event()
         lifeline, alive = ctx.Pipe(duplex=False)
+        # A forked worker inherits the write end too: it must close it, or never see EOF.
+        inherited = alive.fileno() if ctx.get_start_method() == "fork" else -1
         pool = cf.ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_worker_init, initargs=(counters, stop, lifeline)
+            workers,
+            mp_context=ctx,
+            initializer=_worker_init,
+            initargs=(counters, stop, lifeline, inherited),
         )
     except (OSError, ValueError):  # no shared memory or semaphores here: in-process then
         yield from _index_serial(jobs, cache, progress, cancel)
