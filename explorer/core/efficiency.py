@@ -8,7 +8,7 @@ filesystem no longer shows, attributed to the layer that added it and the layer 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -215,8 +215,7 @@ def reclaimable(layers: list[LayerIndex]) -> Reclaimable:
             if target is not None:
                 for name, child in target.children.items():
                     hide(child, n, OPAQUE, f"{d_path.rstrip('/')}/{name}")
-        for node, path in walk_post(upper.root):
-            existing = stacked.get(path)
+        for node, path, existing in _walk_post_beside(upper.root, stacked.root):
             if existing is None:
                 continue
             if node.name.startswith(WHITEOUT_PREFIX):
@@ -230,6 +229,30 @@ def reclaimable(layers: list[LayerIndex]) -> Reclaimable:
     rows = _drop_kept_by_hardlinks(rows, layers, stacked)
     rows.sort(key=lambda r: (-r.size, r.path))
     return Reclaimable(sum(r.size for r in rows), rows)
+
+
+def _walk_post_beside(root: Node, other: Node) -> Iterator[tuple[Node, str, Node | None]]:
+    """`walk_post(root)` with, for each node, the node at its path in the tree of `other`
+    (found while descending both: no lookups from the root)."""
+    todo: list[tuple[Node, str, Node | None, Iterator[Node]]] = [
+        (root, "", other, iter(root.sorted_children()))
+    ]
+    while todo:
+        node, path, twin, it = todo[-1]
+        child = next(it, None)
+        if child is None:
+            todo.pop()
+            if node is not root:
+                yield node, path, twin
+            continue
+        name = child.name
+        if child.children:
+            below = twin.children.get(name) if twin is not None else None
+            todo.append((child, f"{path}/{name}", below, iter(child.sorted_children())))
+            continue
+        if name.startswith(WHITEOUT_PREFIX):
+            name = name[len(WHITEOUT_PREFIX) :]  # a whiteout's path names what it deletes
+        yield child, f"{path}/{name}", twin.children.get(name) if twin is not None else None
 
 
 def _drop_kept_by_hardlinks(

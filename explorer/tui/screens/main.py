@@ -264,6 +264,8 @@ class MainScreen(Screen[None]):
         self.query_one(WasteTable).refresh()
 
     def on_analysis_ready(self, message: AnalysisReady) -> None:
+        self.tree.prefetch_allowed = True
+        self.tree.prefetch()
         analysis = self.analysis = message.analysis
         self.hidden_by_layer = analysis.reclaimable.by_layer()
         assert self.meta is not None
@@ -291,6 +293,7 @@ class MainScreen(Screen[None]):
             return  # the user stopped it; whatever broke afterwards is moot
         self.indexing = False
         self.failure = message.message
+        self.tree.prefetch_allowed = True  # no analysis will come
         self.refresh_bindings()
         self.header.set_progress(None, None)
         self.header.set_status("could not read the image", error=True)
@@ -329,6 +332,7 @@ class MainScreen(Screen[None]):
         take a while to notice, and what it still delivers is kept."""
         self.indexing = False
         self.cancelled = True
+        self.tree.prefetch_allowed = True  # no analysis will come
         self.refresh_bindings()
         self.header.set_progress(None, None)
         self.layer_list.set_reading(None)

@@ -133,6 +133,9 @@ class FileTreeView(VirtualList):
         self._all_collapsed = False
         self._step_into: str | None = None
         self.last_compute_seconds = 0.0
+        # Views are worked out ahead only once the image's analysis is done: before, they
+        # would slow it down (one interpreter, one core's worth of Python).
+        self.prefetch_allowed = False
 
     # -- public --------------------------------------------------------------------------------
     @property
@@ -191,7 +194,7 @@ class FileTreeView(VirtualList):
     def prefetch(self) -> None:
         """Work out the next layers' views while the user looks at this one (unless that is
         already going on)."""
-        if not any(
+        if self.prefetch_allowed and not any(
             w.group == "tree-prefetch" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
             for w in self.app.workers
             if w.node is self
