@@ -183,52 +183,82 @@ class Reclaimable:
         return out
 
 
-def reclaimable(layers: list[LayerIndex]) -> Reclaimable:
-    """Bytes shipped but invisible in the final image, with who added and who hid them.
+class ReclaimableBuilder:
+    """Bytes shipped but invisible in the final image, with who added and who hid them; fed
+    one layer at a time, bottom up (so callers can stream the layers).
 
     Each shipped entry counts at most once, when it is first hidden: overwritten by a later
     layer (a chmod or chown copies the whole file), deleted by a whiteout (alone or with its
     directory), hidden by an opaque directory, or lost when its directory became a file. A
     file that a hardlink still shows in the final image is not lost."""
-    rows: list[HiddenBytes] = []
-    hidden: set[int] = set()
-    stacked = FileTree(layers)
 
-    def hide_one(n: Node, path: str, by: int, reason: str) -> None:
-        if n.info != NO_INFO and n.info not in hidden:
-            hidden.add(n.info)
-            size = stacked.size_of(n)
+    def __init__(self) -> None:
+        self.layers: list[LayerIndex] = []  # the trees look lower layers up in it
+        self.rows: list[HiddenBytes] = []
+        self.hidden: set[int] = set()
+        self.stacked = FileTree(self.layers)
+
+    def _hide_one(self, node: Node, path: str, by: int, reason: str) -> None:
+        info = node.info
+        if info != NO_INFO and info not in self.hidden:
+            self.hidden.add(info)
+            size = self.stacked.size_of(node)
             if size:
-                rows.append(HiddenBytes(path, size, n.info >> 32, by, reason))
+                self.rows.append(HiddenBytes(path, size, info >> 32, by, reason))
 
-    def hide(node: Node, by: int, reason: str, prefix: str) -> None:
+    def _hide(self, node: Node, by: int, reason: str, prefix: str) -> None:
         todo = [(node, prefix)]
         while todo:
             n, path = todo.pop()
-            hide_one(n, path, by, reason)
+            self._hide_one(n, path, by, reason)
             todo.extend((child, f"{path}/{name}") for name, child in n.children.items())
 
-    for n in range(len(layers)):
-        upper = layer_tree(layers, n)
+    def add(self, layer: LayerIndex) -> None:
+        n = len(self.layers)
+        self.layers.append(layer)
+        stacked = self.stacked
+        upper = layer_tree(self.layers, n)
         for d_path in upper.opaque.values():
             target = stacked.get(d_path)
             if target is not None:
                 for name, child in target.children.items():
-                    hide(child, n, OPAQUE, f"{d_path.rstrip('/')}/{name}")
+                    self._hide(child, n, OPAQUE, f"{d_path.rstrip('/')}/{name}")
         for node, path, existing in _walk_post_beside(upper.root, stacked.root):
             if existing is None:
                 continue
             if node.name.startswith(WHITEOUT_PREFIX):
-                hide(existing, n, DELETED, path)
+                self._hide(existing, n, DELETED, path)
             elif node.info != NO_INFO:
                 if existing.children and not upper.is_dir_info(node.info):
                     for name, child in existing.children.items():
-                        hide(child, n, REPLACED, f"{path}/{name}")
-                hide_one(existing, path, n, OVERWRITTEN)
+                        self._hide(child, n, REPLACED, f"{path}/{name}")
+                self._hide_one(existing, path, n, OVERWRITTEN)
         stack(stacked, upper, correct=True)
-    rows = _drop_kept_by_hardlinks(rows, layers, stacked)
-    rows.sort(key=lambda r: (-r.size, r.path))
-    return Reclaimable(sum(r.size for r in rows), rows)
+
+    def result(self) -> Reclaimable:
+        rows = _drop_kept_by_hardlinks(self.rows, self.layers, self.stacked)
+        rows.sort(key=lambda r: (-r.size, r.path))
+        return Reclaimable(sum(r.size for r in rows), rows)
+
+
+def reclaimable(layers: Iterable[LayerIndex]) -> Reclaimable:
+    """Our reclaimable-bytes account of an image (see `ReclaimableBuilder`)."""
+    builder = ReclaimableBuilder()
+    for layer in layers:
+        builder.add(layer)
+    return builder.result()
+
+
+def analyse_layers(layers: Iterable[LayerIndex]) -> tuple[DiveEfficiency, Reclaimable]:
+    """Both accounts in one pass over `layers`, which may still be arriving (each layer is
+    taken as soon as it and those below it are there)."""
+    dive = DiveEfficiencyBuilder([])
+    ours = ReclaimableBuilder()
+    for n, layer in enumerate(layers):
+        dive.layers.append(layer)
+        dive.add(layer_tree(dive.layers, n), n)
+        ours.add(layer)
+    return dive.result(), ours.result()
 
 
 def _walk_post_beside(root: Node, other: Node) -> Iterator[tuple[Node, str, Node | None]]:
