@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from explorer.core.cache import LayerCache
-from explorer.core.efficiency import DiveEfficiency, Reclaimable, dive_efficiency, reclaimable
+from explorer.core.efficiency import DiveEfficiency, Reclaimable, analyse_layers
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex
 from explorer.core.sources import LayerProgress, Source
@@ -70,22 +70,31 @@ def cached_analysis(
 
 def analyze(
     meta: ImageMeta,
-    layers: list[LayerIndex],
+    layers: Iterable[LayerIndex],
     cache: LayerCache | None = None,
     known: tuple[DiveEfficiency, Reclaimable] | None = None,
 ) -> Analysis:
     """dive's efficiency and our reclaimable bytes. With a cache: read from it when this
     exact stack of layers was analysed before (or taken from `known`, what
-    `cached_analysis` found earlier), else computed and stored there."""
-    if len(layers) != len(meta.layers):
-        raise ValueError(f"{len(layers)} layer indexes for {len(meta.layers)} layers")
+    `cached_analysis` found earlier), else computed and stored there. `layers` may still be
+    arriving (bottom up): each is analysed as soon as it is there."""
     if known is None:
         known = cached_analysis(meta, cache)
+    indexes: list[LayerIndex] = []
+
+    def kept() -> Iterator[LayerIndex]:
+        for layer in layers:
+            indexes.append(layer)
+            yield layer
+
     if known is not None:
-        return Analysis(meta, layers, known[0], known[1], cached=True)
-    analysis = Analysis(meta, layers, dive_efficiency(layers), reclaimable(layers))
-    if cache is not None and meta.layers:
-        cache.put_analysis(
-            [layer.digest for layer in meta.layers], analysis.efficiency, analysis.reclaimable
-        )
+        indexes.extend(layers)
+        efficiency, ours = known
+    else:
+        efficiency, ours = analyse_layers(kept())
+    if len(indexes) != len(meta.layers):
+        raise ValueError(f"{len(indexes)} layer indexes for {len(meta.layers)} layers")
+    analysis = Analysis(meta, indexes, efficiency, ours, cached=known is not None)
+    if known is None and cache is not None and meta.layers:
+        cache.put_analysis([layer.digest for layer in meta.layers], efficiency, ours)
     return analysis

@@ -8,11 +8,11 @@ import gc
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from textual.message import Message
 
-from explorer.core.analysis import analyze, cached_analysis, source_cache
+from explorer.core.analysis import analyze, cached_analysis, in_layer_order, source_cache
 from explorer.core.errors import Cancelled, EngineError, ImageError
 from explorer.core.layerindex import LayerIndex
 from explorer.core.sources import Source, open_source
@@ -78,11 +78,10 @@ def run_index(
             and bool(meta.layers)
             and all(cache.has(layer.digest) for layer in meta.layers)
         )
-        if cached:
-            # Every layer is in the cache: loading is a fraction of a second of building
-            # objects (hundreds of thousands, none in a cycle), which the cyclic collector
-            # would interrupt with full collections of everything the UI holds.
-            gc.disable()
+        # Loading and analysing build hundreds of thousands of objects, none in a cycle
+        # (freed by reference counting): the cyclic collector would only interrupt it with
+        # full collections of everything the UI holds.
+        gc.disable()
         # A warm re-open: the analysis of these very layers is read before the layers, and
         # everything goes to the UI in one message (one redraw, and the first tree view does
         # not compete with the loading); otherwise each layer is shown as soon as it is read.
@@ -91,26 +90,34 @@ def run_index(
         if cancel.is_set():
             raise Cancelled
         found: dict[int, LayerIndex] = {}
-        for n, index in source.index_layers(progress, cancel):
-            found[n] = index
-            if not warm:
-                post(LayerIndexed(n, index))
-            if cancel.is_set():
-                raise Cancelled
-        index_seconds = clock() - started
-        if not warm:
-            post(IndexFinished(index_seconds))
-            if collecting:
-                gc.enable()  # the analysis may take long: not with the collector off
-        layers = [found[n] for n in range(len(meta.layers))]
-        analysing = clock()
-        analysis = analyze(meta, layers, cache, known)
-        if cancel.is_set():
-            raise Cancelled
+
+        def arriving() -> Iterator[tuple[int, LayerIndex]]:
+            for n, index in source.index_layers(progress, cancel):
+                found[n] = index
+                if not warm:
+                    post(LayerIndexed(n, index))
+                    if len(found) == len(meta.layers):
+                        post(IndexFinished(clock() - started))
+                if cancel.is_set():
+                    raise Cancelled
+                yield n, index
+            if not warm and not meta.layers:
+                post(IndexFinished(clock() - started))  # nothing to index
+
         if warm:
-            batch = [(n, found[n]) for n in range(len(meta.layers))]
+            layers = list(in_layer_order(len(meta.layers), arriving()))
+            index_seconds = clock() - started
+            analysing = clock()
+            analysis = analyze(meta, layers, cache, known)
+            batch = list(enumerate(layers))
             post(LoadedFromCache(batch, index_seconds, analysis, clock() - analysing))
         else:
+            # Each layer is analysed as soon as it and those below it are in, while worker
+            # processes index the next ones.
+            analysing = clock()
+            analysis = analyze(meta, in_layer_order(len(meta.layers), arriving()), cache, known)
+            if cancel.is_set():
+                raise Cancelled
             post(AnalysisReady(analysis, clock() - analysing))
     except Cancelled:
         post(IndexCancelled())
