@@ -813,7 +813,10 @@ def test_engine_reopens_without_export(tmp_path: Path, engine_source, monkeypatc
     def no_export(*args, **kwargs):
         raise AssertionError("exported although every layer is cached")
 
-    monkeypatch.setattr(second._client.api, "get_image", no_export)
+    # Opened straight over the socket (no SDK client yet): an export would have to connect.
+    if second._client is not None:
+        monkeypatch.setattr(second._client.api, "get_image", no_export)
+    monkeypatch.setattr(second, "_connect", no_export)
     warm = index_all(second)
     second.close()
     assert not second.exported
