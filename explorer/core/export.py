@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import TextIO
@@ -161,11 +162,27 @@ def write_export(path: str, meta: ImageMeta, layers: Iterable[LayerIndex]) -> Di
     """Analyse and write dive's export to `path` atomically; returns dive's numbers.
     `layers` may still be arriving (see `dive_efficiency`).
 
-    The temp file's name is fixed before it is created, so an interrupt at any point can
-    remove it; the target is replaced only by a complete file."""
-    target = os.path.abspath(path)
+    A regular file (or a new one) is replaced only by a complete file, written beside it
+    (through a symlink: beside the file it points to) under a name fixed before it is
+    created, so an interrupt at any point can remove it. Anything else that exists — a
+    device such as /dev/null or /dev/stdout, a FIFO — is written to directly: replacing it
+    would put a regular file in its place."""
+    target = os.path.realpath(path)
     if os.path.isdir(target):
         raise ImageError(f"{path}: is a directory")
+    try:
+        special = not stat.S_ISREG(os.stat(target).st_mode)
+    except FileNotFoundError:
+        special = False
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot write the export ({exc.strerror})") from None
+    if special:
+        try:
+            out = open(target, "w", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+        except OSError as exc:
+            raise ImageError(f"{path}: cannot write the export ({exc.strerror})") from None
+        with out:
+            return _write(out, meta, layers)
     tmp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{os.getpid()}.tmp")
     try:
         try:
@@ -173,12 +190,17 @@ def write_export(path: str, meta: ImageMeta, layers: Iterable[LayerIndex]) -> Di
         except OSError as exc:
             raise ImageError(f"{path}: cannot write the export ({exc.strerror})") from None
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
-            writer = ExportWriter(f, meta)
-            eff = dive_efficiency(layers, writer)
-            writer.finish(eff)
+            eff = _write(f, meta, layers)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return eff
+
+
+def _write(out: TextIO, meta: ImageMeta, layers: Iterable[LayerIndex]) -> DiveEfficiency:
+    writer = ExportWriter(out, meta)
+    eff = dive_efficiency(layers, writer)
+    writer.finish(eff)
     return eff

@@ -70,6 +70,7 @@ class TreeState:
         self._shown: tuple[int, str] | None = None
         self._ops: deque[tuple[int, Op]] = deque()
         self._lock = threading.Lock()
+        self._wanted = threading.Event()  # a view is wanted now: prefetching stops
         # Presentation changes so far: views computed at another version are stale.
         self.version = 0
         self._applied = 0
@@ -130,7 +131,9 @@ class TreeState:
     def compute(self) -> ViewReady | None:
         """Bring the model up to date with what is wanted; None when there is nothing new to
         show (another run already did it) or the wanted layer is not indexed yet."""
+        self._wanted.set()  # the prefetch loop gives way (a lock is not fair: it would not)
         with self._lock:
+            self._wanted.clear()
             model = self._model
             if model is None:
                 return None
@@ -175,7 +178,7 @@ class TreeState:
         """Work out one more view the user is likely to ask for next (the layers below the
         wanted one, then those above, in the wanted mode); False when there is none left or
         something is wanted now (the compute worker goes first)."""
-        if self._ops or not self._lock.acquire(blocking=False):
+        if self._ops or self._wanted.is_set() or not self._lock.acquire(blocking=False):
             return False
         try:
             model, layer, mode = self._model, self.layer, self.mode

@@ -93,6 +93,35 @@ def test_output_dir_missing_is_one_clean_error(dirs) -> None:
     assert leftovers(out_dir) == []
 
 
+def test_symlinked_output_replaces_the_file_it_points_to(dirs) -> None:
+    """Through a symlink, the file it points to gets the export; the link stays a link."""
+    src, out_dir, cache = dirs
+    real = out_dir / "real.json"
+    real.write_bytes(OLD)
+    link = out_dir / "link.json"
+    link.symlink_to(real)
+    res = run_cli(small_image(src), link, cache_dir=cache)
+    assert res.returncode == 0, res.describe()
+    assert link.is_symlink()
+    assert "layer" in load_json(real)
+    assert leftovers(out_dir) == ["link.json", "real.json"]  # no temp file left
+
+
+def test_fifo_output_is_written_not_replaced(dirs) -> None:
+    """A FIFO (or a device: /dev/null, /dev/stdout) is written to, never replaced by a
+    regular file — replacing /dev/null as root breaks the whole machine."""
+    src, out_dir, cache = dirs
+    fifo = out_dir / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    res = run_cli(small_image(src), fifo, cache_dir=cache)
+    data, _ = reader.communicate(timeout=60)
+    assert res.returncode == 0, res.describe()
+    assert fifo.is_fifo()
+    assert "etc/hostname" in {f["path"] for f in json.loads(data)["layer"][0]["fileList"]}
+    assert leftovers(out_dir) == ["pipe"]
+
+
 def test_output_path_is_a_directory(dirs) -> None:
     src, out_dir, cache = dirs
     out = out_dir / "taken"
