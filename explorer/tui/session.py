@@ -128,6 +128,9 @@ def run_index(
     except Exception as exc:  # a bug of ours: one line in the app, never a traceback
         post(IndexFailed(f"internal error: {type(exc).__name__}: {exc}", hint_for(exc, target)))
     finally:
+        # What was loaded stays for the session and holds no cycles: the collector need
+        # never scan it again (its full collections would stall the UI).
+        gc.freeze()
         if collecting:
             gc.enable()
         if source is not None:
