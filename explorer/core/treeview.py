@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast, overload
@@ -179,21 +179,22 @@ class TreeViewModel:
 
     def _stack(self, stop: int) -> FileTree:
         """dive's StackTreeRange(0, stop): layers 0..stop stacked."""
-        stacks = self._stacks
-        if not stacks:
-            stacks.append(self._layer_tree(0))
-        while len(stacks) <= stop:
-            stacks.append(stacked(stacks[-1], self._layer_tree(len(stacks))))
-        return stacks[stop]
+        return self._chain(self._stacks, stacked, stop)
 
     def _aggregated_view(self, layer: int) -> FileTree:
         """Layer 0 marked with each of layers 1..layer in turn, as dive does."""
-        views = self._aggregated
-        if not views:
-            views.append(self._layer_tree(0))
-        while len(views) <= layer:
-            views.append(marked(views[-1], self._layer_tree(len(views))))
-        return views[layer]
+        return self._chain(self._aggregated, marked, layer)
+
+    def _chain(
+        self, trees: list[FileTree], step: Callable[[FileTree, FileTree], FileTree], upto: int
+    ) -> FileTree:
+        """trees[k] = step(trees[k - 1], layer k's tree), from layer 0's tree, kept for good
+        (each shares what it can with the one before)."""
+        if not trees:
+            trees.append(self._layer_tree(0))
+        while len(trees) <= upto:
+            trees.append(step(trees[-1], self._layer_tree(len(trees))))
+        return trees[upto]
 
     # -- presentation state --------------------------------------------------------------------
     def _changed(self) -> None:
