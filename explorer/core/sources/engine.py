@@ -89,12 +89,13 @@ def _engine_errors(kind: str, where: str, exc: Exception, host: str = "") -> Ima
         return EngineError(f"{kind}: no engine socket{at}; is the {kind} engine running?")
     if "Connection refused" in text or "ConnectionRefused" in text:
         return EngineError(f"{kind}: connection refused{at}; is the {kind} engine running?")
-    if "Connection aborted" in text or "RemoteDisconnected" in text or "IncompleteRead" in text:
+    closed = ("Connection aborted", "RemoteDisconnected", "IncompleteRead", "ended prematurely")
+    if any(sign in text for sign in closed):
         return EngineError(
             f"{kind}: the engine{at} closed the connection while exporting {where!r}"
         )
     first = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
-    return EngineError(f"{kind}: cannot talk to the engine{at} ({first})")
+    return EngineError(f"{kind}: cannot talk to the engine{at} about {where!r} ({first})")
 
 
 class EngineSource(Source):
