@@ -113,6 +113,18 @@ class _Dir:
         self.expanded = False
 
 
+@dataclass(frozen=True, slots=True)
+class _Presentation:
+    """What decides the rows besides the tree, as of one change: rows built under it keep
+    it (a worker may change the model's while the UI still draws the old rows)."""
+
+    stamp: int
+    hidden: frozenset[int]
+    filter: re.Pattern[str] | None
+    by_size: bool
+    collapsed: frozenset[str]
+
+
 class TreeViewModel:
     """State of the tree pane: selected layer and mode, hidden kinds, filter, collapse, sort.
 
@@ -131,6 +143,7 @@ class TreeViewModel:
         self.tree: FileTree | None = None
         self._rows: Rows | None = None
         self._stamp = next(_stamps)
+        self._presentation: _Presentation | None = None
         self._layer_tree = lru_cache(maxsize=None)(self._build_layer_tree)
         self._sizes = FileTree(layers)  # size_of works for a node of any of the trees
         self._stacks: list[FileTree] = []  # layers 0..k stacked, for each k so far
@@ -155,7 +168,7 @@ class TreeViewModel:
 
     def prepare(self, layer: int, mode: str) -> None:
         """Work out a view ahead of time (its tree and what its rows need)."""
-        self.dir_memo(self.view(layer, mode).root, "")
+        self.dir_memo(self.view(layer, mode).root, "", self.presentation())
 
     def view(self, layer: int, mode: str) -> FileTree:
         """The marked tree of a layer in a compare mode."""
@@ -199,7 +212,19 @@ class TreeViewModel:
     # -- presentation state --------------------------------------------------------------------
     def _changed(self) -> None:
         self._stamp = next(_stamps)  # what nodes remember was for the old presentation
+        self._presentation = None
         self._rows = None
+
+    def presentation(self) -> _Presentation:
+        if self._presentation is None:
+            self._presentation = _Presentation(
+                self._stamp,
+                frozenset(self.hidden),
+                self.filter,
+                self.sort == SORT_SIZE,
+                frozenset(self.collapsed),
+            )
+        return self._presentation
 
     def set_hidden(self, kinds: set[int]) -> None:
         self.hidden = set(kinds)
@@ -239,10 +264,10 @@ class TreeViewModel:
             self._rows = Rows(self, self.tree)
         return self._rows
 
-    def dir_memo(self, node: Node, path: str) -> _Dir:
-        """The display facts of directory `node` at `path`, worked out (children first) for
-        the nodes that do not have them for this presentation yet."""
-        stamp = self._stamp
+    def dir_memo(self, node: Node, path: str, pres: _Presentation) -> _Dir:
+        """The display facts of directory `node` at `path` under `pres`, worked out
+        (children first) for the nodes that do not have them for it yet."""
+        stamp = pres.stamp
         memo = node.memo
         if isinstance(memo, _Dir) and memo.stamp == stamp:
             return memo
@@ -250,7 +275,8 @@ class TreeViewModel:
         while todo:
             n, p, children_done = todo.pop()
             if children_done:
-                n.memo = self._work_out(n, p)
+                memo = self._work_out(n, p, pres)
+                n.memo = memo
                 continue
             todo.append((n, p, True))
             for kid in n.children.values():
@@ -258,20 +284,23 @@ class TreeViewModel:
                     m = kid.memo
                     if not (isinstance(m, _Dir) and m.stamp == stamp):
                         todo.append((kid, f"{p}/{kid.name}", False))
-        return cast(_Dir, node.memo)
+        return cast(_Dir, memo)
 
-    def _work_out(self, node: Node, path: str) -> _Dir:
+    def _work_out(self, node: Node, path: str, pres: _Presentation) -> _Dir:
         """dive's rules: a hidden diff kind hides a node unless a child shows; the filter
         hides what has no visible child and no match (a non-empty one). A directory's size
         counts what is below it that is shown, without removed entries unless the directory
         itself was removed."""
-        memo = _Dir(self._stamp)
-        kinds, pattern, size_of = self.hidden, self.filter, self._sizes.size_of
+        memo = _Dir(pres.stamp)
+        kinds, pattern, size_of = pres.hidden, pres.filter, self._sizes.size_of
         shown: list[tuple[Node, int, int]] = []  # (kid, displayed size, rows it spans)
         everything = kept = 0
         for kid in node.sorted_children():
             if kid.children:
-                m = cast(_Dir, kid.memo)
+                m = kid.memo
+                if not (isinstance(m, _Dir) and m.stamp == pres.stamp):
+                    # replaced meanwhile by another thread, for another presentation
+                    m = self.dir_memo(kid, f"{path}/{kid.name}", pres)
                 if m.hidden:
                     continue
                 everything += m.everything
@@ -298,7 +327,7 @@ class TreeViewModel:
                 match = pattern.search(path)
                 hidden = match is None or match.group() == ""
             memo.hidden = hidden
-        if self.sort == SORT_SIZE:
+        if pres.by_size:
             shown.sort(key=lambda k: -k[1])  # stable: ties stay in name order
         memo.kids = [k for k, _size, _span in shown]
         starts, at = [], 0
@@ -307,7 +336,7 @@ class TreeViewModel:
             at += span
         memo.starts = starts
         memo.rows = at
-        memo.expanded = bool(shown) and path not in self.collapsed
+        memo.expanded = bool(shown) and path not in pres.collapsed
         return memo
 
     def tree_size(self, node: Node) -> int:
@@ -357,8 +386,9 @@ class Rows(Sequence[Row]):
 
     def __init__(self, model: TreeViewModel, tree: FileTree | None) -> None:
         self._model = model
+        self._pres = model.presentation()
         self._root = tree.root if tree is not None else None
-        self._len = model.dir_memo(self._root, "").rows if self._root is not None else 0
+        self._len = model.dir_memo(self._root, "", self._pres).rows if self._root else 0
         self._cache: dict[int, Row] = {}
 
     def __len__(self) -> int:
@@ -388,13 +418,13 @@ class Rows(Sequence[Row]):
         node, path, branches, depth = self._root, "", "", 0
         assert node is not None
         while True:
-            memo = model.dir_memo(node, path)
+            memo = model.dir_memo(node, path, self._pres)
             k = bisect.bisect_right(memo.starts, index) - 1
             kid = memo.kids[k]
             last = k == len(memo.kids) - 1
             kid_path = f"{path}/{kid.name}"
             index -= memo.starts[k]
-            kid_memo = model.dir_memo(kid, kid_path) if kid.children else None
+            kid_memo = model.dir_memo(kid, kid_path, self._pres) if kid.children else None
             if index == 0:
                 collapsed = kid_memo is not None and bool(kid_memo.kids) and not kid_memo.expanded
                 size = kid_memo.size if kid_memo is not None else model.tree_size(kid)
@@ -410,7 +440,7 @@ class Rows(Sequence[Row]):
         if node is None:
             return None
         for name in path.strip("/").split("/"):
-            memo = model.dir_memo(node, here)
+            memo = model.dir_memo(node, here, self._pres)
             kid = node.children.get(name)
             if kid is None or (node is not self._root and not memo.expanded):
                 return None
