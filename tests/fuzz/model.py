@@ -434,3 +434,18 @@ def mutate(data: bytes, mutations: list[Mutation]) -> bytes:
             pos = m.at % n
             del buf[pos : pos + max(1, len(m.value))]
     return bytes(buf)
+
+
+class ForwardOnly(io.RawIOBase):
+    """A stream that cannot seek (an engine export, a decompressor)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        chunk = self._data.read(min(len(buffer), 777))  # odd sizes: no block alignment
+        memoryview(buffer)[: len(chunk)] = chunk
+        return len(chunk)

@@ -31,28 +31,13 @@ from tests.fuzz.strategies import free_layers, images
 from tests.robustness import builders as b
 
 
-class ForwardOnly(io.RawIOBase):
-    """A stream that cannot seek (an engine export, a decompressor)."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = io.BytesIO(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        chunk = self._data.read(min(len(buffer), 777))  # odd sizes: no block alignment
-        memoryview(buffer)[: len(chunk)] = chunk
-        return len(chunk)
-
-
 def note(text: str) -> None:
     if currently_in_test_context():  # the helpers also serve plain example tests
         _note(text)
 
 
 def index_bytes(data: bytes, seekable: bool):
-    stream = io.BytesIO(data) if seekable else io.BufferedReader(ForwardOnly(data))
+    stream = io.BytesIO(data) if seekable else io.BufferedReader(model.ForwardOnly(data))
     with model.alarm(20):
         return index_layer(stream, "fuzz layer")
 

@@ -187,19 +187,6 @@ def check_normalised(idx) -> None:
     assert all(0 <= i < n for i in idx.links)
 
 
-class ForwardOnly(io.RawIOBase):
-    def __init__(self, data: bytes) -> None:
-        self._data = io.BytesIO(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        chunk = self._data.read(len(buffer))
-        memoryview(buffer)[: len(chunk)] = chunk
-        return len(chunk)
-
-
 @settings(max_examples=examples(ci=800, long=6000))
 @given(layer=free_layers(), muts=st.lists(mutations, min_size=1, max_size=4), seek=st.booleans())
 def test_mutated_layer_tar(layer, muts, seek) -> None:
@@ -209,7 +196,7 @@ def test_mutated_layer_tar(layer, muts, seek) -> None:
     entries, long_names, eof = layer
     data = model.mutate(b.tar_bytes(entries, long_names=long_names, eof=eof), muts)
     note(f"{len(data)} bytes: {data[:2048]!r}")
-    stream = io.BytesIO(data) if seek else io.BufferedReader(ForwardOnly(data))
+    stream = io.BytesIO(data) if seek else io.BufferedReader(model.ForwardOnly(data))
     tracemalloc.start()
     try:
         with model.alarm(10):
