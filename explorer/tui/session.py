@@ -89,14 +89,14 @@ def run_index(
         warm = cached and known is not None
         if cancel.is_set():
             raise Cancelled
-        found: dict[int, LayerIndex] = {}
+        arrived: set[int] = set()
 
         def arriving() -> Iterator[tuple[int, LayerIndex]]:
             for n, index in source.index_layers(progress, cancel):
-                found[n] = index
+                arrived.add(n)
                 if not warm:
                     post(LayerIndexed(n, index))
-                    if len(found) == len(meta.layers):
+                    if len(arrived) == len(meta.layers):  # before the last one's analysis
                         post(IndexFinished(clock() - started))
                 if cancel.is_set():
                     raise Cancelled

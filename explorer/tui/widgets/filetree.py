@@ -194,11 +194,7 @@ class FileTreeView(VirtualList):
     def prefetch(self) -> None:
         """Work out the next layers' views while the user looks at this one (unless that is
         already going on)."""
-        if self.prefetch_allowed and not any(
-            w.group == "tree-prefetch" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
-            for w in self.app.workers
-            if w.node is self
-        ):
+        if self.prefetch_allowed and not self.workers_running("tree-prefetch"):
             self._prefetch()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="tree-prefetch")
@@ -225,9 +221,9 @@ class FileTreeView(VirtualList):
                 self.post_message(self.StatusChanged())
             self.prefetch()
 
-    def workers_running(self) -> bool:
+    def workers_running(self, group: str = "tree-view") -> bool:
         return any(
-            w.group == "tree-view" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            w.group == group and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
             for w in self.app.workers
             if w.node is self
         )
