@@ -85,13 +85,16 @@ class LayerScopeApp(App[int]):
     @property
     def settled(self) -> bool:
         """Is the background work over (indexing finished, failed or cancelled; analysis in;
-        the tree idle)? Tests and screenshots wait for this."""
+        the tree idle, its views worked out ahead)? Tests and screenshots wait for this."""
         main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
         if main is None or main.indexing or main.workers_in_group("index"):
             return False
         if not (main.failure or main.cancelled) and main.analysis is None:
             return False
-        return not main.tree.computing and not main.tree.workers_running()
+        tree = main.tree
+        # The views worked out ahead too: nothing may still compete for the CPU.
+        busy = tree.workers_running() or tree.workers_running("tree-prefetch")
+        return not (tree.computing or busy)
 
     def action_open_image(self) -> None:
         if isinstance(self.screen, MainScreen):
