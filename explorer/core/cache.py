@@ -61,6 +61,7 @@ from explorer.core.efficiency import (
     HiddenBytes,
     Reclaimable,
     WasteRow,
+    WasteRows,
 )
 from explorer.core.errors import ImageError
 from explorer.core.layerindex import LayerIndex
@@ -240,7 +241,7 @@ def decode_analysis(payload: bytes) -> tuple[DiveEfficiency, Reclaimable]:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        rows = list(map(WasteRow, paths, counts, cums, mins))
+        rows = WasteRows(paths, counts, cums, mins)
         why = [reasons[c] for c in codes]
         hidden_rows = list(map(HiddenBytes, hpaths, sizes, added, hidden, why))
     finally:

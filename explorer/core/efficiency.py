@@ -8,9 +8,11 @@ filesystem no longer shows, attributed to the layer that added it and the layer 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+import operator
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, overload
 
 from explorer.core import tarscan
 from explorer.core.gosort import go_sort
@@ -34,13 +36,44 @@ class WasteRow:
     minimum: int = -1
 
 
+class WasteRows(Sequence[WasteRow]):
+    """dive's inefficient files as columns, a WasteRow made on access: after a `chmod -R`
+    every file of the image is a row, and an object each would cost ~200 bytes."""
+
+    __slots__ = ("counts", "cumulative", "minimum", "paths")
+
+    def __init__(self, paths: list[str], counts: array, cumulative: array, minimum: array):
+        self.paths, self.counts, self.cumulative, self.minimum = paths, counts, cumulative, minimum
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @overload
+    def __getitem__(self, i: int) -> WasteRow: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[WasteRow]: ...
+    def __getitem__(self, i: int | slice) -> WasteRow | list[WasteRow]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return WasteRow(self.paths[i], self.counts[i], self.cumulative[i], self.minimum[i])
+
+    def __iter__(self) -> Iterator[WasteRow]:
+        return map(WasteRow, self.paths, self.counts, self.cumulative, self.minimum)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"WasteRows({list(self)!r})"
+
+
 @dataclass
 class DiveEfficiency:
     score: float
     wasted_bytes: int
     size_bytes: int
     user_size_bytes: int
-    rows: list[WasteRow]  # largest first, ties in dive's order
+    rows: Sequence[WasteRow]  # largest first, ties in dive's order
 
     @property
     def user_wasted_percent(self) -> float:
@@ -60,67 +93,114 @@ def _subtree_size(tree: FileTree, node: Node) -> int:
 
 
 class DiveEfficiencyBuilder:
-    """dive's Efficiency(), fed one layer at a time (so callers can stream the layers)."""
+    """dive's Efficiency(), fed one layer at a time (so callers can stream the layers).
+
+    dive keeps a record (count, bytes, smallest copy) for every path of every layer. Most
+    paths are seen once: those are only `seen[path] = ref` (the path string and the int are
+    the index's and the node's own), their bytes summed in `once_bytes`; a path seen again
+    becomes a row of the columns."""
 
     def __init__(self, layers: list[LayerIndex]) -> None:
         self.layers = layers
-        self.data: dict[str, WasteRow] = {}
-        self.matches: list[WasteRow] = []
+        # path (no leading "/") -> the ref of its one sighting (>= 0), or -1 - its row
+        self.seen: dict[str, int] = {}
+        self.once_bytes = 0
+        self.paths: list[str] = []
+        self.counts = array("q")
+        self.cumulative = array("q")
+        self.minimum = array("q")
+        self.matches = array("q")  # rows in the order they were seen a second time
         self.stacked: FileTree | None = None
+
+    def _row(self, path: str, count: int, size: int, minimum: int) -> int:
+        self.paths.append(path)
+        self.counts.append(count)
+        self.cumulative.append(size)
+        self.minimum.append(minimum)
+        return len(self.paths) - 1
 
     def add(self, tree: FileTree, n: int, visited: list[Node] | None = None) -> None:
         """Account layer n's own `tree`, then stack it (the tree is consumed: it becomes part
         of the stack). Its nodes, in dive's visiting order, are appended to `visited`."""
-        data, matches = self.data, self.matches
+        seen, layers = self.seen, self.layers
+        counts, cumulative, minimum = self.counts, self.cumulative, self.minimum
+        row_paths, matches = self.paths, self.matches
         lower = self.stacked if self.stacked is not None else tree
-        sizes = self.layers[n].sizes  # a layer tree's nodes are all of that layer
+        paths, sizes = layers[n].paths, layers[n].sizes  # a layer tree's nodes are all of n
         counting = True
         for node, path in walk_post(tree.root):
             if visited is not None:
                 visited.append(node)
             if node.children or not counting:
                 continue
+            info = node.info
             if node.name.startswith(WHITEOUT_PREFIX):
+                key = path[1:]
                 previous = lower.get(path)
                 if previous is None:
                     # dive has already created the entry (minimum -1, no copies) when its
                     # lookup fails; the error then abandons the rest of this layer's walk.
-                    if path not in data:
-                        data[path] = WasteRow(path, 0, 0, -1)
+                    if key not in seen:
+                        seen[key] = -1 - self._row(key, 0, 0, -1)
                     counting = False
                     continue
                 size = _subtree_size(lower, previous) if lower.is_dir(previous) else 0
+            elif info != NO_INFO:
+                key = paths[info & INDEX_MASK]
+                size = sizes[info & INDEX_MASK]
+                if key not in seen:
+                    seen[key] = info
+                    self.once_bytes += size
+                    continue
             else:
-                size = 0 if node.info == NO_INFO else sizes[node.info & INDEX_MASK]
-            row = data.get(path)
-            if row is None:
-                data[path] = WasteRow(path, 1, size, size)
-                continue
-            row.cumulative += size
-            if row.minimum < 0 or size < row.minimum:
-                row.minimum = size
-            row.count += 1
-            if row.count == 2:
-                matches.append(row)
+                key, size = path[1:], 0
+            at = seen.get(key)
+            if at is None:
+                seen[key] = -1 - self._row(key, 1, size, size)
+            elif at >= 0:  # its second sighting: now a row, and a match
+                first = layers[at >> 32].sizes[at & INDEX_MASK]
+                self.once_bytes -= first
+                seen[key] = -1 - len(row_paths)
+                matches.append(len(row_paths))
+                row_paths.append(key)
+                counts.append(2)
+                cumulative.append(first + size)
+                minimum.append(first if first < size else size)
+            else:
+                row = -1 - at
+                cumulative[row] += size
+                if minimum[row] < 0 or size < minimum[row]:
+                    minimum[row] = size
+                counts[row] += 1
+                if counts[row] == 2:
+                    matches.append(row)
         if self.stacked is None:
             self.stacked = tree
         else:
             stack(self.stacked, tree)
 
     def result(self) -> DiveEfficiency:
-        minimum = sum(r.minimum for r in self.data.values())
-        discovered = sum(r.cumulative for r in self.data.values())
+        minimum = self.once_bytes + sum(self.minimum)
+        discovered = self.once_bytes + sum(self.cumulative)
         score = 1.0 if discovered == 0 else minimum / discovered
-        matches = list(self.matches)
-        go_sort(matches, lambda a, b: a.cumulative < b.cumulative)
-        matches.reverse()
+        cumulative = self.cumulative
+        order = self.matches.tolist()
+        go_sort(order, lambda a, b: cumulative[a] < cumulative[b])
+        order.reverse()
+        pick = operator.itemgetter(*order) if len(order) > 1 else lambda c: [c[r] for r in order]
+        rows = WasteRows(
+            ["/" + path for path in pick(self.paths)],
+            array("q", pick(self.counts)),
+            array("q", pick(cumulative)),
+            array("q", pick(self.minimum)),
+        )
         sizes = [layer.size for layer in self.layers]
         return DiveEfficiency(
             score=score,
-            wasted_bytes=sum(r.cumulative for r in matches),
+            wasted_bytes=sum(rows.cumulative),
             size_bytes=sum(sizes),
             user_size_bytes=sum(sizes[1:]),
-            rows=matches,
+            rows=rows,
         )
 
 

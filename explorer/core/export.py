@@ -109,6 +109,16 @@ def _file_entries(layer: LayerIndex, nodes: list[Node]) -> Iterator[str]:
         yield f'        {{\n          "path": {path}{around[0]}{sizes[i]}{around[1]}'
 
 
+def _write_joined(out: TextIO, items: Iterator[str]) -> None:
+    """`out.write(",\\n".join(items))` in bounded pieces: there can be a row per file."""
+    first = True
+    while chunk := list(itertools.islice(items, 4096)):
+        if not first:
+            out.write(",\n")
+        out.write(",\n".join(chunk))
+        first = False
+
+
 class ExportWriter:
     """Writes the export as the analysis visits each layer (see `dive_efficiency`)."""
 
@@ -130,12 +140,8 @@ class ExportWriter:
         if not nodes:
             out.write("[]\n    }")
             return
-        rows = _file_entries(layer, nodes)
         out.write("[\n")
-        for start in range(0, len(nodes), 4096):  # bounded pieces: a layer can be huge
-            if start:
-                out.write(",\n")
-            out.write(",\n".join(itertools.islice(rows, 4096)))
+        _write_joined(out, _file_entries(layer, nodes))
         out.write("\n      ]\n    }")
 
     def finish(self, eff: DiveEfficiency) -> None:
@@ -154,7 +160,9 @@ class ExportWriter:
                 f'        "file": {go_string(r.path)}\n      }}'
                 for r in eff.rows
             )
-            out.write("[\n" + ",\n".join(rows) + "\n    ]")
+            out.write("[\n")
+            _write_joined(out, rows)
+            out.write("\n    ]")
         out.write("\n  }\n}")
 
 

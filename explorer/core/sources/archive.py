@@ -370,8 +370,9 @@ def _index_parallel(
     shown: dict[int, tuple[int, int]] = {}
     try:
         while todo or running:
-            # At most one queued job beyond the busy workers: finished indexes never pile up.
-            while todo and len(running) < workers + 1:
+            # Every job at once: the workers finish while the consumer is still busy with
+            # the first layers (finished payloads wait compact, as bytes), and then exit.
+            while todo:
                 try:
                     future = pool.submit(_worker_run, todo[0])
                 except (OSError, RuntimeError):  # cannot start a process (limits): do the rest
@@ -389,16 +390,24 @@ def _index_parallel(
                     if now != shown.get(job.slot, (0, 0)):
                         shown[job.slot] = now
                         progress(job.slot, *now)
-            for future in done:
-                job = running.pop(future)
+            results: list[tuple[_Job, tuple[bytes, int, int]]] = []
+            for finished in done:
+                job = running.pop(finished)
                 try:
-                    payload, entries, tar_size = future.result()
+                    results.append((job, finished.result()))
                 except cf.process.BrokenProcessPool:
                     # A worker died (out of memory under a limit, killed): finish here.
                     todo = [job, *running.values(), *todo]
                     running.clear()
                     yield from _index_serial(todo, cache, progress, cancel)
                     return
+            # The futures hold their payloads: drop them before the consumer runs. With
+            # nothing left to do, the workers go too (their memory is no use from now on).
+            done = finished = None  # type: ignore[assignment]
+            if not todo and not running:
+                pool.shutdown(wait=True)
+            while results:
+                job, (payload, entries, tar_size) = results.pop(0)
                 index = decode_index(payload, job.where)
                 if cache is not None:
                     cache.put_payload(job.diff_id, payload, entries, tar_size, verified=True)
