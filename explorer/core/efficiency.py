@@ -22,9 +22,12 @@ from explorer.core.tree import (
     NO_INFO,
     FileTree,
     Node,
+    has_whiteouts,
     layer_tree,
     stack,
+    stack_entries,
     walk_post,
+    walk_stamped,
 )
 
 
@@ -119,19 +122,41 @@ class DiveEfficiencyBuilder:
         self.minimum.append(minimum)
         return len(self.paths) - 1
 
-    def add(self, tree: FileTree, n: int, visited: list[Node] | None = None) -> None:
-        """Account layer n's own `tree`, then stack it (the tree is consumed: it becomes part
-        of the stack). Its nodes, in dive's visiting order, are appended to `visited`."""
-        seen, layers = self.seen, self.layers
+    def add(self, n: int, visited: list[Node] | None = None) -> None:
+        """Account layer n (`self.layers[n]`) and stack it. Its own nodes, in dive's visiting
+        order, are appended to `visited`.
+
+        A layer without whiteouts goes straight onto the stack and is walked there (its nodes
+        stamped): it cannot see itself in a lookup of the stack, and the image is never held
+        twice over (a chmod -R layer would otherwise be a second tree of every file). One
+        with whiteouts looks the stack up as it was below it: it gets a tree of its own."""
+        layers = self.layers
+        if self.stacked is None:
+            self.stacked = FileTree(layers)
+        if has_whiteouts(layers[n]):
+            tree = layer_tree(layers, n)
+            nodes = ((node, path, not node.children) for node, path in walk_post(tree.root))
+            self._count(n, nodes, visited)
+            stack(self.stacked, tree)
+        else:
+            stack_entries(self.stacked, n, stamp=n + 1)
+            self._count(n, walk_stamped(self.stacked.root, n + 1), visited)
+
+    def _count(
+        self, n: int, nodes: Iterable[tuple[Node, str, bool]], visited: list[Node] | None
+    ) -> None:
+        """dive's records for layer n's `nodes` (node, dive path, is a leaf of the layer);
+        the stack holds the layers below n."""
+        seen, layers, lower = self.seen, self.layers, self.stacked
+        assert lower is not None
         counts, cumulative, minimum = self.counts, self.cumulative, self.minimum
         row_paths, matches = self.paths, self.matches
-        lower = self.stacked if self.stacked is not None else tree
-        paths, sizes = layers[n].paths, layers[n].sizes  # a layer tree's nodes are all of n
+        paths, sizes = layers[n].paths, layers[n].sizes  # the nodes are all of layer n
         counting = True
-        for node, path in walk_post(tree.root):
+        for node, path, leaf in nodes:
             if visited is not None:
                 visited.append(node)
-            if node.children or not counting:
+            if not leaf or not counting:
                 continue
             info = node.info
             if node.name.startswith(WHITEOUT_PREFIX):
@@ -174,10 +199,6 @@ class DiveEfficiencyBuilder:
                 counts[row] += 1
                 if counts[row] == 2:
                     matches.append(row)
-        if self.stacked is None:
-            self.stacked = tree
-        else:
-            stack(self.stacked, tree)
 
     def result(self) -> DiveEfficiency:
         minimum = self.once_bytes + sum(self.minimum)
@@ -220,7 +241,7 @@ def dive_efficiency(
     for n, layer in enumerate(layers):
         seen.append(layer)
         visited: list[Node] | None = [] if visitor is not None else None
-        builder.add(layer_tree(seen, n), n, visited)
+        builder.add(n, visited)
         if visitor is not None and visited is not None:
             visitor.layer(n, layer, visited)
     return builder.result()
@@ -336,7 +357,7 @@ def analyse_layers(layers: Iterable[LayerIndex]) -> tuple[DiveEfficiency, Reclai
     ours = ReclaimableBuilder()
     for n, layer in enumerate(layers):
         dive.layers.append(layer)
-        dive.add(layer_tree(dive.layers, n), n)
+        dive.add(n)
         ours.add(layer)
     return dive.result(), ours.result()
 

@@ -207,6 +207,80 @@ def walk_post(root: Node) -> Iterator[tuple[Node, str]]:
             yield child, f"{path}/{name}"
 
 
+def has_whiteouts(layer: LayerIndex) -> bool:
+    """Does the layer hold a whiteout or an opaque marker (any `.wh.` name)?"""
+    return any(p.startswith(WHITEOUT_PREFIX) or "/.wh." in p for p in layer.paths)
+
+
+def stack_entries(tree: FileTree, n: int, stamp: int) -> None:
+    """dive's Stack of layer n straight onto `tree`, without a tree of the layer's own: for a
+    layer without whiteouts, where nothing is deleted and the order its entries apply in
+    cannot matter. Every node the layer touches, and its ancestors, get `diff = stamp` (in the
+    analysis's stack, which is never shown, `diff` says which layer touched a node last: see
+    `walk_stamped`); the layer's implicit directories lose their info, as in Stack."""
+    layer = tree.layers[n]
+    base = n << _SHIFT
+    dirs: dict[str, Node] = {"": tree.root}  # the directories this layer touched, by path
+    for i, path in enumerate(layer.paths):
+        parent_path, _, name = path.rpartition("/")
+        parent = dirs.get(parent_path)
+        if parent is None:
+            parent = _touch_dirs(tree.root, dirs, parent_path, stamp)
+        node = parent.children.get(name)
+        if node is None:
+            node = Node(name)
+            if parent.children is NO_CHILDREN:
+                parent.children = {}
+            parent.children[name] = node
+        node.info = base | i
+        node.diff = stamp
+        if layer.types[i] == tarscan.DIR:
+            dirs[path] = node
+
+
+def _touch_dirs(root: Node, dirs: dict[str, Node], path: str, stamp: int) -> Node:
+    """The node at `path`, created or stamped with its ancestors: a parent this layer never
+    listed is implicit (no info), one it listed keeps the info it gave."""
+    node, at = root, ""
+    for name in path.split("/"):
+        at = f"{at}/{name}" if at else name
+        child = node.children.get(name)
+        if child is None:
+            child = node.add(Node(name))
+        if child.diff != stamp:
+            child.diff = stamp
+            child.info = NO_INFO
+        dirs[at] = node = child
+    return node
+
+
+def walk_stamped(root: Node, stamp: int) -> Iterator[tuple[Node, str, bool]]:
+    """(node, "", is a leaf) over the nodes stamped by `stack_entries`: the layer's own tree,
+    in `walk_post`'s order (no paths: a layer without whiteouts needs none)."""
+    todo: list[tuple[Node, Iterator[Node]]] = [(root, iter(_stamped_children(root, stamp)))]
+    while todo:
+        node, it = todo[-1]
+        child = next(it, None)
+        if child is None:
+            todo.pop()
+            if todo:
+                yield node, "", False
+            continue
+        below = _stamped_children(child, stamp) if child.children else []
+        if below:
+            todo.append((child, iter(below)))
+        else:
+            yield child, "", True
+
+
+def _stamped_children(node: Node, stamp: int) -> list[Node]:
+    children = node.children
+    names = sorted([name for name, child in children.items() if child.diff == stamp])
+    if names and not "".join(names).isascii():
+        names.sort(key=_go_order)
+    return [children[name] for name in names]
+
+
 def stack(lower: FileTree, upper: FileTree, *, correct: bool = False) -> None:
     """Apply `upper` on top of `lower`, in place.
 

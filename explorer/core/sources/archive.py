@@ -17,7 +17,9 @@ import multiprocessing
 import os
 import posixpath
 import re
+import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -161,7 +163,9 @@ def verify_digest(expected: str, sha: Any, where: str, what: str) -> None:
 _worker: dict[str, Any] = {}
 
 
-def _worker_init(counters: Any, stop: Any, lifeline: Any, inherited_write_end: int) -> None:
+def _worker_init(
+    counters: Any, stop: Any, lifeline: Any, inherited_write_end: int, outdir: str
+) -> None:
     # Ctrl+C reaches the whole process group: the parent decides, workers never print a
     # traceback. `lifeline` is the read end of a pipe only the parent can write to: when the
     # parent is gone (even killed), it reads EOF and the worker exits instead of lingering
@@ -170,7 +174,7 @@ def _worker_init(counters: Any, stop: Any, lifeline: Any, inherited_write_end: i
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the CLI's handler, when forked from it
     if inherited_write_end >= 0:
         os.close(inherited_write_end)
-    _worker.update(counters=counters, stop=stop)
+    _worker.update(counters=counters, stop=stop, outdir=outdir)
 
     def watch() -> None:
         with contextlib.suppress(EOFError, OSError):
@@ -181,7 +185,10 @@ def _worker_init(counters: Any, stop: Any, lifeline: Any, inherited_write_end: i
     threading.Thread(target=watch, name="lifeline", daemon=True).start()
 
 
-def _worker_run(job: _Job) -> tuple[bytes, int, int]:
+def _worker_run(job: _Job) -> tuple[str, int, int]:
+    """Index `job`; return the file its payload is in, its entries and its tar size. The
+    cache's payload is also what travels back (encoded once, cached by the parent as is),
+    through a file: a result sent back through the pool's queue is copied on both sides."""
     counters = _worker["counters"]
     slot = 2 * job.slot
 
@@ -190,8 +197,13 @@ def _worker_run(job: _Job) -> tuple[bytes, int, int]:
         counters[slot + 1] = nbytes
 
     index = _run_job(job, progress, _worker["stop"])
-    # The cache's payload is also what travels back: encoded once, written by the parent as is.
-    return encode_index(index, job.where), len(index), index.tar_size
+    entries, tar_size = len(index), index.tar_size
+    payload = encode_index(index, job.where)
+    del index
+    path = os.path.join(_worker["outdir"], f"{job.slot}.index")
+    with open(path, "wb") as out:
+        out.write(payload)
+    return path, entries, tar_size
 
 
 def worker_count() -> int:
@@ -356,17 +368,18 @@ def _index_parallel(
         lifeline, alive = ctx.Pipe(duplex=False)
         # A forked worker inherits the write end too: it must close it, or never see EOF.
         inherited = alive.fileno() if ctx.get_start_method() == "fork" else -1
+        outdir = tempfile.mkdtemp(prefix="layerscope-index-")
         pool = cf.ProcessPoolExecutor(
             workers,
             mp_context=ctx,
             initializer=_worker_init,
-            initargs=(counters, stop, lifeline, inherited),
+            initargs=(counters, stop, lifeline, inherited, outdir),
         )
     except (OSError, ValueError):  # no shared memory or semaphores here: in-process then
         yield from _index_serial(jobs, cache, progress, cancel)
         return
     todo = list(jobs)  # in layer order (see _plan)
-    running: dict[cf.Future[tuple[bytes, int, int]], _Job] = {}
+    running: dict[cf.Future[tuple[str, int, int]], _Job] = {}
     shown: dict[int, tuple[int, int]] = {}
     try:
         while todo or running:
@@ -390,7 +403,7 @@ def _index_parallel(
                     if now != shown.get(job.slot, (0, 0)):
                         shown[job.slot] = now
                         progress(job.slot, *now)
-            results: list[tuple[_Job, tuple[bytes, int, int]]] = []
+            results: list[tuple[_Job, tuple[str, int, int]]] = []
             for finished in done:
                 job = running.pop(finished)
                 try:
@@ -407,7 +420,10 @@ def _index_parallel(
             if not todo and not running:
                 pool.shutdown(wait=True)
             while results:
-                job, (payload, entries, tar_size) = results.pop(0)
+                job, (path, entries, tar_size) = results.pop(0)
+                with open(path, "rb") as saved:
+                    payload = saved.read()
+                os.unlink(path)
                 index = decode_index(payload, job.where)
                 if cache is not None:
                     cache.put_payload(job.diff_id, payload, entries, tar_size, verified=True)
@@ -419,6 +435,7 @@ def _index_parallel(
         pool.shutdown(wait=True, cancel_futures=True)
         alive.close()
         lifeline.close()
+        shutil.rmtree(outdir, ignore_errors=True)
 
 
 class ArchiveSource(Source):
