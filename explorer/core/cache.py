@@ -155,7 +155,11 @@ def decode_index(payload: bytes, where: str = "") -> LayerIndex:
         column = getattr(index, name, None)
         if not isinstance(column, array) or len(column) != n:
             raise ValueError(f"payload column {name} is damaged")
-    if not isinstance(index.links, dict) or not isinstance(index.warnings, list):
+    if (
+        not isinstance(index.links, dict)
+        or not isinstance(index.warnings, list)
+        or type(index.whiteouts) is not int
+    ):
         raise ValueError("payload is damaged")
     # Interned again: a chmod -R layer repeats every path of the layers below, and equal
     # paths shared by identity is what keeps many layers of one image small.

@@ -48,6 +48,7 @@ class LayerIndex:
     offsets: array = field(default_factory=lambda: array("q"))  # data offset in the layer tar
     links: dict[int, str] = field(default_factory=dict)  # entry -> link target
     tar_size: int = 0  # bytes of the uncompressed layer tar read
+    whiteouts: int = 0  # entries named .wh.* (whiteouts, opaque markers) or below one
     warnings: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -124,6 +125,8 @@ def index_layer(
                 reader.skip(h.stored)
             continue
         paths.append(name)
+        if name.startswith(WHITEOUT_PREFIX) or "/.wh." in name:
+            idx.whiteouts += 1
         types.append(h.type)
         sizes.append(h.size)
         modes.append(h.mode)

@@ -209,7 +209,7 @@ def walk_post(root: Node) -> Iterator[tuple[Node, str]]:
 
 def has_whiteouts(layer: LayerIndex) -> bool:
     """Does the layer hold a whiteout or an opaque marker (any `.wh.` name)?"""
-    return any(p.startswith(WHITEOUT_PREFIX) or "/.wh." in p for p in layer.paths)
+    return layer.whiteouts > 0
 
 
 def stack_entries(tree: FileTree, n: int, stamp: int) -> None:

@@ -95,13 +95,24 @@ class VirtualList(ScrollView, can_focus=True):
     # -- sizing --------------------------------------------------------------------------------
     def rows_changed(self, cursor: int | None = None) -> None:
         """Call after the rows changed; keeps the cursor on a valid row."""
-        self.virtual_size = Size(self.size.width, self.count)
+        size = Size(self.size.width, self.count)
+        height = self.styles.height
+        # Only an auto-height list grows with its rows, and a scrollbar that comes or goes
+        # changes the width of the rows. Else a new row count needs no layout pass, which
+        # costs a whole-screen render (tens of ms: too much for every layer step): the
+        # scrollbar is told the new size directly.
+        scrolls = size.height > self.container_size.height
+        if height is None or height.is_auto or scrolls != self.show_vertical_scrollbar:
+            self.virtual_size = size
+            layout = True
+        else:
+            self.set_reactive(VirtualList.virtual_size, size)
+            if scrolls:
+                self.vertical_scrollbar.window_virtual_size = size.height
+            layout = False
         target = self.cursor if cursor is None else cursor
         self.set_cursor(target, scroll=True, notify=True if cursor is not None else None)
-        height = self.styles.height
-        # Only an auto-height list grows with its rows; a layout pass costs a whole-screen
-        # render (tens of ms), too much for every layer step in the file tree.
-        self.refresh(layout=height is None or height.is_auto)
+        self.refresh(layout=layout)
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, self.count)
