@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar, cast
 
 from textual.message import Message
 
@@ -26,6 +28,8 @@ from explorer.tui.messages import (
     LoadedFromCache,
     SourceOpened,
 )
+
+T = TypeVar("T")
 
 PROGRESS_INTERVAL = 0.1  # seconds between progress reports: the UI cannot show more
 
@@ -113,9 +117,12 @@ def run_index(
             post(LoadedFromCache(batch, index_seconds, analysis, clock() - analysing))
         else:
             # Each layer is analysed as soon as it and those below it are in, while worker
-            # processes index the next ones.
-            analysing = clock()
-            analysis = analyze(meta, in_layer_order(len(meta.layers), arriving()), cache, known)
+            # processes index the next ones. The layers are taken as they come by a thread
+            # of their own: each is shown (its tree browsable) when it is read, not when the
+            # analysis of those below it is over.
+            with _Taken(arriving(), cancel) as layers:
+                analysing = clock()
+                analysis = analyze(meta, in_layer_order(len(meta.layers), layers), cache, known)
             if cancel.is_set():
                 raise Cancelled
             post(AnalysisReady(analysis, clock() - analysing))
@@ -136,3 +143,45 @@ def run_index(
         if source is not None:
             with contextlib.suppress(Exception):  # closing must not hide what happened
                 source.close()
+
+
+class _Taken(Generic[T]):
+    """`items` iterated by a thread of its own as fast as they come; the `with` block
+    iterates them in the same order (and gets what the thread raised). Leaving the block
+    on an error sets `cancel` (the thread stops at its next check)."""
+
+    _END = object()
+
+    def __init__(self, items: Iterator[T], cancel: threading.Event) -> None:
+        self._items = items
+        self._cancel = cancel
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._take, name="layers-taken", daemon=True)
+
+    def _take(self) -> None:
+        try:
+            for item in self._items:
+                self._queue.put(item)
+        except BaseException as exc:  # handed to the consumer
+            self._queue.put(exc)
+        else:
+            self._queue.put(self._END)
+
+    def _taken(self) -> Iterator[T]:
+        while (item := self._queue.get()) is not self._END:
+            if isinstance(item, BaseException):
+                raise item
+            yield cast(T, item)
+
+    def __enter__(self) -> Iterator[T]:
+        self._thread.start()
+        return self._taken()
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if kind is None:
+            self._thread.join()  # it has handed everything over: it is ending
+            return
+        self._cancel.set()
+        # A read stuck on a stalled engine would never see the flag: closing the source
+        # (the caller's next step) ends it then.
+        self._thread.join(timeout=2)

@@ -212,3 +212,36 @@ async def test_after_a_failure_another_image_can_be_opened(tmp_path, sample_arch
         assert screen.target == str(sample_archive)
         assert not screen.failure and screen.analysis is not None
         await pilot.press("q")
+
+
+async def test_layers_are_browsable_while_the_analysis_is_busy(sample_archive, monkeypatch):
+    """Each layer is shown as soon as it is read, not when the analysis of the layers below
+    it is over: here the analysis stops after layer 0 until released."""
+    from explorer.core import analysis
+
+    release = threading.Event()
+    real = analysis.analyse_layers
+
+    def held_after_layer_0(layers):
+        def held():
+            for n, layer in enumerate(layers):
+                yield layer
+                if n == 0:
+                    release.wait(20)
+
+        return real(held())
+
+    monkeypatch.setattr(analysis, "analyse_layers", held_after_layer_0)
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main_screen(app)
+        try:
+            await wait_for(pilot, lambda: len(screen.indexes) == 4)
+            assert screen.analysis is None
+            await pilot.press("down")
+            await wait_for(pilot, lambda: screen.tree.shown == (1, screen.tree.state.mode))
+            assert tree_text(app) and "not indexed" not in screen_text(app)
+        finally:
+            release.set()
+        await settle(pilot)
+        assert screen.analysis is not None
