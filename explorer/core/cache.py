@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import hashlib
 import io
 import json
@@ -59,6 +58,7 @@ from explorer.core.efficiency import (
     REMEDY,
     DiveEfficiency,
     HiddenBytes,
+    HiddenRows,
     Reclaimable,
     WasteRow,
     WasteRows,
@@ -205,7 +205,7 @@ def encode_analysis(efficiency: DiveEfficiency, reclaimable: Reclaimable) -> byt
 
 
 def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(type(v) is str for v in value)
+    return isinstance(value, list) and set(map(type, value)) <= {str}
 
 
 def _ints(value: Any) -> bool:
@@ -239,21 +239,10 @@ def decode_analysis(payload: bytes) -> tuple[DiveEfficiency, Reclaimable]:
     ):
         raise ValueError("payload analysis is damaged")
     score, wasted, size, user_size = head
-    # Hundreds of thousands of new objects, none of them in a cycle: with the collector on,
-    # they would trigger full collections of everything the process holds (the UI's
-    # objects included), several times over.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        rows = WasteRows(paths, counts, cums, mins)
-        why = [reasons[c] for c in codes]
-        hidden_rows = list(map(HiddenBytes, hpaths, sizes, added, hidden, why))
-    finally:
-        if collecting:
-            gc.enable()
+    # The rows stay columns (no object per row: a re-open of a chmod -R image has one per file).
     return (
-        DiveEfficiency(score, wasted, size, user_size, rows),
-        Reclaimable(total, hidden_rows),
+        DiveEfficiency(score, wasted, size, user_size, WasteRows(paths, counts, cums, mins)),
+        Reclaimable(total, HiddenRows(hpaths, sizes, added, hidden, reasons, codes)),
     )
 
 

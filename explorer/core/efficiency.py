@@ -272,15 +272,62 @@ class HiddenBytes:
     reason: str
 
 
+class HiddenRows(Sequence[HiddenBytes]):
+    """Reclaimable rows as columns, a HiddenBytes made on access (as read from the cache:
+    a re-open builds no object per row)."""
+
+    __slots__ = ("added_by", "codes", "hidden_by", "paths", "reasons", "sizes")
+
+    def __init__(
+        self,
+        paths: list[str],
+        sizes: array,
+        added_by: array,
+        hidden_by: array,
+        reasons: list[str],
+        codes: array,  # row -> index in reasons
+    ) -> None:
+        self.paths, self.sizes, self.added_by, self.hidden_by = paths, sizes, added_by, hidden_by
+        self.reasons, self.codes = reasons, codes
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @overload
+    def __getitem__(self, i: int) -> HiddenBytes: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[HiddenBytes]: ...
+    def __getitem__(self, i: int | slice) -> HiddenBytes | list[HiddenBytes]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        reason = self.reasons[self.codes[i]]
+        path, size = self.paths[i], self.sizes[i]
+        return HiddenBytes(path, size, self.added_by[i], self.hidden_by[i], reason)
+
+    def __iter__(self) -> Iterator[HiddenBytes]:
+        return map(self.__getitem__, range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"HiddenRows({list(self)!r})"
+
+
 @dataclass
 class Reclaimable:
     total: int
-    rows: list[HiddenBytes] = field(default_factory=list)  # largest first
+    rows: Sequence[HiddenBytes] = field(default_factory=list)  # largest first
 
     def by_layer(self) -> dict[int, int]:
+        rows = self.rows
+        if isinstance(rows, HiddenRows):
+            pairs = zip(rows.added_by, rows.sizes, strict=True)
+        else:
+            pairs = ((row.added_by, row.size) for row in rows)
         out: dict[int, int] = {}
-        for row in self.rows:
-            out[row.added_by] = out.get(row.added_by, 0) + row.size
+        for added_by, size in pairs:
+            out[added_by] = out.get(added_by, 0) + size
         return out
 
 
