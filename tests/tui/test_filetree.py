@@ -140,7 +140,7 @@ async def test_special_permission_bits_and_links(sample_archive):
         lines = "\n".join(tree_text(app))
         assert "-rwsr-xr-x" in lines  # setuid
         assert "drwxrwxrwt" in lines  # sticky /tmp
-        assert "tool → ../local/bin…" in lines  # cut to the pane's width
+        assert "tool → ../local/bi…" in lines  # cut to the pane's width
         await pilot.press("tab", *["down"] * 18)
         await pilot.pause()
         assert main_screen(app).tree.current.path == "/usr/bin/tool"

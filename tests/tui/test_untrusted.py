@@ -47,7 +47,7 @@ async def test_hostile_names_render_literally(build_archive):
         assert "\\x1b[2Jwiped" in text
         assert "\\x1b]52;c;ZXZpbA==\\x07clip" in text
         assert "invoice\\u202egpj.exe" in text
-        assert "link → [link=https://evil.example]c…" in text  # cut to the pane
+        assert "link → [link=https://evil.example]…" in text  # cut to the pane
         assert "[i]evil[/i]:\\x1b[5mtag" in text  # the tag, in the header and details
         assert "LABEL a=[blink]b[/blink]" in text
         assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
