@@ -12,7 +12,7 @@ import operator
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, overload
+from typing import Protocol, TypeVar, overload
 
 from explorer.core import tarscan
 from explorer.core.gosort import go_sort
@@ -30,6 +30,8 @@ from explorer.core.tree import (
     walk_stamped,
 )
 
+R = TypeVar("R")
+
 
 @dataclass(slots=True)
 class WasteRow:
@@ -39,35 +41,49 @@ class WasteRow:
     minimum: int = -1
 
 
-class WasteRows(Sequence[WasteRow]):
-    """dive's inefficient files as columns, a WasteRow made on access: after a `chmod -R`
-    every file of the image is a row, and an object each would cost ~200 bytes."""
+class _Columns(Sequence[R]):
+    """Rows kept as columns (lists and arrays of one length, `paths` among them), a row
+    object made on access: after a `chmod -R` every file of the image is a row, and an
+    object each would cost ~200 bytes."""
+
+    __slots__ = ()
+    paths: list[str]
+
+    def _row(self, i: int) -> R:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @overload
+    def __getitem__(self, i: int) -> R: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[R]: ...
+    def __getitem__(self, i: int | slice) -> R | list[R]:
+        if isinstance(i, slice):
+            return [self._row(j) for j in range(*i.indices(len(self)))]
+        return self._row(i)
+
+    def __iter__(self) -> Iterator[R]:
+        return map(self._row, range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list(self)!r})"
+
+
+class WasteRows(_Columns[WasteRow]):
+    """dive's inefficient files as columns."""
 
     __slots__ = ("counts", "cumulative", "minimum", "paths")
 
     def __init__(self, paths: list[str], counts: array, cumulative: array, minimum: array):
         self.paths, self.counts, self.cumulative, self.minimum = paths, counts, cumulative, minimum
 
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    @overload
-    def __getitem__(self, i: int) -> WasteRow: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[WasteRow]: ...
-    def __getitem__(self, i: int | slice) -> WasteRow | list[WasteRow]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def _row(self, i: int) -> WasteRow:
         return WasteRow(self.paths[i], self.counts[i], self.cumulative[i], self.minimum[i])
-
-    def __iter__(self) -> Iterator[WasteRow]:
-        return map(WasteRow, self.paths, self.counts, self.cumulative, self.minimum)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and list(self) == list(other)
-
-    def __repr__(self) -> str:
-        return f"WasteRows({list(self)!r})"
 
 
 @dataclass
@@ -150,7 +166,7 @@ class DiveEfficiencyBuilder:
         seen, layers, lower = self.seen, self.layers, self.stacked
         assert lower is not None
         counts, cumulative, minimum = self.counts, self.cumulative, self.minimum
-        row_paths, matches = self.paths, self.matches
+        matches = self.matches
         paths, sizes = layers[n].paths, layers[n].sizes  # the nodes are all of layer n
         counting = True
         for node, path, leaf in nodes:
@@ -185,12 +201,9 @@ class DiveEfficiencyBuilder:
             elif at >= 0:  # its second sighting: now a row, and a match
                 first = layers[at >> 32].sizes[at & INDEX_MASK]
                 self.once_bytes -= first
-                seen[key] = -1 - len(row_paths)
-                matches.append(len(row_paths))
-                row_paths.append(key)
-                counts.append(2)
-                cumulative.append(first + size)
-                minimum.append(first if first < size else size)
+                row = self._row(key, 2, first + size, first if first < size else size)
+                seen[key] = -1 - row
+                matches.append(row)
             else:
                 row = -1 - at
                 cumulative[row] += size
@@ -272,9 +285,9 @@ class HiddenBytes:
     reason: str
 
 
-class HiddenRows(Sequence[HiddenBytes]):
-    """Reclaimable rows as columns, a HiddenBytes made on access (as read from the cache:
-    a re-open builds no object per row)."""
+class HiddenRows(_Columns[HiddenBytes]):
+    """Reclaimable rows as columns (as read from the cache: a re-open builds no object per
+    row)."""
 
     __slots__ = ("added_by", "codes", "hidden_by", "paths", "reasons", "sizes")
 
@@ -290,28 +303,9 @@ class HiddenRows(Sequence[HiddenBytes]):
         self.paths, self.sizes, self.added_by, self.hidden_by = paths, sizes, added_by, hidden_by
         self.reasons, self.codes = reasons, codes
 
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    @overload
-    def __getitem__(self, i: int) -> HiddenBytes: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[HiddenBytes]: ...
-    def __getitem__(self, i: int | slice) -> HiddenBytes | list[HiddenBytes]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        reason = self.reasons[self.codes[i]]
-        path, size = self.paths[i], self.sizes[i]
+    def _row(self, i: int) -> HiddenBytes:
+        path, size, reason = self.paths[i], self.sizes[i], self.reasons[self.codes[i]]
         return HiddenBytes(path, size, self.added_by[i], self.hidden_by[i], reason)
-
-    def __iter__(self) -> Iterator[HiddenBytes]:
-        return map(self.__getitem__, range(len(self)))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and list(self) == list(other)
-
-    def __repr__(self) -> str:
-        return f"HiddenRows({list(self)!r})"
 
 
 @dataclass

@@ -384,7 +384,7 @@ def _index_parallel(
     try:
         while todo or running:
             # Every job at once: the workers finish while the consumer is still busy with
-            # the first layers (finished payloads wait compact, as bytes), and then exit.
+            # the first layers (finished payloads wait in their files), and then exit.
             while todo:
                 try:
                     future = pool.submit(_worker_run, todo[0])
