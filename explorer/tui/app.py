@@ -15,6 +15,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from explorer.core.opening import Opening
 from explorer.core.sources import Source
 from explorer.tui.commands import explorer_commands
 from explorer.tui.keymap import keymap_path
@@ -63,6 +64,7 @@ class LayerScopeApp(App[int]):
         keymap_file: Path | None = None,
         notices: Iterable[str] = (),
         opener: Callable[[], Source] | None = None,
+        opening: Opening | None = None,
     ) -> None:
         super().__init__()
         self.target = target
@@ -73,12 +75,14 @@ class LayerScopeApp(App[int]):
         self.keymap_file = keymap_file or keymap_path()
         self.notices = list(notices)
         self.opener = opener  # tests: a Source factory instead of opening `target`
+        self.opening = opening  # `target` being opened already (for the first screen)
         self.failed = False  # an error was shown: the exit code says so
 
     def on_mount(self) -> None:
         if self.keymap:
             self.set_keymap(self.keymap)
-        self.push_screen(MainScreen(self.target, self.kind, self.platform, self.opener))
+        opening, self.opening = self.opening, None
+        self.push_screen(MainScreen(self.target, self.kind, self.platform, self.opener, opening))
         for notice in self.notices:
             self.notify(notice, timeout=8, markup=False)
 
@@ -126,5 +130,5 @@ def make_app(
     **options,
 ) -> LayerScopeApp:
     """An app for `target` (an archive path or an engine reference); options go to
-    `LayerScopeApp` (clock, keymap, keymap_file, notices, opener)."""
+    `LayerScopeApp` (clock, keymap, keymap_file, notices, opener, opening)."""
     return LayerScopeApp(target, kind, platform, **options)

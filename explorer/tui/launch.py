@@ -49,9 +49,16 @@ def choose_target(args: argparse.Namespace) -> tuple[str, str | None, list[str]]
 def launch(args: argparse.Namespace) -> int:
     """Run the explorer; errors while opening the image are shown in the app, and make the
     exit code 2 once the user quits."""
-    from explorer.tui.app import make_app
+    from functools import partial
+
+    from explorer.core.opening import Opening
+    from explorer.core.sources import open_source
 
     target, kind, notices = choose_target(args)
+    # Opened (and, on a warm re-open, read from the cache) while the UI toolkit loads.
+    opening = Opening(partial(open_source, target, kind, args.platform))
+    from explorer.tui.app import make_app
+
     if os.path.exists(target):  # an archive: its layers are indexed in worker processes
         from explorer.core.sources.archive import start_worker_server
 
@@ -59,7 +66,15 @@ def launch(args: argparse.Namespace) -> int:
     path = keymap_path()
     keymap, problems = load_keymap(path)
     notices += [f"keymap ignored: {p}" for p in problems]
-    app = make_app(target, kind, args.platform, keymap=keymap, keymap_file=path, notices=notices)
+    app = make_app(
+        target,
+        kind,
+        args.platform,
+        keymap=keymap,
+        keymap_file=path,
+        notices=notices,
+        opening=opening,
+    )
     app.run()
     if app.return_code not in (None, 0):
         return app.return_code

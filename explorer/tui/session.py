@@ -10,13 +10,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Generic, TypeVar, cast
 
 from textual.message import Message
 
-from explorer.core.analysis import analyze, cached_analysis, in_layer_order, source_cache
+from explorer.core.analysis import analyze, in_layer_order
 from explorer.core.errors import Cancelled, EngineError, ImageError
 from explorer.core.layerindex import LayerIndex
+from explorer.core.opening import Opening
 from explorer.core.sources import Source, open_source
 from explorer.tui.messages import (
     AnalysisReady,
@@ -58,10 +60,10 @@ def run_index(
     cancel: threading.Event,
     clock: Callable[[], float] = time.perf_counter,
     opener: Callable[[], Source] | None = None,
+    opening: Opening | None = None,
 ) -> None:
-    """Open, index and analyse `target` (or what `opener` returns), posting what happens.
-    Never raises."""
-    started = clock()
+    """Open, index and analyse `target` (or what `opener` returns, or take what `opening`
+    opened), posting what happens. Never raises."""
     last_report = [0.0]
 
     def progress(layer: int, entries: int, nbytes: int) -> None:
@@ -71,61 +73,55 @@ def run_index(
             post(IndexProgress(layer, entries, nbytes))
 
     source = None
-    collecting = gc.isenabled()
+    collecting: bool | None = None  # was the cyclic collector on before the loading?
     try:
-        source = opener() if opener is not None else open_source(target, kind, platform)
-        meta = source.open()
+        if opening is None:
+            opening = Opening(opener or partial(open_source, target, kind, platform), clock)
+        started = opening.started
+        opened = opening.wait(cancel)
+        source, meta = opened.source, opened.meta
+        if cancel.is_set():
+            raise Cancelled
         post(SourceOpened(meta))
-        cache = source_cache(source)
-        cached = (
-            cache is not None
-            and bool(meta.layers)
-            and all(cache.has(layer.digest) for layer in meta.layers)
-        )
+        if opened.loaded is not None:  # a warm re-open: everything in one message, one redraw
+            loaded = opened.loaded
+            post(
+                LoadedFromCache(
+                    loaded.layers, loaded.index_seconds, loaded.analysis, loaded.analysis_seconds
+                )
+            )
+            return
         # Loading and analysing build hundreds of thousands of objects, none in a cycle
         # (freed by reference counting): the cyclic collector would only interrupt it with
         # full collections of everything the UI holds.
+        collecting = gc.isenabled()
         gc.disable()
-        # A warm re-open: the analysis of these very layers is read before the layers, and
-        # everything goes to the UI in one message (one redraw, and the first tree view does
-        # not compete with the loading); otherwise each layer is shown as soon as it is read.
-        known = cached_analysis(meta, cache)
-        warm = cached and known is not None
-        if cancel.is_set():
-            raise Cancelled
         arrived: set[int] = set()
 
         def arriving() -> Iterator[tuple[int, LayerIndex]]:
             for n, index in source.index_layers(progress, cancel):
                 arrived.add(n)
-                if not warm:
-                    post(LayerIndexed(n, index))
-                    if len(arrived) == len(meta.layers):  # before the last one's analysis
-                        post(IndexFinished(clock() - started))
+                post(LayerIndexed(n, index))
+                if len(arrived) == len(meta.layers):  # before the last one's analysis
+                    post(IndexFinished(clock() - started))
                 if cancel.is_set():
                     raise Cancelled
                 yield n, index
-            if not warm and not meta.layers:
+            if not meta.layers:
                 post(IndexFinished(clock() - started))  # nothing to index
 
-        if warm:
-            layers = list(in_layer_order(len(meta.layers), arriving()))
-            index_seconds = clock() - started
+        # Each layer is analysed as soon as it and those below it are in, while worker
+        # processes index the next ones. The layers are taken as they come by a thread of
+        # their own: each is shown (its tree browsable) when it is read, not when the
+        # analysis of those below it is over.
+        with _Taken(arriving(), cancel) as layers:
             analysing = clock()
-            analysis = analyze(meta, layers, cache, known)
-            batch = list(enumerate(layers))
-            post(LoadedFromCache(batch, index_seconds, analysis, clock() - analysing))
-        else:
-            # Each layer is analysed as soon as it and those below it are in, while worker
-            # processes index the next ones. The layers are taken as they come by a thread
-            # of their own: each is shown (its tree browsable) when it is read, not when the
-            # analysis of those below it is over.
-            with _Taken(arriving(), cancel) as layers:
-                analysing = clock()
-                analysis = analyze(meta, in_layer_order(len(meta.layers), layers), cache, known)
-            if cancel.is_set():
-                raise Cancelled
-            post(AnalysisReady(analysis, clock() - analysing))
+            analysis = analyze(
+                meta, in_layer_order(len(meta.layers), layers), opened.cache, opened.known
+            )
+        if cancel.is_set():
+            raise Cancelled
+        post(AnalysisReady(analysis, clock() - analysing))
     except Cancelled:
         post(IndexCancelled())
     except ImageError as exc:
@@ -137,9 +133,10 @@ def run_index(
     finally:
         # What was loaded stays for the session and holds no cycles: the collector need
         # never scan it again (its full collections would stall the UI).
-        gc.freeze()
-        if collecting:
-            gc.enable()
+        if collecting is not None:
+            gc.freeze()
+            if collecting:
+                gc.enable()
         if source is not None:
             with contextlib.suppress(Exception):  # closing must not hide what happened
                 source.close()

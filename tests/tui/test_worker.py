@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from functools import partial
 
 from explorer import sample
 from explorer.core.errors import Cancelled
 from explorer.core.image import HistoryEntry, ImageMeta, LayerMeta
 from explorer.core.layerindex import LayerIndex
+from explorer.core.opening import Opening
 from explorer.core.sources import Source, open_source
+from explorer.tui.screens.main import MainScreen
 
 from .conftest import app_for, main_screen, screen_text, settle, tree_text, wait_for
 
@@ -245,3 +248,28 @@ async def test_layers_are_browsable_while_the_analysis_is_busy(sample_archive, m
             release.set()
         await settle(pilot)
         assert screen.analysis is not None
+
+
+async def test_an_image_read_before_the_app_is_complete_on_its_first_screen(
+    sample_archive, monkeypatch
+):
+    """A warm re-open read from the cache while the app starts (what `launch` does): the
+    first screen shows the layers and the analysis, and no index worker is started."""
+    warm_up = app_for(sample_archive)
+    async with warm_up.run_test(size=SIZE) as pilot:
+        await settle(pilot)  # the layers and the analysis are now cached
+    opening = Opening(partial(open_source, str(sample_archive), None, None))
+    opened = opening.wait(threading.Event())
+    assert opened.loaded is not None
+    started: list[MainScreen] = []
+    monkeypatch.setattr(MainScreen, "index_image", lambda self: started.append(self))
+    app = app_for(sample_archive, opening=opening)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = main_screen(app)
+        assert not started
+        assert screen.analysis is not None and screen.analysis.cached
+        assert sorted(screen.indexes) == list(range(len(opened.meta.layers)))
+        assert "Score" in screen_text(app) and not screen.indexing
+        await settle(pilot)
+        assert any("etc" in line for line in tree_text(app))

@@ -345,3 +345,59 @@ def test_cached_analysis_needs_only_the_metadata(image: Path, store: LayerCache)
     known = cached_analysis(meta_only, store)
     assert known is not None and known[0] == dive_efficiency(layers)
     assert cached_analysis(meta_only, None) is None
+
+
+# -- opening before the UI: everything read from the cache ----------------------------------
+
+
+def test_opening_reads_a_cached_image_completely(image: Path, tmp_path: Path) -> None:
+    from explorer.core.opening import Opening
+
+    with cache_mod.configured(root=tmp_path / "c"):
+        cold = Opening(lambda: open_source(str(image))).wait(threading.Event())
+        cold.source.close()
+        assert cold.loaded is None and cold.known is None  # nothing cached yet
+        _run_worker(str(image))  # indexes and analyses: the layers and the analysis stored
+        warm = Opening(lambda: open_source(str(image))).wait(threading.Event())
+    assert warm.loaded is not None and warm.known is not None
+    assert [n for n, _ in warm.loaded.layers] == list(range(len(LAYERS)))
+    assert warm.loaded.analysis.cached
+    _, layers = index_all(ArchiveSource(str(image), cache=None))
+    assert warm.loaded.analysis.efficiency == dive_efficiency(layers)
+    assert [index.paths for _, index in warm.loaded.layers] == [x.paths for x in layers]
+
+
+def test_opening_hands_over_what_went_wrong(tmp_path: Path) -> None:
+    from explorer.core.errors import ImageError
+    from explorer.core.opening import Opening
+
+    opening = Opening(lambda: open_source(str(tmp_path / "missing.tar")))
+    with pytest.raises(ImageError, match="no such file"):
+        opening.wait(threading.Event())
+    assert opening.ready() is None
+
+
+def test_opening_given_up_closes_what_it_opens_later(image: Path) -> None:
+    """Esc while the engine is slow to answer: the waiter leaves at once, and the source,
+    once opened, is closed (nobody else would)."""
+    from explorer.core.errors import Cancelled
+    from explorer.core.opening import Opening
+
+    release, closed = threading.Event(), threading.Event()
+
+    class Slow(ArchiveSource):
+        def open(self):  # type: ignore[no-untyped-def]
+            release.wait(10)
+            return super().open()
+
+        def close(self) -> None:
+            closed.set()
+            super().close()
+
+    opening = Opening(lambda: Slow(str(image), cache=None))
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        opening.wait(cancel)
+    release.set()
+    assert closed.wait(10)

@@ -7,6 +7,7 @@ the metadata is read; each layer's tree as soon as it and the layers below it ar
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
@@ -23,6 +24,7 @@ from explorer.core.analysis import Analysis
 from explorer.core.display import safe
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex
+from explorer.core.opening import Opening
 from explorer.core.sources import Source
 from explorer.core.treeview import AGGREGATED, LAYER_CHANGES
 from explorer.tui import format as fmt
@@ -110,10 +112,12 @@ class MainScreen(Screen[None]):
         kind: str | None = None,
         platform: str | None = None,
         opener: Callable[[], Source] | None = None,
+        opening: Opening | None = None,
     ) -> None:
         super().__init__()
         self.target = target
         self.opener = opener
+        self.opening = opening  # started before the app: it may be done by the first screen
         self.kind = kind
         self.platform = platform
         self.meta: ImageMeta | None = None
@@ -139,7 +143,7 @@ class MainScreen(Screen[None]):
                 yield LayerDetails(id="layer-details")
                 yield ImagePane(id="image-pane")
             yield TreePane(id="tree-pane")
-        yield Footer(compact=True)
+        yield Footer()
 
     # -- widgets -------------------------------------------------------------------------------
     @property
@@ -164,7 +168,21 @@ class MainScreen(Screen[None]):
         self.query_one(LayerDetails).show(None, None, None, None)
         self.layer_list.focus()
         self.indexing = True
-        self.index_image()
+        opened = self.opening.ready() if self.opening is not None else None
+        if opened is not None and opened.loaded is not None:
+            # Read from the cache before the first screen: drawn complete, in one go.
+            self.opening = None
+            loaded = opened.loaded
+            with contextlib.suppress(Exception):  # what is loaded is all that matters now
+                opened.source.close()
+            self.on_source_opened(SourceOpened(opened.meta))
+            self.on_loaded_from_cache(
+                LoadedFromCache(
+                    loaded.layers, loaded.index_seconds, loaded.analysis, loaded.analysis_seconds
+                )
+            )
+        else:
+            self.index_image()
 
     def on_resize(self) -> None:
         narrow = self.size.width < NARROW_WIDTH
@@ -184,6 +202,7 @@ class MainScreen(Screen[None]):
             self._cancel,
             self.lsapp.clock,
             self.opener,
+            self.opening,
         )
 
     def on_source_opened(self, message: SourceOpened) -> None:
@@ -265,7 +284,8 @@ class MainScreen(Screen[None]):
 
     def on_analysis_ready(self, message: AnalysisReady) -> None:
         self.tree.prefetch_allowed = True
-        self.tree.prefetch()
+        # Once the screen that shows the analysis is drawn: that work would slow the drawing.
+        self.call_after_refresh(self.tree.prefetch)
         analysis = self.analysis = message.analysis
         self.hidden_by_layer = analysis.reclaimable.by_layer()
         assert self.meta is not None
