@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from explorer.core.cache import LayerCache
@@ -22,6 +23,11 @@ class Analysis:
     efficiency: DiveEfficiency
     reclaimable: Reclaimable
     cached: bool = False  # read from the cache, not computed
+
+    @cached_property
+    def hidden_by_layer(self) -> dict[int, int]:
+        """Reclaimable bytes per layer that added them."""
+        return self.reclaimable.by_layer()
 
     @property
     def warnings(self) -> list[str]:

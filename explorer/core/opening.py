@@ -73,6 +73,7 @@ def open_image(
             index_seconds = clock() - started
             analysing = clock()
             analysis = analyze(meta, layers, cache, known)
+            analysis.hidden_by_layer  # noqa: B018 - worked out here, not on the UI's thread
             batch = list(enumerate(layers))
             opened.loaded = Loaded(batch, index_seconds, analysis, clock() - analysing)
         finally:

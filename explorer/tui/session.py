@@ -121,6 +121,7 @@ def run_index(
             )
         if cancel.is_set():
             raise Cancelled
+        analysis.hidden_by_layer  # noqa: B018 - worked out here, not on the UI's thread
         post(AnalysisReady(analysis, clock() - analysing))
     except Cancelled:
         post(IndexCancelled())

@@ -43,6 +43,7 @@ from explorer.tui.session import run_index
 from explorer.tui.widgets.details import ImageSummary, LayerDetails
 from explorer.tui.widgets.efficiency import WasteTable
 from explorer.tui.widgets.filetree import FileTreeView
+from explorer.tui.widgets.footer import KeyFooter
 from explorer.tui.widgets.header import AppHeader
 from explorer.tui.widgets.layers import LayerList
 from explorer.tui.widgets.panes import ImagePane, TreePane
@@ -143,7 +144,7 @@ class MainScreen(Screen[None]):
                 yield LayerDetails(id="layer-details")
                 yield ImagePane(id="image-pane")
             yield TreePane(id="tree-pane")
-        yield Footer()
+        yield KeyFooter()
 
     # -- widgets -------------------------------------------------------------------------------
     @property
@@ -287,7 +288,7 @@ class MainScreen(Screen[None]):
         # Once the screen that shows the analysis is drawn: that work would slow the drawing.
         self.call_after_refresh(self.tree.prefetch)
         analysis = self.analysis = message.analysis
-        self.hidden_by_layer = analysis.reclaimable.by_layer()
+        self.hidden_by_layer = analysis.hidden_by_layer
         assert self.meta is not None
         self.query_one(ImageSummary).show(self.meta, indexed=len(self.indexes), analysis=analysis)
         self.query_one(WasteTable).set_analysis(analysis)
