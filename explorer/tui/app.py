@@ -78,11 +78,15 @@ class LayerScopeApp(App[int]):
         self.opening = opening  # `target` being opened already (for the first screen)
         self.failed = False  # an error was shown: the exit code says so
 
+    def get_default_screen(self) -> Screen:
+        # The explorer is the app's first screen: drawn at once, complete when the image was
+        # read during start-up (a screen pushed over a blank first one is drawn ~0.2 s later).
+        opening, self.opening = self.opening, None
+        return MainScreen(self.target, self.kind, self.platform, self.opener, opening)
+
     def on_mount(self) -> None:
         if self.keymap:
             self.set_keymap(self.keymap)
-        opening, self.opening = self.opening, None
-        self.push_screen(MainScreen(self.target, self.kind, self.platform, self.opener, opening))
         for notice in self.notices:
             self.notify(notice, timeout=8, markup=False)
 
@@ -90,7 +94,7 @@ class LayerScopeApp(App[int]):
     def settled(self) -> bool:
         """Is the background work over (indexing finished, failed or cancelled; analysis in;
         the tree idle, its views worked out ahead)? Tests and screenshots wait for this."""
-        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        main = self.main_screen
         if main is None or main.indexing or main.workers_in_group("index"):
             return False
         if not (main.failure or main.cancelled) and main.analysis is None:
@@ -99,6 +103,11 @@ class LayerScopeApp(App[int]):
         # The views worked out ahead too: nothing may still compete for the CPU.
         busy = tree.workers_running() or tree.workers_running("tree-prefetch")
         return not (tree.computing or busy)
+
+    @property
+    def main_screen(self) -> MainScreen | None:
+        """The explorer of the current image (the top-most one)."""
+        return next((s for s in reversed(self.screen_stack) if isinstance(s, MainScreen)), None)
 
     def action_open_image(self) -> None:
         if isinstance(self.screen, MainScreen):
@@ -109,10 +118,16 @@ class LayerScopeApp(App[int]):
         if not target:
             return
         old = self.screen
+        self.target, self.kind, self.failed = target, None, False
+        new = MainScreen(target, None, self.platform, None)
+        if isinstance(old, MainScreen) and len(self.screen_stack) == 1:
+            # Textual cannot replace the first screen of the app: it stays below, emptied.
+            old.retire()
+            self.push_screen(new)
+            return
         if isinstance(old, MainScreen):
             old.action_cancel_index()
-        self.target, self.kind, self.failed = target, None, False
-        self.switch_screen(MainScreen(target, None, self.platform, None))
+        self.switch_screen(new)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

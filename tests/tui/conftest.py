@@ -80,8 +80,8 @@ def app_for(path: Path | str, **options) -> LayerScopeApp:
 
 
 def main_screen(app: LayerScopeApp) -> MainScreen:
-    screen = app.screen_stack[1] if len(app.screen_stack) > 1 else app.screen
-    assert isinstance(screen, MainScreen)
+    screen = app.main_screen
+    assert screen is not None
     return screen
 
 

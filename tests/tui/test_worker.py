@@ -217,6 +217,32 @@ async def test_after_a_failure_another_image_can_be_opened(tmp_path, sample_arch
         await pilot.press("q")
 
 
+async def test_each_image_opened_replaces_the_last(tmp_path, sample_archive):
+    """The first explorer is the app's first screen, which Textual cannot replace: it stays
+    below, emptied; later ones are replaced. Only the current image is held."""
+    other = tmp_path / "other.tar"
+    other.write_bytes(sample_archive.read_bytes())
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = main_screen(app)
+        for target in (other, sample_archive):
+            await pilot.press("o")
+            await pilot.pause()
+            for ch in str(target):
+                await pilot.press(ch if ch != "/" else "slash")
+            await pilot.press("enter")
+            await settle(pilot)
+            screen = main_screen(app)
+            assert screen is not first and screen.target == str(target)
+            assert screen.analysis is not None and "Score" in screen_text(app)
+        stack = app.screen_stack
+        assert [type(s).__name__ for s in stack] == ["MainScreen", "MainScreen"]
+        assert stack[0] is first and first.analysis is None and not first.indexes
+        assert not first.tree.state.layers and first.meta is None
+        await pilot.press("q")
+
+
 async def test_layers_are_browsable_while_the_analysis_is_busy(sample_archive, monkeypatch):
     """Each layer is shown as soon as it is read, not when the analysis of the layers below
     it is over: here the analysis stops after layer 0 until released."""

@@ -284,12 +284,13 @@ class MainScreen(Screen[None]):
         self.query_one(WasteTable).refresh()
 
     def on_analysis_ready(self, message: AnalysisReady) -> None:
+        if self.meta is None:  # retired (another image was opened)
+            return
         self.tree.prefetch_allowed = True
         # Once the screen that shows the analysis is drawn: that work would slow the drawing.
         self.call_after_refresh(self.tree.prefetch)
         analysis = self.analysis = message.analysis
         self.hidden_by_layer = analysis.hidden_by_layer
-        assert self.meta is not None
         self.query_one(ImageSummary).show(self.meta, indexed=len(self.indexes), analysis=analysis)
         self.query_one(WasteTable).set_analysis(analysis)
         self.query_one(ImagePane).update_frame()
@@ -447,6 +448,17 @@ class MainScreen(Screen[None]):
         for worker in self.workers_in_group("index"):
             worker.cancel()
         self._mark_cancelled()
+
+    def retire(self) -> None:
+        """Stop reading and let go of the image (this screen stays, hidden and empty)."""
+        self.action_cancel_index()
+        self.app.workers.cancel_node(self.tree)
+        self.meta = None  # what the stopped worker may still post is then ignored
+        self.items, self.indexes, self.analysis, self.hidden_by_layer = [], {}, None, {}
+        self.tree.state.reset(0)
+        self.tree.rows = []
+        self.layer_list.set_items([])
+        self.query_one(WasteTable).set_analysis(None)
 
     def workers_in_group(self, group: str) -> list[Worker]:
         """This screen's workers of `group` that have not finished."""
