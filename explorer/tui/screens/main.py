@@ -454,6 +454,7 @@ class MainScreen(Screen[None]):
         self.action_cancel_index()
         self.app.workers.cancel_node(self.tree)
         self.meta = None  # what the stopped worker may still post is then ignored
+        self.opening = None
         self.items, self.indexes, self.analysis, self.hidden_by_layer = [], {}, None, {}
         self.tree.state.reset(0)
         self.tree.rows = []
