@@ -198,6 +198,16 @@ async def test_escape_answers_at_once_even_when_the_read_is_blocked(sample_archi
         assert "cancelled: 0/4 layers indexed" in screen_text(app)
 
 
+async def open_with_o(pilot, target) -> None:
+    """Open `target` as a user does: o, type its path, Enter; then wait for the work."""
+    await pilot.press("o")
+    await pilot.pause()
+    for ch in str(target):
+        await pilot.press(ch if ch != "/" else "slash")
+    await pilot.press("enter")
+    await settle(pilot)
+
+
 async def test_after_a_failure_another_image_can_be_opened(tmp_path, sample_archive):
     broken = tmp_path / "truncated.tar"
     broken.write_bytes(sample_archive.read_bytes()[:2000])
@@ -205,12 +215,7 @@ async def test_after_a_failure_another_image_can_be_opened(tmp_path, sample_arch
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert main_screen(app).failure
-        await pilot.press("o")
-        await pilot.pause()
-        for ch in str(sample_archive):
-            await pilot.press(ch if ch != "/" else "slash")
-        await pilot.press("enter")
-        await settle(pilot)
+        await open_with_o(pilot, sample_archive)
         screen = main_screen(app)
         assert screen.target == str(sample_archive)
         assert not screen.failure and screen.analysis is not None
@@ -227,12 +232,7 @@ async def test_each_image_opened_replaces_the_last(tmp_path, sample_archive):
         await settle(pilot)
         first = main_screen(app)
         for target in (other, sample_archive):
-            await pilot.press("o")
-            await pilot.pause()
-            for ch in str(target):
-                await pilot.press(ch if ch != "/" else "slash")
-            await pilot.press("enter")
-            await settle(pilot)
+            await open_with_o(pilot, target)
             screen = main_screen(app)
             assert screen is not first and screen.target == str(target)
             assert screen.analysis is not None and "Score" in screen_text(app)
