@@ -210,8 +210,12 @@ def run_headless(args: argparse.Namespace) -> int:
 
     def arriving() -> Iterator[LayerIndex]:
         # The analysis takes each layer as soon as it and those below it are indexed,
-        # while worker processes index the next ones.
-        for index in in_layer_order(len(meta.layers), source.index_layers()):
+        # while worker processes index the next ones; but the export names each layer's
+        # command as it goes: a guessed one is not written (the exact one comes last).
+        indexed = in_layer_order(len(meta.layers), source.index_layers())
+        if args.json and meta.provisional:
+            indexed = iter(list(indexed))
+        for index in indexed:
             layers.append(index)
             yield index
 

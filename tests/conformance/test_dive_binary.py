@@ -165,6 +165,18 @@ def test_engine_same_numbers_as_dive(args, engine_image, corpus_archive, oracle,
     assert_same(without_layer_ids(reference), without_layer_ids(got), f"layerscope {args}")
 
 
+@corpus
+@slow
+@pytest.mark.engine
+@pytest.mark.parametrize("name", LARGE)
+def test_large_engine_same_numbers_as_dive(name, engine_image, corpus_archive, oracle, tmp_path):
+    """The big images from the engine (an empty layer cache: the export is read): dive's
+    numbers for their docker-archive."""
+    reference = oracle.json(corpus_archive(f"{name}.tar", optional=True))
+    got = layerscope_json([f"docker://{engine_image(f'corpus/{name}:1')}"], tmp_path, 3 * 3600)
+    assert_same(without_layer_ids(reference), without_layer_ids(got), f"layerscope {name}")
+
+
 # --------------------------------------------------------------------------------------------
 # --ci: same report and exit code as dive
 

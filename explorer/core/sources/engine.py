@@ -184,6 +184,11 @@ class EngineSource(Source):
         }
         self.meta = ImageMeta(self.reference, self.kind, layers, entries, config, tags)
         self._image_id = str(info.get("Id", ""))
+        record = self._record(resolve_cache(self.cache))
+        if record is not None:  # exported before: what its config said
+            _apply(self.meta, record)
+        else:
+            self.meta.provisional = True
         return self.meta
 
     def _export_reference(self) -> str:
@@ -283,6 +288,7 @@ class EngineSource(Source):
         for lm, exact_lm in zip(meta.layers, exact.layers, strict=False):
             lm.id, lm.command = exact_lm.id, exact_lm.command
         meta.history, meta.config = exact.history, exact.config
+        meta.provisional = False
         unmatched = bool(pending)
         for i, index in streamed.layers():
             if i in pending:
@@ -386,6 +392,7 @@ def _apply(meta: ImageMeta, record: _Record) -> None:
     for lm, layer_id, command in zip(meta.layers, record.ids, record.commands, strict=True):
         lm.id, lm.command = layer_id, command
     meta.history, meta.config = record.history, record.config
+    meta.provisional = False
 
 
 def _guard(chunks: Iterator[bytes], source: EngineSource, ref: str) -> Iterator[bytes]:

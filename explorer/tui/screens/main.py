@@ -291,6 +291,13 @@ class MainScreen(Screen[None]):
         self.call_after_refresh(self.tree.prefetch)
         analysis = self.analysis = message.analysis
         self.hidden_by_layer = analysis.hidden_by_layer
+        items = layer_items(self.meta)
+        if items != self.items:  # an engine's export corrected the commands it had guessed
+            selected = self.layer_list.selected_layer
+            self.items = items
+            self.layer_list.set_items(items)
+            if selected is not None:
+                self.layer_list.select_layer(selected)
         self.query_one(ImageSummary).show(self.meta, indexed=len(self.indexes), analysis=analysis)
         self.query_one(WasteTable).set_analysis(analysis)
         self.query_one(ImagePane).update_frame()
