@@ -48,7 +48,8 @@ def shots(sample: Path) -> list[Shot]:
     truncated = sample.with_name("sample-truncated.tar")  # an error screen: a cut download
     data = sample.read_bytes()
     truncated.write_bytes(data[: len(data) // 2])
-    out.append(Shot("error-truncated-archive", str(truncated)))
+    # Named relative to the directory the shots are taken in: the screen shows the path.
+    out.append(Shot("error-truncated-archive", truncated.name))
     rootfs = shared / "dive-data" / "test-gzip-image.tar"  # an error screen: not an image
     if rootfs.exists():
         out.append(Shot("error-not-an-image", str(rootfs)))
@@ -127,20 +128,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="regex: take only the shots whose name matches")
     args = parser.parse_args(argv)
     args.outdir.mkdir(parents=True, exist_ok=True)
+    outdir = args.outdir.resolve()
+    home = os.getcwd()
     with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)  # the same paths on screen at every run
         sample = Path(tmp) / "sample.tar"
         sample.write_bytes(docker_archive(sample_spec()))
-        for shot in shots(sample):
-            if args.only and not re.search(args.only, shot.name):
-                continue
-            started = time.perf_counter()
-            path = args.outdir / f"{shot.name}.svg"
-            path.write_text(take(shot), encoding="utf-8")
-            note = ""
-            if args.png:
-                png = to_png(path)
-                note = f" (+ {png.name})" if png else " (no rsvg-convert: no PNG)"
-            print(f"{path}{note}  {time.perf_counter() - started:.1f} s")
+        try:
+            taken = _take_all(shots(sample), outdir, args)
+        finally:
+            os.chdir(home)
+    return taken
+
+
+def _take_all(todo: list[Shot], outdir: Path, args: argparse.Namespace) -> int:
+    for shot in todo:
+        if args.only and not re.search(args.only, shot.name):
+            continue
+        started = time.perf_counter()
+        path = outdir / f"{shot.name}.svg"
+        path.write_text(take(shot), encoding="utf-8")
+        note = ""
+        if args.png:
+            png = to_png(path)
+            note = f" (+ {png.name})" if png else " (no rsvg-convert: no PNG)"
+        print(f"{path}{note}  {time.perf_counter() - started:.1f} s")
     return 0
 
 
