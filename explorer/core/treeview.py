@@ -18,7 +18,7 @@ from typing import cast, overload
 
 from explorer.core import tarscan
 from explorer.core.humanize_go import go_bytes
-from explorer.core.layerindex import WHITEOUT_PREFIX, LayerIndex, go_file_mode
+from explorer.core.layerindex import LayerIndex, go_file_mode
 from explorer.core.tree import (
     ADDED,
     MODIFIED,
@@ -27,6 +27,7 @@ from explorer.core.tree import (
     UNMODIFIED,
     FileTree,
     Node,
+    has_whiteouts,
     layer_tree,
     marked,
     stacked,
@@ -176,19 +177,13 @@ class TreeViewModel:
         if tree is None:
             if mode == AGGREGATED and layer > 0:
                 tree = self._aggregated_view(layer)
-            elif layer == 0 and not self._has_whiteouts(0):
+            elif layer == 0 and not has_whiteouts(self.layers[0]):
                 tree = self._stack(0)  # marked onto itself: the same tree, all unmodified
             else:  # dive marks the layer onto the stack below it (layer 0: onto itself)
                 _start, below, top, _stop = compare_indexes(layer, LAYER_CHANGES)
                 tree = marked(self._stack(below), self._layer_tree(top))
             self._views[(layer, mode)] = tree
         return tree
-
-    def _has_whiteouts(self, n: int) -> bool:
-        return any(
-            p.startswith(WHITEOUT_PREFIX) or "/" + WHITEOUT_PREFIX in p
-            for p in self.layers[n].paths
-        )
 
     def _stack(self, stop: int) -> FileTree:
         """dive's StackTreeRange(0, stop): layers 0..stop stacked."""

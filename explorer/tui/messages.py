@@ -11,6 +11,7 @@ from textual.message import Message
 from explorer.core.analysis import Analysis
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex
+from explorer.core.opening import Loaded
 from explorer.core.treeview import Row
 
 
@@ -63,6 +64,10 @@ class LoadedFromCache(Message):
     index_seconds: float
     analysis: Analysis
     analysis_seconds: float
+
+    @classmethod
+    def of(cls, loaded: Loaded) -> LoadedFromCache:
+        return cls(loaded.layers, loaded.index_seconds, loaded.analysis, loaded.analysis_seconds)
 
 
 @dataclass

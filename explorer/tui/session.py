@@ -84,12 +84,7 @@ def run_index(
             raise Cancelled
         post(SourceOpened(meta))
         if opened.loaded is not None:  # a warm re-open: everything in one message, one redraw
-            loaded = opened.loaded
-            post(
-                LoadedFromCache(
-                    loaded.layers, loaded.index_seconds, loaded.analysis, loaded.analysis_seconds
-                )
-            )
+            post(LoadedFromCache.of(opened.loaded))
             return
         # Loading and analysing build hundreds of thousands of objects, none in a cycle
         # (freed by reference counting): the cyclic collector would only interrupt it with

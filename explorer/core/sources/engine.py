@@ -116,6 +116,7 @@ class EngineSource(Source):
         self.meta: ImageMeta | None = None
         self._client: Any = None
         self.host = ""
+        self._exported: _Record | None = None  # what an earlier export recorded (at open)
 
     def _connect(self) -> Any:
         import docker
@@ -184,9 +185,9 @@ class EngineSource(Source):
         }
         self.meta = ImageMeta(self.reference, self.kind, layers, entries, config, tags)
         self._image_id = str(info.get("Id", ""))
-        record = self._record(resolve_cache(self.cache))
-        if record is not None:  # exported before: what its config said
-            _apply(self.meta, record)
+        self._exported = self._record(resolve_cache(self.cache))
+        if self._exported is not None:  # exported before: what its config said
+            _apply(self.meta, self._exported)
         else:
             self.meta.provisional = True
         return self.meta
@@ -208,12 +209,11 @@ class EngineSource(Source):
         self.exported = False
         pending = {i: lm.digest for i, lm in enumerate(meta.layers)}
         loaded: dict[str, LayerIndex] = {}
-        record = self._record(cache)
+        record = self._exported
         if cache is not None and record is not None:
             ref = self._export_reference()
             where = {d: f"{self.kind}://{ref}: {m}" for m, d in record.members.items()}
             if all(cache.has(d, verified=True) for d in pending.values()):
-                _apply(meta, record)
                 for i, diff_id in list(pending.items()):
                     index = loaded.get(diff_id) or cache.get(
                         diff_id, where.get(diff_id, ""), verified=True

@@ -173,15 +173,10 @@ class MainScreen(Screen[None]):
         if opened is not None and opened.loaded is not None:
             # Read from the cache before the first screen: drawn complete, in one go.
             self.opening = None
-            loaded = opened.loaded
             with contextlib.suppress(Exception):  # what is loaded is all that matters now
                 opened.source.close()
             self.on_source_opened(SourceOpened(opened.meta))
-            self.on_loaded_from_cache(
-                LoadedFromCache(
-                    loaded.layers, loaded.index_seconds, loaded.analysis, loaded.analysis_seconds
-                )
-            )
+            self.on_loaded_from_cache(LoadedFromCache.of(opened.loaded))
         else:
             self.index_image()
 
