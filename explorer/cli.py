@@ -84,9 +84,9 @@ def _cache_command(argv: list[str]) -> int:
 
 def _cache_settings(args: argparse.Namespace) -> Any:
     """The process-wide cache choices of the flags (the TUI's worker follows them too)."""
-    from explorer.core import cache
+    from explorer.core import cachesettings
 
-    cap = cache.parse_size(args.cache_max, "--cache-max") if args.cache_max else None
+    cap = cachesettings.parse_size(args.cache_max, "--cache-max") if args.cache_max else None
     enabled = False if getattr(args, "no_cache", False) else None
     skip = ()
     if not args.image:
@@ -95,12 +95,12 @@ def _cache_settings(args: argparse.Namespace) -> Any:
         from explorer.sample import cache_dir
 
         skip = (cache_dir() / "sample.tar",)
-    return cache.configured(root=args.cache_dir, cap=cap, enabled=enabled, skip=skip)
+    return cachesettings.configured(root=args.cache_dir, cap=cap, enabled=enabled, skip=skip)
 
 
 def cache_main(argv: list[str]) -> int:
     """`layerscope cache [list|clear] [--json]`."""
-    from explorer.core import cache
+    from explorer.core import cache, cachesettings
 
     p = argparse.ArgumentParser(
         prog="layerscope cache",
@@ -113,9 +113,9 @@ def cache_main(argv: list[str]) -> int:
     _cache_options(p, use=False)
     args = p.parse_args(argv)
     try:
-        cap = cache.parse_size(args.cache_max, "--cache-max") if args.cache_max else None
-        root = Path(args.cache_dir).expanduser() if args.cache_dir else cache.cache_root()
-        store = cache.LayerCache(root, cap if cap is not None else cache.cache_cap())
+        cap = cachesettings.parse_size(args.cache_max, "--cache-max") if args.cache_max else None
+        root = Path(args.cache_dir).expanduser() if args.cache_dir else cachesettings.cache_root()
+        store = cache.LayerCache(root, cap if cap is not None else cachesettings.cache_cap())
         if args.action == "clear":
             count, freed = store.clear()
             print(f"Removed {count} entries ({_size(freed)}) from {store.root}")

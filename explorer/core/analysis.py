@@ -6,14 +6,12 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 from explorer.core.cache import LayerCache
 from explorer.core.efficiency import DiveEfficiency, Reclaimable, analyse_layers
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex
 from explorer.core.sources import LayerProgress, Source
-from explorer.core.sources.archive import DEFAULT_CACHE, resolve_cache
 
 
 @dataclass
@@ -55,13 +53,6 @@ def index_all(
 ) -> tuple[ImageMeta, list[LayerIndex]]:
     meta = source.open()
     return meta, list(in_layer_order(len(meta.layers), source.index_layers(progress, cancel)))
-
-
-def source_cache(source: Source) -> LayerCache | None:
-    """The cache `source` reads its layers from (None with --no-cache, for the bundled
-    sample, or for a source without one)."""
-    cache: Any = getattr(source, "cache", None)
-    return resolve_cache(cache, getattr(source, "path", "") if cache is DEFAULT_CACHE else "")
 
 
 def cached_analysis(

@@ -33,45 +33,35 @@ total is under the cap. A cache that cannot be written (read-only, disk full) is
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
-import io
 import json
 import os
-import pickle
 import re
 import stat
 import struct
 import tempfile
 import time
-import zlib
-from array import _array_reconstructor, array  # type: ignore[attr-defined]
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from sys import intern
 from typing import Any
 
 import xxhash
 
-from explorer.core.efficiency import (
-    REMEDY,
-    DiveEfficiency,
-    HiddenBytes,
-    HiddenRows,
-    Reclaimable,
-    WasteRow,
-    WasteRows,
+from explorer.core.cachecodec import (
+    ANALYSIS_SCHEMA,
+    INDEX_FORMAT,
+    SCHEMA,
+    analysis_key,
+    decode_analysis,
+    decode_index,
+    encode_analysis,
+    encode_index,
 )
-from explorer.core.errors import ImageError
+from explorer.core.efficiency import DiveEfficiency, Reclaimable
 from explorer.core.layerindex import LayerIndex
 
-INDEX_FORMAT = 1  # bump when the meaning of an index changes (hashing, normalisation...)
-ANALYSIS_FORMAT = 1  # bump when efficiency.py computes anything differently
 DEFAULT_CAP = 2 << 30  # 2 GiB
-ENV_DIR = "LAYERSCOPE_CACHE_DIR"
-ENV_MAX = "LAYERSCOPE_CACHE_MAX"
-ENV_OFF = "LAYERSCOPE_NO_CACHE"
 
 MAGIC = b"LSCACHE\n"
 KIND_LAYER = 1
@@ -82,246 +72,11 @@ _HEADER = struct.Struct("<8sHBBIQQQ16s32s")
 HEADER_SIZE = _HEADER.size  # 88
 _TMP_PREFIX = ".tmp-"
 _STALE_TMP = 3600.0  # seconds: a temp file this old was left by a killed writer
-_WHERE = "\x00"  # stands for the `where` prefix of a warning in a stored index
 
 _DIGEST = re.compile(r"^(sha256|sha384|sha512):([0-9a-f]{64,128})$")
 _LAYER_NAME = re.compile(r"^(sha256|sha384|sha512)-([0-9a-f]{64,128})\.(\d+)\.layer$")
 _IMAGE_NAME = re.compile(r"^([a-z0-9]+)-(sha256|sha384|sha512)-([0-9a-f]{64,128})\.(\d+)\.image$")
 _ANALYSIS_NAME = re.compile(r"^analysis-([0-9a-f]{64})\.(\d+)\.analysis$")
-_SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
-_ARRAYS = [name for name, value in vars(LayerIndex()).items() if isinstance(value, array)]
-
-
-def _schema() -> int:
-    """A fingerprint of LayerIndex's fields: an entry written by a build with other fields is
-    a miss, not a crash (INDEX_FORMAT covers changes in meaning the fields do not show)."""
-    text = ";".join(f"{f.name}:{f.type}" for f in dataclasses.fields(LayerIndex))
-    return zlib.crc32(text.encode())
-
-
-SCHEMA = _schema()
-
-
-def _analysis_schema() -> int:
-    """A fingerprint of the analysis's row types, as SCHEMA is of LayerIndex's."""
-    types = (DiveEfficiency, WasteRow, Reclaimable, HiddenBytes)
-    text = ";".join(f"{t.__name__}.{f.name}:{f.type}" for t in types for f in dataclasses.fields(t))
-    return zlib.crc32(f"{ANALYSIS_FORMAT};{text}".encode())
-
-
-ANALYSIS_SCHEMA = _analysis_schema()
-
-
-# -- payloads ------------------------------------------------------------------------------
-
-
-_ALLOWED: dict[tuple[str, str], Any] = {
-    ("explorer.core.layerindex", "LayerIndex"): LayerIndex,
-    ("array", "array"): array,
-    ("array", "_array_reconstructor"): _array_reconstructor,
-}
-
-
-class _Unpickler(pickle.Unpickler):
-    """Knows LayerIndex and array, nothing else: a payload cannot name any other callable."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"{module}.{name} is not allowed") from None
-
-
-def encode_index(index: LayerIndex, where: str = "") -> bytes:
-    """The payload of a layer entry. Warnings starting with `where` (which names the archive
-    the layer was read from) store it as a placeholder, filled in again by `decode_index`."""
-    stored = index
-    if where and any(w.startswith(where) for w in index.warnings):
-        warnings = [_WHERE + w[len(where) :] if w.startswith(where) else w for w in index.warnings]
-        stored = dataclasses.replace(index, warnings=warnings)
-    return pickle.dumps(stored, protocol=5)
-
-
-def decode_index(payload: bytes, where: str = "") -> LayerIndex:
-    """A LayerIndex from `encode_index`'s bytes; raises ValueError when they are not one."""
-    try:
-        index = _Unpickler(io.BytesIO(payload)).load()
-    except Exception as exc:
-        raise ValueError(f"bad payload ({type(exc).__name__})") from None
-    if not isinstance(index, LayerIndex) or not isinstance(index.paths, list):
-        raise ValueError("payload is not a LayerIndex")
-    n = len(index.paths)
-    for name in _ARRAYS:
-        column = getattr(index, name, None)
-        if not isinstance(column, array) or len(column) != n:
-            raise ValueError(f"payload column {name} is damaged")
-    if (
-        not isinstance(index.links, dict)
-        or not isinstance(index.warnings, list)
-        or type(index.whiteouts) is not int
-    ):
-        raise ValueError("payload is damaged")
-    # Interned again: a chmod -R layer repeats every path of the layers below, and equal
-    # paths shared by identity is what keeps many layers of one image small.
-    index.paths = [intern(p) for p in index.paths]
-    if any(w.startswith(_WHERE) for w in index.warnings):
-        index.warnings = [where + w[1:] if w.startswith(_WHERE) else w for w in index.warnings]
-    return index
-
-
-def analysis_key(diff_ids: Sequence[str]) -> str | None:
-    """The key of an image's analysis: its layers' diff_ids in order (with the formats of the
-    indexes and of the analysis), hashed; None when a diff_id is not a sha256 digest (only
-    those are checked against the layer's bytes, so only those name what was analysed)."""
-    if not diff_ids or not all(isinstance(d, str) and _SHA256.match(d) for d in diff_ids):
-        return None
-    text = f"analysis:{ANALYSIS_SCHEMA}:{INDEX_FORMAT}:{SCHEMA}:" + ",".join(diff_ids)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def encode_analysis(efficiency: DiveEfficiency, reclaimable: Reclaimable) -> bytes:
-    """The payload of an analysis entry: plain values and columns (arrays of int64), no
-    class of ours, so the restricted unpickler reads it. Raises OverflowError on a number
-    an int64 cannot hold (then it is not cached)."""
-    eff, rec = efficiency, reclaimable
-    reasons = sorted({r.reason for r in rec.rows})
-    code = {reason: i for i, reason in enumerate(reasons)}
-    value = (
-        ANALYSIS_SCHEMA,
-        (float(eff.score), eff.wasted_bytes, eff.size_bytes, eff.user_size_bytes),
-        [r.path for r in eff.rows],
-        array("q", [r.count for r in eff.rows]),
-        array("q", [r.cumulative for r in eff.rows]),
-        array("q", [r.minimum for r in eff.rows]),
-        rec.total,
-        [r.path for r in rec.rows],
-        array("q", [r.size for r in rec.rows]),
-        array("q", [r.added_by for r in rec.rows]),
-        array("q", [r.hidden_by for r in rec.rows]),
-        reasons,
-        array("q", [code[r.reason] for r in rec.rows]),
-    )
-    return pickle.dumps(value, protocol=5)
-
-
-def _strings(value: Any) -> bool:
-    return isinstance(value, list) and set(map(type, value)) <= {str}
-
-
-def _ints(value: Any) -> bool:
-    return type(value) is int
-
-
-def decode_analysis(payload: bytes) -> tuple[DiveEfficiency, Reclaimable]:
-    """`encode_analysis`'s values back; raises ValueError when the bytes are not that."""
-    try:
-        value = _Unpickler(io.BytesIO(payload)).load()
-    except Exception as exc:
-        raise ValueError(f"bad payload ({type(exc).__name__})") from None
-    if not isinstance(value, tuple) or len(value) != 13 or value[0] != ANALYSIS_SCHEMA:
-        raise ValueError("payload is not an analysis")
-    _, head, paths, counts, cums, mins, total, hpaths, sizes, added, hidden, reasons, codes = value
-    if not (
-        isinstance(head, tuple)
-        and len(head) == 4
-        and type(head[0]) is float
-        and all(_ints(v) for v in head[1:])
-        and _ints(total)
-        and _strings(paths)
-        and _strings(hpaths)
-        and _strings(reasons)
-        and all(r in REMEDY for r in reasons)
-        and all(isinstance(c, array) and c.typecode == "q" for c in (counts, cums, mins))
-        and all(isinstance(c, array) and c.typecode == "q" for c in (sizes, added, hidden, codes))
-        and len(paths) == len(counts) == len(cums) == len(mins)
-        and len(hpaths) == len(sizes) == len(added) == len(hidden) == len(codes)
-        and (not codes or 0 <= min(codes) <= max(codes) < len(reasons))
-    ):
-        raise ValueError("payload analysis is damaged")
-    score, wasted, size, user_size = head
-    # The rows stay columns (no object per row: a re-open of a chmod -R image has one per file).
-    return (
-        DiveEfficiency(score, wasted, size, user_size, WasteRows(paths, counts, cums, mins)),
-        Reclaimable(total, HiddenRows(hpaths, sizes, added, hidden, reasons, codes)),
-    )
-
-
-# -- settings ------------------------------------------------------------------------------
-
-
-def parse_size(text: str, what: str = "cache size") -> int:
-    """Bytes from `2G`, `2GiB`, `500M`, `1.5g`, `1048576` (suffixes are powers of 1024)."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", str(text), re.IGNORECASE)
-    if not m:
-        raise ImageError(f"{what}: invalid size {text!r} (examples: 2G, 500M, 0 to disable)")
-    scale = 1024 ** " kmgt".index(m.group(2).lower() or " ")
-    return int(float(m.group(1)) * scale)
-
-
-def cache_root(env: dict[str, str] | os._Environ[str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    if env.get(ENV_DIR):
-        return Path(env[ENV_DIR]).expanduser()
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "layerscope" / "layers"
-
-
-def cache_cap(env: dict[str, str] | os._Environ[str] | None = None) -> int:
-    env = os.environ if env is None else env
-    if env.get(ENV_MAX):
-        return parse_size(env[ENV_MAX], ENV_MAX)
-    return DEFAULT_CAP
-
-
-@dataclass(frozen=True)
-class Settings:
-    root: Path | None = None
-    cap: int | None = None
-    enabled: bool | None = None
-    skip: frozenset[str] = frozenset()  # real paths of archives never cached (the sample)
-
-
-_override = Settings()
-
-
-@contextlib.contextmanager
-def configured(
-    root: str | os.PathLike[str] | None = None,
-    cap: int | None = None,
-    enabled: bool | None = None,
-    skip: tuple[str | os.PathLike[str], ...] = (),
-) -> Iterator[None]:
-    """Process-wide choices (the CLI's --cache-dir, --cache-max, --no-cache) that every
-    source which was not given a cache explicitly follows, the TUI's included; `skip`:
-    archives that are never cached (the bundled sample must not fill the user's cache)."""
-    global _override
-    saved = _override
-    _override = Settings(
-        Path(root).expanduser() if root is not None else saved.root,
-        cap if cap is not None else saved.cap,
-        enabled if enabled is not None else saved.enabled,
-        saved.skip | {os.path.realpath(p) for p in skip},
-    )
-    try:
-        yield
-    finally:
-        _override = saved
-
-
-def default_cache(source_path: str | None = None) -> LayerCache | None:
-    """The cache to use when none was given: None when disabled (--no-cache,
-    LAYERSCOPE_NO_CACHE=1, a cap of 0, or an archive at `source_path` to skip)."""
-    if source_path and _override.skip and os.path.realpath(source_path) in _override.skip:
-        return None
-    enabled = _override.enabled
-    if enabled is None:
-        enabled = os.environ.get(ENV_OFF, "").lower() not in ("1", "true", "yes")
-    if not enabled:
-        return None
-    cap = _override.cap if _override.cap is not None else cache_cap()
-    if cap <= 0:
-        return None
-    return LayerCache(_override.root or cache_root(), cap)
 
 
 # -- the cache -----------------------------------------------------------------------------

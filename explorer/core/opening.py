@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from explorer.core.analysis import Analysis, analyze, cached_analysis, in_layer_order, source_cache
+from explorer.core.analysis import Analysis, analyze, cached_analysis, in_layer_order
 from explorer.core.cache import LayerCache
 from explorer.core.efficiency import DiveEfficiency, Reclaimable
 from explorer.core.errors import Cancelled
@@ -55,7 +55,7 @@ def open_image(
     source = factory()
     try:
         meta = source.open()
-        cache = source_cache(source)
+        cache = source.cache
         known = cached_analysis(meta, cache)
         opened = Opened(source, meta, cache, known)
         if known is None or cache is None or not all(cache.has(x.digest) for x in meta.layers):

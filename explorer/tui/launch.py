@@ -60,7 +60,7 @@ def launch(args: argparse.Namespace) -> int:
     from explorer.tui.app import make_app
 
     if os.path.exists(target):  # an archive: its layers are indexed in worker processes
-        from explorer.core.sources.archive import start_worker_server
+        from explorer.core.sources.workers import start_worker_server
 
         start_worker_server()
     path = keymap_path()

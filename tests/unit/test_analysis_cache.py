@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 
 from explorer.core import cache as cache_mod
-from explorer.core.analysis import analyze, cached_analysis, index_all, source_cache
-from explorer.core.cache import (
+from explorer.core import cachesettings
+from explorer.core.analysis import analyze, cached_analysis, index_all
+from explorer.core.cache import HEADER_SIZE, KIND_ANALYSIS, LayerCache
+from explorer.core.cachecodec import (
     ANALYSIS_SCHEMA,
-    HEADER_SIZE,
-    KIND_ANALYSIS,
-    LayerCache,
     analysis_key,
     decode_analysis,
     encode_analysis,
@@ -275,14 +274,14 @@ def test_layerscope_cache_lists_analyses(image: Path, tmp_path: Path, capsys) ->
 
 
 def test_source_cache_follows_the_process_settings(image: Path, tmp_path: Path) -> None:
-    with cache_mod.configured(root=tmp_path / "on"):
-        cache = source_cache(open_source(str(image)))
+    with cachesettings.configured(root=tmp_path / "on"):
+        cache = (open_source(str(image))).cache
         assert cache is not None and cache.root == tmp_path / "on"
-    with cache_mod.configured(root=tmp_path / "on", enabled=False):
-        assert source_cache(open_source(str(image))) is None
+    with cachesettings.configured(root=tmp_path / "on", enabled=False):
+        assert (open_source(str(image))).cache is None
     given = LayerCache(tmp_path / "given")
-    assert source_cache(ArchiveSource(str(image), cache=given)) is given
-    assert source_cache(ArchiveSource(str(image), cache=None)) is None
+    assert (ArchiveSource(str(image), cache=given)).cache is given
+    assert (ArchiveSource(str(image), cache=None)).cache is None
 
 
 def _run_worker(target: str) -> list:
@@ -306,7 +305,7 @@ def _run_worker(target: str) -> list:
 
 def test_tui_worker_posts_the_cached_analysis(image: Path, tmp_path: Path) -> None:
     root = tmp_path / "tui-cache"
-    with cache_mod.configured(root=root):
+    with cachesettings.configured(root=root):
         [cold] = _run_worker(str(image))
         [warm] = _run_worker(str(image))
     assert not cold.analysis.cached and warm.analysis.cached
@@ -318,7 +317,7 @@ def test_tui_worker_posts_the_cached_analysis(image: Path, tmp_path: Path) -> No
 
 def test_no_cache_bypasses_the_analysis_cache(image: Path, tmp_path: Path) -> None:
     root = tmp_path / "tui-cache"
-    with cache_mod.configured(root=root):
+    with cachesettings.configured(root=root):
         _run_worker(str(image))  # stored
     [entry] = list(root.glob("analysis-*"))
     # Make the stored analysis a lie: only a run that reads it can show it.
@@ -327,11 +326,11 @@ def test_no_cache_bypasses_the_analysis_cache(image: Path, tmp_path: Path) -> No
     store.put_analysis(
         [lm.digest for lm in meta.layers], DiveEfficiency(0.123, 1, 2, 3, []), Reclaimable(0)
     )
-    with cache_mod.configured(root=root, enabled=False):
+    with cachesettings.configured(root=root, enabled=False):
         [ready] = _run_worker(str(image))
     assert not ready.analysis.cached
     assert ready.analysis.efficiency == dive_efficiency(layers)
-    with cache_mod.configured(root=root):
+    with cachesettings.configured(root=root):
         [ready] = _run_worker(str(image))
     assert ready.analysis.cached and ready.analysis.efficiency.score == 0.123
     assert entry.exists()
@@ -353,7 +352,7 @@ def test_cached_analysis_needs_only_the_metadata(image: Path, store: LayerCache)
 def test_opening_reads_a_cached_image_completely(image: Path, tmp_path: Path) -> None:
     from explorer.core.opening import Opening
 
-    with cache_mod.configured(root=tmp_path / "c"):
+    with cachesettings.configured(root=tmp_path / "c"):
         cold = Opening(lambda: open_source(str(image))).wait(threading.Event())
         cold.source.close()
         assert cold.loaded is None and cold.known is None  # nothing cached yet

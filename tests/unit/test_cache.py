@@ -21,18 +21,16 @@ from pathlib import Path
 import pytest
 
 from explorer.core import cache as cache_mod
+from explorer.core import cachesettings
 from explorer.core.analysis import index_all
-from explorer.core.cache import (
-    HEADER_SIZE,
-    KIND_LAYER,
-    LayerCache,
-    decode_index,
-    parse_size,
-)
+from explorer.core.cache import HEADER_SIZE, KIND_LAYER, LayerCache
+from explorer.core.cachecodec import decode_index
+from explorer.core.cachesettings import parse_size
 from explorer.core.errors import Cancelled, ImageError
 from explorer.core.export import write_export
 from explorer.core.layerindex import LayerIndex
-from explorer.core.sources import archive as archive_mod
+from explorer.core.sources import streamed as streamed_mod
+from explorer.core.sources import workers as workers_mod
 from explorer.core.sources.archive import ArchiveSource
 from tests.robustness import builders as b
 
@@ -61,13 +59,14 @@ def store(tmp_path: Path) -> LayerCache:
 def indexed(monkeypatch) -> list[str]:
     """Every layer the archive source indexes in this process (where strings)."""
     calls: list[str] = []
-    real = archive_mod.index_layer
+    real = workers_mod.index_layer
 
     def counting(stream, where, progress=None, cancel=None):
         calls.append(where)
         return real(stream, where, progress, cancel)
 
-    monkeypatch.setattr(archive_mod, "index_layer", counting)
+    monkeypatch.setattr(workers_mod, "index_layer", counting)
+    monkeypatch.setattr(streamed_mod, "index_layer", counting)
     return calls
 
 
@@ -279,23 +278,23 @@ def test_default_cache_follows_environment_and_flags(tmp_path: Path, monkeypatch
     monkeypatch.setenv("LAYERSCOPE_CACHE_DIR", str(tmp_path / "env"))
     monkeypatch.delenv("LAYERSCOPE_NO_CACHE", raising=False)
     monkeypatch.setenv("LAYERSCOPE_CACHE_MAX", "10M")
-    c = cache_mod.default_cache()
+    c = cachesettings.default_cache()
     assert c is not None and c.root == tmp_path / "env" and c.cap == 10 << 20
-    with cache_mod.configured(root=tmp_path / "flag", cap=1 << 20):
-        c = cache_mod.default_cache()
+    with cachesettings.configured(root=tmp_path / "flag", cap=1 << 20):
+        c = cachesettings.default_cache()
         assert c.root == tmp_path / "flag" and c.cap == 1 << 20
-        with cache_mod.configured(enabled=False):
-            assert cache_mod.default_cache() is None
-    assert cache_mod.default_cache().root == tmp_path / "env"
+        with cachesettings.configured(enabled=False):
+            assert cachesettings.default_cache() is None
+    assert cachesettings.default_cache().root == tmp_path / "env"
     monkeypatch.setenv("LAYERSCOPE_NO_CACHE", "1")
-    assert cache_mod.default_cache() is None
+    assert cachesettings.default_cache() is None
     monkeypatch.delenv("LAYERSCOPE_NO_CACHE")
     monkeypatch.setenv("LAYERSCOPE_CACHE_MAX", "0")
-    assert cache_mod.default_cache() is None
+    assert cachesettings.default_cache() is None
     monkeypatch.delenv("LAYERSCOPE_CACHE_DIR")
     monkeypatch.delenv("LAYERSCOPE_CACHE_MAX")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    c = cache_mod.default_cache()
+    c = cachesettings.default_cache()
     assert c.root == tmp_path / "xdg" / "layerscope" / "layers" and c.cap == 2 << 30
 
 
@@ -373,13 +372,13 @@ def test_no_read_of_cached_layers(tmp_path: Path, store, monkeypatch) -> None:
     missing = meta.layers[1].digest
     os.unlink(store.root / f"{missing.replace(':', '-')}.{cache_mod.INDEX_FORMAT}.layer")
     opened: list[int] = []
-    real = archive_mod.Window
+    real = workers_mod.Window
 
     def window(path, offset, size):
         opened.append(offset)
         return real(path, offset, size)
 
-    monkeypatch.setattr(archive_mod, "Window", window)
+    monkeypatch.setattr(workers_mod, "Window", window)
     source = ArchiveSource(str(path), cache=store)
     source.open()
     offsets = {source._members[m].offset: m for m in source._layer_members}
@@ -462,7 +461,7 @@ def test_skipping_cached_members_reports_progress_and_answers_cancel(tmp_path, s
     packed.write_bytes(gzip.compress(plain.read_bytes(), 1))
     open_all(packed, store)
     seen: list[tuple[int, int]] = []
-    streamed = archive_mod.StreamedArchive(
+    streamed = streamed_mod.StreamedArchive(
         str(packed), None, cache=store, aliases=store.aliases("archive")
     )
     assert len(list(streamed.walk(lambda e, n: seen.append((e, n))))) == 2
@@ -470,7 +469,7 @@ def test_skipping_cached_members_reports_progress_and_answers_cancel(tmp_path, s
     assert max(n for e, n in seen if e == 1) > 3 << 20  # the big file, read past
     cancel = threading.Event()
     cancel.set()
-    streamed = archive_mod.StreamedArchive(
+    streamed = streamed_mod.StreamedArchive(
         str(packed), None, cache=store, aliases=store.aliases("archive")
     )
     with pytest.raises(Cancelled):
@@ -495,13 +494,13 @@ def test_compressed_archive_with_a_misleading_name_is_read_again(
     packed2 = tmp_path / "b.tar.gz"
     packed2.write_bytes(gzip.compress(data))
     passes = []
-    real = archive_mod.StreamedArchive.run_metadata
+    real = streamed_mod.StreamedArchive.run_metadata
 
     def counting(self):
         passes.append(len(self.aliases))
         return real(self)
 
-    monkeypatch.setattr(archive_mod.StreamedArchive, "run_metadata", counting)
+    monkeypatch.setattr(streamed_mod.StreamedArchive, "run_metadata", counting)
     _meta, layers = open_all(packed2, store)
     assert [sorted(layer.paths) for layer in layers] == [["other"], ["two"]]
     assert passes == [2, 0]  # the names misled the first pass: a second one, reading all
@@ -562,7 +561,7 @@ def big_archive(tmp: Path, layers: int = 3, per_layer: int = 20_000) -> Path:
 def test_parallel_matches_serial(tmp_path: Path, monkeypatch) -> None:
     path = big_archive(tmp_path)
     serial = index_all(ArchiveSource(str(path), cache=None))
-    monkeypatch.setattr(archive_mod, "PARALLEL_MIN_SECONDS", 0)
+    monkeypatch.setattr(workers_mod, "PARALLEL_MIN_SECONDS", 0)
     monkeypatch.setenv("LAYERSCOPE_WORKERS", "2")
     store = LayerCache(tmp_path / "cache")
     progress: list[tuple[int, int, int]] = []
@@ -582,7 +581,7 @@ def test_parallel_matches_serial(tmp_path: Path, monkeypatch) -> None:
 
 def test_parallel_cancel_stops_promptly(tmp_path: Path, monkeypatch) -> None:
     path = big_archive(tmp_path, layers=4, per_layer=100_000)
-    monkeypatch.setattr(archive_mod, "PARALLEL_MIN_SECONDS", 0)
+    monkeypatch.setattr(workers_mod, "PARALLEL_MIN_SECONDS", 0)
     monkeypatch.setenv("LAYERSCOPE_WORKERS", "2")
     cancel = threading.Event()
     source = ArchiveSource(str(path), cache=LayerCache(tmp_path / "cache"))
@@ -651,26 +650,26 @@ def test_plan_parallel_only_where_it_pays(tmp_path: Path) -> None:
         return tmp_path / name
 
     def job(n: int, size: int, path: Path):
-        return archive_mod._Job([n], str(path), 0, size, f"layer {n}", "")
+        return workers_mod.Job([n], str(path), 0, size, f"layer {n}", "")
 
     opaque = blob("opaque", bytes(16))  # no header to sample: bytes only
-    _saving, order = archive_mod._plan(
+    _saving, order = workers_mod._plan(
         [job(0, 10 * mb, opaque), job(1, 900 * mb, opaque), job(2, 20 * mb, opaque)], 2
     )
     assert [j.slot for j in order] == [0, 1, 2]  # bottom up, as the analysis consumes them
     # one big layer, small ones: little to take off the longest queue
-    saving, _ = archive_mod._plan([job(0, 10 * mb, opaque), job(1, 900 * mb, opaque)], 2)
-    assert saving < archive_mod.PARALLEL_MIN_SECONDS
+    saving, _ = workers_mod._plan([job(0, 10 * mb, opaque), job(1, 900 * mb, opaque)], 2)
+    assert saving < workers_mod.PARALLEL_MIN_SECONDS
     # many small files weigh more than their bytes: two such layers go parallel
     small = b.tar_bytes(b.many_files(4, 250))
     many = blob("many", small)
-    saving, _ = archive_mod._plan([job(0, len(small), many), job(1, len(small), many)], 2)
-    per_layer = len(small) * archive_mod.BYTE_COST["none"] + 1004 * archive_mod.ENTRY_COST
+    saving, _ = workers_mod._plan([job(0, len(small), many), job(1, len(small), many)], 2)
+    per_layer = len(small) * workers_mod.BYTE_COST["none"] + 1004 * workers_mod.ENTRY_COST
     assert saving == pytest.approx(per_layer, rel=0.2)
     # compressed blobs weigh more than their stored size
     packed_data = gzip.compress(small)
     packed = blob("packed", packed_data)
-    assert archive_mod._cost(job(1, len(packed_data), packed)) > archive_mod._cost(
+    assert workers_mod._cost(job(1, len(packed_data), packed)) > workers_mod._cost(
         job(0, 4 * len(packed_data), opaque)
     )
 
@@ -679,7 +678,7 @@ def test_worker_failure_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
     good = b.Layer(entries=BASE)
     bad = b.Layer(entries=[b.file("x", b"x" * 5000)], corrupt=lambda blob: blob[:1000])
     path = b.docker_archive(b.Image(layers=[good, bad])).write_tar(tmp_path / "bad.tar")
-    monkeypatch.setattr(archive_mod, "PARALLEL_MIN_SECONDS", 0)
+    monkeypatch.setattr(workers_mod, "PARALLEL_MIN_SECONDS", 0)
     monkeypatch.setenv("LAYERSCOPE_WORKERS", "2")
     with pytest.raises(ImageError, match="truncated"):
         index_all(ArchiveSource(str(path), cache=None))
@@ -754,10 +753,10 @@ def test_cache_flags_reach_every_source(tmp_path: Path, monkeypatch) -> None:
     parser = cli_mod.build_parser()
     args = parser.parse_args(["img.tar", "--cache-dir", str(tmp_path / "c"), "--cache-max", "5M"])
     with cli_mod._cache_settings(args):
-        c = cache_mod.default_cache()
+        c = cachesettings.default_cache()
         assert c.root == tmp_path / "c" and c.cap == 5 << 20
     with cli_mod._cache_settings(parser.parse_args(["img.tar", "--no-cache"])):
-        assert cache_mod.default_cache() is None
+        assert cachesettings.default_cache() is None
     from explorer.sample import cache_dir, ensure_sample
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
@@ -765,12 +764,12 @@ def test_cache_flags_reach_every_source(tmp_path: Path, monkeypatch) -> None:
         sample = ArchiveSource(str(ensure_sample()))
         assert sample.path == str(cache_dir() / "sample.tar")
         index_all(sample)
-        assert cache_mod.default_cache(sample.path) is None
+        assert cachesettings.default_cache(sample.path) is None
         other = archive(tmp_path, "other.tar", BASE)
         index_all(ArchiveSource(str(other)))  # opened from the TUI: cached
-        assert cache_mod.default_cache(str(other)) is not None
-    assert [e.entries for e in cache_mod.default_cache().entries()] == [3]
-    assert cache_mod.default_cache(sample.path) is not None  # asked for by name: cached
+        assert cachesettings.default_cache(str(other)) is not None
+    assert [e.entries for e in cachesettings.default_cache().entries()] == [3]
+    assert cachesettings.default_cache(sample.path) is not None  # asked for by name: cached
 
 
 # -- the engine --------------------------------------------------------------------------------

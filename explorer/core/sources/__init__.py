@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from explorer.core.errors import ImageError
-from explorer.core.sources.archive import ArchiveSource, LayerProgress, Source
+from explorer.core.sources.archive import ArchiveSource
+from explorer.core.sources.base import LayerProgress, Source
 from explorer.core.sources.engine import EngineSource
 
 KINDS = ("docker", "podman", "docker-archive", "oci-archive", "oci")

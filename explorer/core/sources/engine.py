@@ -22,13 +22,8 @@ from explorer.core.cache import LayerCache
 from explorer.core.errors import EngineError, ImageError
 from explorer.core.image import HistoryEntry, ImageMeta, LayerMeta
 from explorer.core.layerindex import LayerIndex
-from explorer.core.sources.archive import (
-    DEFAULT_CACHE,
-    LayerProgress,
-    Source,
-    StreamedArchive,
-    resolve_cache,
-)
+from explorer.core.sources.base import DEFAULT_CACHE, LayerProgress, Source
+from explorer.core.sources.streamed import StreamedArchive
 
 
 def podman_socket() -> str:
@@ -107,7 +102,7 @@ class EngineSource(Source):
         cache: Any = DEFAULT_CACHE,
     ) -> None:
         self.reference = reference
-        self.cache = cache
+        self.cache_choice = cache
         self.exported = False  # did the last index_layers need the engine's export?
         self.streamed: StreamedArchive | None = None  # that export (what it skipped, indexed)
         self.kind = kind
@@ -185,7 +180,7 @@ class EngineSource(Source):
         }
         self.meta = ImageMeta(self.reference, self.kind, layers, entries, config, tags)
         self._image_id = str(info.get("Id", ""))
-        self._exported = self._record(resolve_cache(self.cache))
+        self._exported = self._record(self.cache)
         if self._exported is not None:  # exported before: what its config said
             _apply(self.meta, self._exported)
         else:
@@ -205,7 +200,7 @@ class EngineSource(Source):
         self, progress: LayerProgress | None = None, cancel: threading.Event | None = None
     ) -> Iterator[tuple[int, LayerIndex]]:
         meta = self.open()
-        cache = resolve_cache(self.cache)
+        cache = self.cache
         self.exported = False
         pending = {i: lm.digest for i, lm in enumerate(meta.layers)}
         loaded: dict[str, LayerIndex] = {}
