@@ -7,8 +7,9 @@ import gc
 import os
 import signal
 import sys
+import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -195,38 +196,33 @@ def _ci_rules(args: argparse.Namespace) -> tuple[dict[str, str], str]:
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    from explorer.core.analysis import in_layer_order
-    from explorer.core.efficiency import dive_efficiency
+    from functools import partial
+
+    from explorer.core.efficiency import DiveEfficiency
     from explorer.core.export import write_export
-    from explorer.core.layerindex import LayerIndex, hardlink_warnings
+    from explorer.core.image import ImageMeta
+    from explorer.core.layerindex import LayerIndex
+    from explorer.core.loading import load
     from explorer.core.sources import open_source
 
     # The trees are acyclic (freed by reference counting): the cyclic collector would only
     # rescan millions of live nodes again and again.
     gc.disable()
     rules, config_note = _ci_rules(args) if args.ci else ({}, "")
-    source = open_source(args.image, args.source, args.platform)
-    layers: list[LayerIndex] = []
 
-    def arriving() -> Iterator[LayerIndex]:
-        # The analysis takes each layer as soon as it and those below it are indexed,
-        # while worker processes index the next ones; but the export names each layer's
-        # command as it goes: a guessed one is not written (the exact one comes last).
-        indexed = in_layer_order(len(meta.layers), source.index_layers())
-        if args.json and meta.provisional:
-            indexed = iter(list(indexed))
-        for index in indexed:
-            layers.append(index)
-            yield index
+    def export(meta: ImageMeta, layers: Iterable[LayerIndex]) -> DiveEfficiency:
+        return write_export(args.json, meta, layers)
 
-    try:
-        meta = source.open()
-        efficiency = (
-            write_export(args.json, meta, arriving()) if args.json else dive_efficiency(arriving())
-        )
-    finally:
-        source.close()
-    for warning in [w for layer in layers for w in layer.warnings] + hardlink_warnings(layers):
+    # --json writes the export as each layer's analysis goes; --ci alone takes the analysis
+    # from the cache when this stack of layers was analysed before (and stores it if not).
+    result = load(
+        partial(open_source, args.image, args.source, args.platform),
+        lambda _event: None,
+        threading.Event(),
+        dive=export if args.json else None,
+    )
+    meta, efficiency = result.meta, result.efficiency
+    for warning in result.warnings:
         print(f"warning: {safe(warning)}", file=sys.stderr)
     if not args.ci:
         return 0

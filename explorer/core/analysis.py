@@ -10,7 +10,7 @@ from functools import cached_property
 from explorer.core.cache import LayerCache
 from explorer.core.efficiency import DiveEfficiency, Reclaimable, analyse_layers
 from explorer.core.image import ImageMeta
-from explorer.core.layerindex import LayerIndex
+from explorer.core.layerindex import LayerIndex, hardlink_warnings
 from explorer.core.sources import LayerProgress, Source
 
 
@@ -27,9 +27,14 @@ class Analysis:
         """Reclaimable bytes per layer that added them."""
         return self.reclaimable.by_layer()
 
-    @property
+    @cached_property
     def warnings(self) -> list[str]:
-        return [w for layer in self.layers for w in layer.warnings]
+        return warnings_of(self.layers)
+
+
+def warnings_of(layers: list[LayerIndex]) -> list[str]:
+    """What indexing noticed in each layer, and the hardlinks that point nowhere."""
+    return [w for layer in layers for w in layer.warnings] + hardlink_warnings(layers)
 
 
 def in_layer_order(count: int, indexed: Iterable[tuple[int, LayerIndex]]) -> Iterator[LayerIndex]:

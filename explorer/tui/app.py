@@ -15,12 +15,12 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from explorer.core.opening import Opening
+from explorer.core.loading import Loading
 from explorer.core.sources import Source
 from explorer.tui.commands import explorer_commands
 from explorer.tui.keymap import keymap_path
 from explorer.tui.screens.help import HelpScreen
-from explorer.tui.screens.main import MainScreen
+from explorer.tui.screens.main import OVER, MainScreen
 from explorer.tui.screens.open import OpenScreen
 
 Clock = Callable[[], float]
@@ -64,7 +64,7 @@ class LayerScopeApp(App[int]):
         keymap_file: Path | None = None,
         notices: Iterable[str] = (),
         opener: Callable[[], Source] | None = None,
-        opening: Opening | None = None,
+        load_job: Loading | None = None,
     ) -> None:
         super().__init__()
         self.target = target
@@ -75,14 +75,14 @@ class LayerScopeApp(App[int]):
         self.keymap_file = keymap_file or keymap_path()
         self.notices = list(notices)
         self.opener = opener  # tests: a Source factory instead of opening `target`
-        self.opening = opening  # `target` being opened already (for the first screen)
+        self.load_job = load_job  # `target` being read already (for the first screen)
         self.failed = False  # an error was shown: the exit code says so
 
     def get_default_screen(self) -> Screen:
         # The explorer is the app's first screen: drawn at once, complete when the image was
         # read during start-up (a screen pushed over a blank first one is drawn ~0.2 s later).
-        opening, self.opening = self.opening, None
-        return MainScreen(self.target, self.kind, self.platform, self.opener, opening)
+        load_job, self.load_job = self.load_job, None
+        return MainScreen(self.target, self.kind, self.platform, self.opener, load_job)
 
     def on_mount(self) -> None:
         if self.keymap:
@@ -95,9 +95,7 @@ class LayerScopeApp(App[int]):
         """Is the background work over (indexing finished, failed or cancelled; analysis in;
         the tree idle, its views worked out ahead)? Tests and screenshots wait for this."""
         main = self.main_screen
-        if main is None or main.indexing or main.workers_in_group("index"):
-            return False
-        if not (main.failure or main.cancelled) and main.analysis is None:
+        if main is None or main.load_state not in OVER or main.workers_in_group("index"):
             return False
         tree = main.tree
         # The views worked out ahead too: nothing may still compete for the CPU.
@@ -145,5 +143,5 @@ def make_app(
     **options,
 ) -> LayerScopeApp:
     """An app for `target` (an archive path or an engine reference); options go to
-    `LayerScopeApp` (clock, keymap, keymap_file, notices, opener, opening)."""
+    `LayerScopeApp` (clock, keymap, keymap_file, notices, opener, load_job)."""
     return LayerScopeApp(target, kind, platform, **options)

@@ -51,12 +51,12 @@ def launch(args: argparse.Namespace) -> int:
     exit code 2 once the user quits."""
     from functools import partial
 
-    from explorer.core.opening import Opening
+    from explorer.core.loading import Loading
     from explorer.core.sources import open_source
 
     target, kind, notices = choose_target(args)
-    # Opened (and, on a warm re-open, read from the cache) while the UI toolkit loads.
-    opening = Opening(partial(open_source, target, kind, args.platform))
+    # Read (on a warm re-open, all of it from the cache) while the UI toolkit loads.
+    load_job = Loading(partial(open_source, target, kind, args.platform))
     from explorer.tui.app import make_app
 
     if os.path.exists(target):  # an archive: its layers are indexed in worker processes
@@ -73,7 +73,7 @@ def launch(args: argparse.Namespace) -> int:
         keymap=keymap,
         keymap_file=path,
         notices=notices,
-        opening=opening,
+        load_job=load_job,
     )
     app.run()
     if app.return_code not in (None, 0):

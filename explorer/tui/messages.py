@@ -8,79 +8,24 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from explorer.core.analysis import Analysis
-from explorer.core.image import ImageMeta
-from explorer.core.layerindex import LayerIndex
-from explorer.core.opening import Loaded
+from explorer.core.loading import Event, Progress
 from explorer.core.treeview import Row
 
 
 @dataclass
-class SourceOpened(Message):
-    """The image's metadata is known: the layer list can be shown."""
+class LoadEvent(Message):
+    """What the loading pipeline reported (`explorer.core.loading`'s events), posted by the
+    screen's worker for its handler on the UI thread."""
 
-    meta: ImageMeta
-
-
-@dataclass
-class IndexProgress(Message):
-    """Indexing is under way on `layer` (entries and uncompressed bytes read so far)."""
-
-    layer: int
-    entries: int
-    bytes_read: int
+    event: Event
 
     def can_replace(self, message: Message) -> bool:
         # Progress floods: only the newest one matters.
-        return isinstance(message, IndexProgress)
-
-
-@dataclass
-class LayerIndexed(Message):
-    layer: int
-    index: LayerIndex
-
-
-@dataclass
-class IndexFinished(Message):
-    """Every layer is indexed (analysis may still be running)."""
-
-    seconds: float
-
-
-@dataclass
-class AnalysisReady(Message):
-    analysis: Analysis
-    seconds: float
-
-
-@dataclass
-class LoadedFromCache(Message):
-    """A warm re-open: every layer index and the analysis came from the cache, and are
-    handed over at once (LayerIndexed for each, IndexFinished, AnalysisReady), so the screen
-    is drawn once, complete."""
-
-    layers: list[tuple[int, LayerIndex]]  # in layer order
-    index_seconds: float
-    analysis: Analysis
-    analysis_seconds: float
-
-    @classmethod
-    def of(cls, loaded: Loaded) -> LoadedFromCache:
-        return cls(loaded.layers, loaded.index_seconds, loaded.analysis, loaded.analysis_seconds)
-
-
-@dataclass
-class IndexFailed(Message):
-    """Opening or indexing failed; `message` is one sentence, `hint` says what to do."""
-
-    message: str
-    hint: str
-
-
-@dataclass
-class IndexCancelled(Message):
-    pass
+        return (
+            isinstance(self.event, Progress)
+            and isinstance(message, LoadEvent)
+            and isinstance(message.event, Progress)
+        )
 
 
 @dataclass

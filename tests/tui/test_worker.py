@@ -10,7 +10,7 @@ from explorer import sample
 from explorer.core.errors import Cancelled
 from explorer.core.image import HistoryEntry, ImageMeta, LayerMeta
 from explorer.core.layerindex import LayerIndex
-from explorer.core.opening import Opening
+from explorer.core.loading import Loading
 from explorer.core.sources import Source, open_source
 from explorer.tui.screens.main import MainScreen
 
@@ -284,18 +284,52 @@ async def test_an_image_read_before_the_app_is_complete_on_its_first_screen(
     warm_up = app_for(sample_archive)
     async with warm_up.run_test(size=SIZE) as pilot:
         await settle(pilot)  # the layers and the analysis are now cached
-    opening = Opening(partial(open_source, str(sample_archive), None, None))
-    opened = opening.wait(threading.Event())
-    assert opened.loaded is not None
+    loading = Loading(partial(open_source, str(sample_archive), None, None))
+    assert loading.wait(30)
     started: list[MainScreen] = []
     monkeypatch.setattr(MainScreen, "index_image", lambda self: started.append(self))
-    app = app_for(sample_archive, opening=opening)
+    app = app_for(sample_archive, load_job=loading)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = main_screen(app)
         assert not started
         assert screen.analysis is not None and screen.analysis.cached
-        assert sorted(screen.indexes) == list(range(len(opened.meta.layers)))
+        assert screen.meta is not None
+        assert sorted(screen.indexes) == list(range(len(screen.meta.layers)))
         assert "Score" in screen_text(app) and not screen.indexing
         await settle(pilot)
         assert any("etc" in line for line in tree_text(app))
+
+
+async def test_one_explicit_load_state_cold_then_warm(sample_archive, monkeypatch, tmp_path):
+    """The screen's load goes through one state, in order: a cold open is read layer by
+    layer and analysed; a warm one (everything cached) comes in one step, with no index
+    worker replaying handlers."""
+    from explorer.core import cachesettings
+    from explorer.tui.screens.main import LoadState
+
+    seen: list[LoadState] = []
+    real = MainScreen.watch_load_state
+
+    def watch(self, state):
+        seen.append(state)
+        real(self, state)
+
+    monkeypatch.setattr(MainScreen, "watch_load_state", watch)
+    with cachesettings.configured(root=tmp_path / "cache"):
+        for _ in range(2):
+            app = app_for(sample_archive)
+            async with app.run_test(size=SIZE) as pilot:
+                await settle(pilot)
+                assert main_screen(app).load_state is LoadState.ANALYSED
+            seen.append(None)  # type: ignore[arg-type]
+    cold, warm = [], []
+    target = cold
+    for state in seen:
+        if state is None:
+            target = warm
+        else:
+            target.append(state)
+    order = [LoadState.OPENING, LoadState.INDEXING, LoadState.ANALYSING, LoadState.ANALYSED]
+    assert cold == order
+    assert warm == [LoadState.OPENING, LoadState.INDEXING, LoadState.ANALYSED]

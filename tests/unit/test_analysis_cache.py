@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import threading
 from array import array
 from pathlib import Path
 
@@ -284,58 +283,6 @@ def test_source_cache_follows_the_process_settings(image: Path, tmp_path: Path) 
     assert (ArchiveSource(str(image), cache=None)).cache is None
 
 
-def _run_worker(target: str) -> list:
-    """What the TUI's worker posts with the analysis: AnalysisReady after the layers, or
-    everything at once (LoadedFromCache) when the layers and the analysis were cached."""
-    from explorer.tui.messages import AnalysisReady, LayerIndexed, LoadedFromCache
-    from explorer.tui.session import run_index
-
-    posted: list = []
-    run_index(target, None, None, posted.append, threading.Event())
-    ready = [m for m in posted if isinstance(m, AnalysisReady | LoadedFromCache)]
-    assert len(ready) == 1, [type(m).__name__ for m in posted]
-    layers = [m.layer for m in posted if isinstance(m, LayerIndexed)]
-    if isinstance(ready[0], LoadedFromCache):
-        assert layers == [] and [n for n, _ in ready[0].layers] == list(range(len(LAYERS)))
-        assert ready[0].analysis.cached
-    else:
-        assert sorted(layers) == list(range(len(LAYERS)))
-    return ready
-
-
-def test_tui_worker_posts_the_cached_analysis(image: Path, tmp_path: Path) -> None:
-    root = tmp_path / "tui-cache"
-    with cachesettings.configured(root=root):
-        [cold] = _run_worker(str(image))
-        [warm] = _run_worker(str(image))
-    assert not cold.analysis.cached and warm.analysis.cached
-    assert type(cold).__name__ == "AnalysisReady" and type(warm).__name__ == "LoadedFromCache"
-    assert warm.analysis.efficiency == cold.analysis.efficiency
-    assert warm.analysis.reclaimable == cold.analysis.reclaimable
-    assert len(list(root.glob("analysis-*"))) == 1
-
-
-def test_no_cache_bypasses_the_analysis_cache(image: Path, tmp_path: Path) -> None:
-    root = tmp_path / "tui-cache"
-    with cachesettings.configured(root=root):
-        _run_worker(str(image))  # stored
-    [entry] = list(root.glob("analysis-*"))
-    # Make the stored analysis a lie: only a run that reads it can show it.
-    store = LayerCache(root)
-    meta, layers = index_all(ArchiveSource(str(image), cache=None))
-    store.put_analysis(
-        [lm.digest for lm in meta.layers], DiveEfficiency(0.123, 1, 2, 3, []), Reclaimable(0)
-    )
-    with cachesettings.configured(root=root, enabled=False):
-        [ready] = _run_worker(str(image))
-    assert not ready.analysis.cached
-    assert ready.analysis.efficiency == dive_efficiency(layers)
-    with cachesettings.configured(root=root):
-        [ready] = _run_worker(str(image))
-    assert ready.analysis.cached and ready.analysis.efficiency.score == 0.123
-    assert entry.exists()
-
-
 def test_cached_analysis_needs_only_the_metadata(image: Path, store: LayerCache) -> None:
     meta, layers = index_all(ArchiveSource(str(image), cache=store))
     assert cached_analysis(meta, store) is None
@@ -344,59 +291,3 @@ def test_cached_analysis_needs_only_the_metadata(image: Path, store: LayerCache)
     known = cached_analysis(meta_only, store)
     assert known is not None and known[0] == dive_efficiency(layers)
     assert cached_analysis(meta_only, None) is None
-
-
-# -- opening before the UI: everything read from the cache ----------------------------------
-
-
-def test_opening_reads_a_cached_image_completely(image: Path, tmp_path: Path) -> None:
-    from explorer.core.opening import Opening
-
-    with cachesettings.configured(root=tmp_path / "c"):
-        cold = Opening(lambda: open_source(str(image))).wait(threading.Event())
-        cold.source.close()
-        assert cold.loaded is None and cold.known is None  # nothing cached yet
-        _run_worker(str(image))  # indexes and analyses: the layers and the analysis stored
-        warm = Opening(lambda: open_source(str(image))).wait(threading.Event())
-    assert warm.loaded is not None and warm.known is not None
-    assert [n for n, _ in warm.loaded.layers] == list(range(len(LAYERS)))
-    assert warm.loaded.analysis.cached
-    _, layers = index_all(ArchiveSource(str(image), cache=None))
-    assert warm.loaded.analysis.efficiency == dive_efficiency(layers)
-    assert [index.paths for _, index in warm.loaded.layers] == [x.paths for x in layers]
-
-
-def test_opening_hands_over_what_went_wrong(tmp_path: Path) -> None:
-    from explorer.core.errors import ImageError
-    from explorer.core.opening import Opening
-
-    opening = Opening(lambda: open_source(str(tmp_path / "missing.tar")))
-    with pytest.raises(ImageError, match="no such file"):
-        opening.wait(threading.Event())
-    assert opening.ready() is None
-
-
-def test_opening_given_up_closes_what_it_opens_later(image: Path) -> None:
-    """Esc while the engine is slow to answer: the waiter leaves at once, and the source,
-    once opened, is closed (nobody else would)."""
-    from explorer.core.errors import Cancelled
-    from explorer.core.opening import Opening
-
-    release, closed = threading.Event(), threading.Event()
-
-    class Slow(ArchiveSource):
-        def open(self):  # type: ignore[no-untyped-def]
-            release.wait(10)
-            return super().open()
-
-        def close(self) -> None:
-            closed.set()
-            super().close()
-
-    opening = Opening(lambda: Slow(str(image), cache=None))
-    cancel = threading.Event()
-    cancel.set()
-    with pytest.raises(Cancelled):
-        opening.wait(cancel)
-    release.set()
-    assert closed.wait(10)

@@ -722,7 +722,8 @@ def test_cache_command_lists_and_clears(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     listing = json.loads(res.stdout)
     assert listing["root"] == str(cache_dir) and listing["cap"] == 2 << 30
-    assert len(listing["entries"]) == 2
+    # Two layers, and the analysis (--ci stores it: the next --ci or TUI open reads it)
+    assert sorted(e["kind"] for e in listing["entries"]) == ["analysis", "layer", "layer"]
     assert listing["size"] == sum(e["size"] for e in listing["entries"]) > 0
     keys = {e["key"] for e in listing["entries"]}
     text = cli("--cache-dir", str(cache_dir), "cache", env={"LAYERSCOPE_CACHE_MAX": "1G"})
@@ -731,7 +732,7 @@ def test_cache_command_lists_and_clears(tmp_path: Path) -> None:
     assert all(k in text.stdout for k in keys)
     res = cli("cache", "clear", env={"LAYERSCOPE_CACHE_DIR": str(cache_dir)})
     assert res.returncode == 0, res.stderr
-    assert res.stdout.startswith("Removed 2 entries")
+    assert res.stdout.startswith("Removed 3 entries")
     listing = json.loads(cli("cache", "--json", "--cache-dir", str(cache_dir)).stdout)
     assert listing["entries"] == [] and listing["size"] == 0
 

@@ -1,45 +1,54 @@
 """The explorer screen: layers, details and efficiency on the left, the file tree on the right.
 
-On mount it starts one thread worker that opens and indexes the image (`session.run_index`);
-the handlers below turn its messages into widget updates. The layer list appears as soon as
-the metadata is read; each layer's tree as soon as it and the layers below it are indexed.
+The image is read by the loading pipeline (`explorer.core.loading.Loading`, started before the
+app when it can be); a thread worker posts its events, and `apply` turns each into the
+screen's one explicit load state (`load_state`: opening → indexing → analysing → analysed, or
+failed / cancelled) and its data. The watcher of that state updates the header, the summary,
+the waste table and the key bindings. The layer list appears as soon as the metadata is read;
+each layer's tree as soon as it and the layers below it are indexed.
 """
 
 from __future__ import annotations
 
-import contextlib
+import os
 import threading
 from collections.abc import Callable
+from enum import Enum
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker
 
 from explorer.core.analysis import Analysis
 from explorer.core.display import safe
+from explorer.core.errors import EngineError, ImageError
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex
-from explorer.core.opening import Opening
-from explorer.core.sources import Source
+from explorer.core.loading import (
+    Analysed,
+    Complete,
+    Event,
+    Failed,
+    Indexed,
+    LayerIndexed,
+    Loading,
+    Opened,
+    Progress,
+    Stopped,
+    describe,
+)
+from explorer.core.sources import Source, open_source
 from explorer.core.treeview import AGGREGATED, LAYER_CHANGES
 from explorer.tui import format as fmt
 from explorer.tui.format import LayerItem, layer_items
-from explorer.tui.messages import (
-    AnalysisReady,
-    IndexCancelled,
-    IndexFailed,
-    IndexFinished,
-    IndexProgress,
-    LayerIndexed,
-    LoadedFromCache,
-    SourceOpened,
-)
-from explorer.tui.session import run_index
+from explorer.tui.messages import LoadEvent
 from explorer.tui.widgets.details import ImageSummary, LayerDetails
 from explorer.tui.widgets.efficiency import WasteTable
 from explorer.tui.widgets.filetree import FileTreeView
@@ -54,6 +63,36 @@ if TYPE_CHECKING:
 
 NARROW_WIDTH = 110  # below: a narrower left column, compact tree columns
 SHORT_HEIGHT = 30  # below: smaller details panes
+
+
+class LoadState(Enum):
+    OPENING = "opening"  # the source and its metadata
+    INDEXING = "indexing"  # layers arriving
+    ANALYSING = "analysing"  # every layer in; dive's efficiency and our bytes being worked out
+    ANALYSED = "analysed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+READING = (LoadState.OPENING, LoadState.INDEXING)
+OVER = (LoadState.ANALYSED, LoadState.FAILED, LoadState.CANCELLED)
+
+
+def hint_for(error: Exception, target: str) -> str:
+    """What to do about a load that failed."""
+    if isinstance(error, EngineError):
+        return (
+            "Start the engine (or check DOCKER_HOST / your permissions on its socket), "
+            "or open a saved archive instead: layerscope IMAGE.tar"
+        )
+    if isinstance(error, ImageError | KeyError):
+        if not os.path.exists(target.split("://", 1)[-1]) and "not found" in str(error):
+            return "Check the name with `docker images` (or pull the image first); q quits."
+        return (
+            f"Check that {target!r} is a complete image (docker save / skopeo copy output, "
+            "an OCI layout directory, or an image reference); q quits."
+        )
+    return "This is a bug in LayerScope: run again with --debug for details; q quits."
 
 
 class MainScreen(Screen[None]):
@@ -107,18 +146,20 @@ class MainScreen(Screen[None]):
         ),
     ]
 
+    load_state: reactive[LoadState] = reactive(LoadState.OPENING, init=False)
+
     def __init__(
         self,
         target: str,
         kind: str | None = None,
         platform: str | None = None,
         opener: Callable[[], Source] | None = None,
-        opening: Opening | None = None,
+        load_job: Loading | None = None,
     ) -> None:
         super().__init__()
         self.target = target
         self.opener = opener
-        self.opening = opening  # started before the app: it may be done by the first screen
+        self.load_job = load_job  # started before the app: it may be done by the first screen
         self.kind = kind
         self.platform = platform
         self.meta: ImageMeta | None = None
@@ -126,11 +167,20 @@ class MainScreen(Screen[None]):
         self.indexes: dict[int, LayerIndex] = {}
         self.analysis: Analysis | None = None
         self.hidden_by_layer: dict[int, int] = {}
-        self.indexing = False
         self.failure: str | None = None
-        self.cancelled = False
+        self.index_seconds: float | None = None
+        self.retired = False
         self._cancel = threading.Event()
         self._first_view_due = False  # the first tree view is asked for after a redraw
+
+    @property
+    def indexing(self) -> bool:
+        """Is the image still being read (Esc cancels)?"""
+        return self.load_state in READING
+
+    @property
+    def cancelled(self) -> bool:
+        return self.load_state is LoadState.CANCELLED
 
     @property
     def lsapp(self) -> LayerScopeApp:
@@ -163,20 +213,17 @@ class MainScreen(Screen[None]):
         self.query_one("#layers").border_title = "Layers"
         self.query_one("#layer-details").border_title = "Layer details"
         self.header.set_image(self.target)
-        self.header.set_progress(None, None)
-        self.header.set_status("opening…")
-        self.query_one(ImageSummary).show(None, state="opening…")
         self.query_one(LayerDetails).show(None, None, None, None)
         self.layer_list.focus()
-        self.indexing = True
-        opened = self.opening.ready() if self.opening is not None else None
-        if opened is not None and opened.loaded is not None:
-            # Read from the cache before the first screen: drawn complete, in one go.
-            self.opening = None
-            with contextlib.suppress(Exception):  # what is loaded is all that matters now
-                opened.source.close()
-            self.on_source_opened(SourceOpened(opened.meta))
-            self.on_loaded_from_cache(LoadedFromCache.of(opened.loaded))
+        self.watch_load_state(LoadState.OPENING)
+        if self.load_job is None:
+            factory = self.opener or partial(open_source, self.target, self.kind, self.platform)
+            self.load_job = Loading(factory, self.lsapp.clock)
+        done = self.load_job.done_events()
+        if done is not None:
+            # Read (from the cache) before the first screen: drawn complete, in one go.
+            for event in done:
+                self.apply(event)
         else:
             self.index_image()
 
@@ -187,58 +234,129 @@ class MainScreen(Screen[None]):
         # The footer cannot wrap: below 110 columns the pane's keys need all of it.
         self.query_one(Footer).show_command_palette = not narrow
 
-    # -- the worker ----------------------------------------------------------------------------
+    # -- the load -----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="index")
     def index_image(self) -> None:
-        run_index(
-            self.target,
-            self.kind,
-            self.platform,
-            self.post_message,
-            self._cancel,
-            self.lsapp.clock,
-            self.opener,
-            self.opening,
-        )
+        assert self.load_job is not None
+        for event in self.load_job.events(self._cancel):
+            self.post_message(LoadEvent(event))
 
-    def on_source_opened(self, message: SourceOpened) -> None:
-        meta = self.meta = message.meta
+    def on_load_event(self, message: LoadEvent) -> None:
+        self.apply(message.event)
+
+    def apply(self, event: Event) -> None:
+        """One event of the load: the data it brings, and the state it moves to."""
+        if self.retired:
+            return  # another image was opened: what the stopped load still says is moot
+        match event:
+            case Opened(meta):
+                self._opened(meta)
+            case Progress(layer, entries, nbytes):
+                self._progress(layer, entries, nbytes)
+            case LayerIndexed(layer, index):
+                self._layer_indexed(layer, index)
+            case Indexed(seconds):
+                self.index_seconds = seconds
+                if self.load_state in READING:
+                    self.load_state = LoadState.ANALYSING
+            case Analysed(analysis, _):
+                self._analysed(analysis)
+            case Complete(layers, seconds, analysis, _):
+                for layer, index in layers:
+                    self._layer_indexed(layer, index)
+                self.index_seconds = seconds
+                self._analysed(analysis)
+            case Failed(error):
+                self._failed(describe(error, self.target), hint_for(error, self.target))
+            case Stopped():
+                self.load_state = LoadState.CANCELLED
+                self._show_cancelled()  # again: the counts may have changed since Esc
+
+    def watch_load_state(self, state: LoadState) -> None:
+        """The header, summary, waste table, prefetch and bindings follow the state."""
+        n = len(self.meta.layers) if self.meta is not None else 0
+        done = len(self.indexes)
+        summary = self.query_one(ImageSummary)
+        waste = self.query_one(WasteTable)
+        if state in OVER:
+            self.tree.prefetch_allowed = True  # nothing more will come
+            self.header.set_progress(None, None)
+            self.layer_list.set_reading(None)
+        if state is LoadState.OPENING:
+            self.header.set_progress(None, None)
+            self.header.set_status("opening…")
+            summary.show(None, state="opening…")
+        elif state is LoadState.INDEXING:
+            self.header.set_progress(done, n)
+            self.header.set_status(f"indexing {fmt.layers(n)}…")
+            summary.show(self.meta, indexed=done)
+        elif state is LoadState.ANALYSING:
+            self.header.set_progress(None, None)
+            self.layer_list.set_reading(None)
+            took = fmt.seconds(self.index_seconds or 0.0)
+            self.header.set_status(f"{fmt.layers(n)} indexed in {took} · computing efficiency…")
+            summary.show(self.meta, indexed=done, state="computing efficiency…")
+            waste.waiting = "computing efficiency…"
+            waste.refresh()
+        elif state is LoadState.ANALYSED and self.analysis is not None:
+            analysis = self.analysis
+            warnings = len(analysis.warnings)
+            status = f"{fmt.layers(n)} · {fmt.size(analysis.efficiency.size_bytes)}"
+            if warnings:
+                status += f" · {warnings} warnings"
+            self.header.set_status(status)
+            summary.show(self.meta, indexed=done, analysis=analysis)
+            waste.set_analysis(analysis)
+            self.query_one(ImagePane).update_frame()
+            # Once the screen that shows the analysis is drawn: that work would slow it.
+            self.call_after_refresh(self.tree.prefetch)
+        elif state is LoadState.FAILED:
+            self.header.set_status("could not read the image", error=True)
+            summary.show(self.meta, indexed=done, state="could not read the image")
+            waste.waiting = "no efficiency: the image could not be read"
+            waste.refresh()
+        elif state is LoadState.CANCELLED:
+            self.header.set_status(f"cancelled: {done}/{n} layers indexed")
+            summary.show(self.meta, indexed=done, state="cancelled")
+            waste.waiting = "cancelled: efficiency needs every layer"
+            waste.refresh()
+        self.refresh_bindings()
+
+    def _opened(self, meta: ImageMeta) -> None:
+        self.meta = meta
         self.items = layer_items(meta)
         self.tree.state.reset(len(meta.layers))
         self.header.set_image(fmt.display_name(meta))
-        self.header.set_progress(0, len(meta.layers))
-        self.header.set_status(f"indexing {fmt.layers(len(meta.layers))}…")
         self.layer_list.set_items(self.items)
-        self.query_one(ImageSummary).show(meta, indexed=0)
         if not meta.layers:
             self.tree.set_notice([("this image has no layers", "guide")])
+        if self.load_state is LoadState.OPENING:
+            self.load_state = LoadState.INDEXING
 
-    def on_index_progress(self, message: IndexProgress) -> None:
-        if self.meta is None or not self.indexing:
+    def _progress(self, layer: int, entries: int, nbytes: int) -> None:
+        if self.meta is None or self.load_state is not LoadState.INDEXING:
             return
-        n = len(self.meta.layers)
-        self.layer_list.set_reading(message.layer)
+        self.layer_list.set_reading(layer)
         self.header.set_status(
-            f"{len(self.indexes)}/{n} · layer {message.layer}: "
-            f"{fmt.count(message.entries)} files, {fmt.size(message.bytes_read)}"
+            f"{len(self.indexes)}/{len(self.meta.layers)} · layer {layer}: "
+            f"{fmt.count(entries)} files, {fmt.size(nbytes)}"
         )
 
-    def on_layer_indexed(self, message: LayerIndexed) -> None:
+    def _layer_indexed(self, layer: int, index: LayerIndex) -> None:
         if self.meta is None:
             return
-        self.indexes[message.layer] = message.index
-        self.tree.state.add_layer(message.layer, message.index)
-        self.layer_list.set_size(message.layer, message.index.size)
+        self.indexes[layer] = index
+        self.tree.state.add_layer(layer, index)
+        self.layer_list.set_size(layer, index.size)
+        n = len(self.meta.layers)
         if self.cancelled:
-            self.header.set_status(
-                f"cancelled: {len(self.indexes)}/{len(self.meta.layers)} layers indexed"
-            )
-        else:
-            self.header.set_progress(len(self.indexes), len(self.meta.layers))
-        self.query_one(ImageSummary).show(self.meta, indexed=len(self.indexes))
+            self._show_cancelled()
+        elif self.load_state is LoadState.INDEXING:
+            self.header.set_progress(len(self.indexes), n)
+            self.query_one(ImageSummary).show(self.meta, indexed=len(self.indexes))
         selected = self.layer_list.selected_layer
         if selected is not None:
-            if message.layer == selected:
+            if layer == selected:
                 self._show_details(selected)
             # Once: the layers that arrive while the first view is computed change nothing in
             # it, and each refresh would start the same computation again. After the next
@@ -260,31 +378,10 @@ class MainScreen(Screen[None]):
         if self.tree.shown is None and not self.tree.computing and self.tree.state.ready():
             self.tree.refresh_view()
 
-    def on_index_finished(self, message: IndexFinished) -> None:
-        if self.cancelled:
+    def _analysed(self, analysis: Analysis) -> None:
+        if self.meta is None:
             return
-        self.indexing = False
-        self.refresh_bindings()
-        self.layer_list.set_reading(None)
-        self.header.set_progress(None, None)
-        n = len(self.meta.layers) if self.meta else 0
-        self.header.set_status(
-            f"{fmt.layers(n)} indexed in {fmt.seconds(message.seconds)} · computing efficiency…"
-        )
-        if self.meta is not None:
-            self.query_one(ImageSummary).show(
-                self.meta, indexed=len(self.indexes), state="computing efficiency…"
-            )
-        self.query_one(WasteTable).waiting = "computing efficiency…"
-        self.query_one(WasteTable).refresh()
-
-    def on_analysis_ready(self, message: AnalysisReady) -> None:
-        if self.meta is None:  # retired (another image was opened)
-            return
-        self.tree.prefetch_allowed = True
-        # Once the screen that shows the analysis is drawn: that work would slow the drawing.
-        self.call_after_refresh(self.tree.prefetch)
-        analysis = self.analysis = message.analysis
+        self.analysis = analysis
         self.hidden_by_layer = analysis.hidden_by_layer
         items = layer_items(self.meta)
         if items != self.items:  # an engine's export corrected the commands it had guessed
@@ -293,76 +390,43 @@ class MainScreen(Screen[None]):
             self.layer_list.set_items(items)
             if selected is not None:
                 self.layer_list.select_layer(selected)
-        self.query_one(ImageSummary).show(self.meta, indexed=len(self.indexes), analysis=analysis)
-        self.query_one(WasteTable).set_analysis(analysis)
-        self.query_one(ImagePane).update_frame()
-        n = len(self.meta.layers)
-        warnings = len(analysis.warnings)
-        status = f"{fmt.layers(n)} · {fmt.size(analysis.efficiency.size_bytes)}"
-        if warnings:
-            status += f" · {warnings} warnings"
-        self.header.set_status(status)
+        self.load_state = LoadState.ANALYSED
         selected = self.layer_list.selected_layer
         if selected is not None:
             self._show_details(selected)
 
-    def on_loaded_from_cache(self, message: LoadedFromCache) -> None:
-        for n, index in message.layers:
-            self.on_layer_indexed(LayerIndexed(n, index))
-        self.on_index_finished(IndexFinished(message.index_seconds))
-        self.on_analysis_ready(AnalysisReady(message.analysis, message.analysis_seconds))
-
-    def on_index_failed(self, message: IndexFailed) -> None:
+    def _failed(self, message: str, hint: str) -> None:
         if self.cancelled:
             return  # the user stopped it; whatever broke afterwards is moot
-        self.indexing = False
-        self.failure = message.message
-        self.tree.prefetch_allowed = True  # no analysis will come
-        self.refresh_bindings()
-        self.header.set_progress(None, None)
-        self.header.set_status("could not read the image", error=True)
+        self.failure = message
         self.layer_list.failed = True
-        self.layer_list.set_reading(None)
         self.layer_list.refresh()
+        self.load_state = LoadState.FAILED
         lines = [
             ("Could not read the image:", "error"),
-            (message.message, "error"),
+            (message, "error"),
             ("", "guide"),
-            (message.hint, "guide"),
+            (hint, "guide"),
         ]
         if self.indexes:
             lines.append(("Layers indexed before the error can still be browsed.", "guide"))
         if not self.tree.rows:
             self.tree.set_notice(lines)
-        self.query_one(ImageSummary).show(
-            self.meta, indexed=len(self.indexes), state="could not read the image"
-        )
-        self.query_one(WasteTable).waiting = "no efficiency: the image could not be read"
-        self.query_one(WasteTable).refresh()
-        if self.tree.rows:  # the tree pane cannot say it: a toast does
+        else:  # the tree pane cannot say it: a toast does
             self.notify(
-                safe(message.message),
+                safe(message),
                 title="Could not read the image",
                 severity="error",
                 markup=False,  # the message may quote names from the image
             )
         self.lsapp.failed = True
 
-    def on_index_cancelled(self, message: IndexCancelled) -> None:
-        self._mark_cancelled()  # again: the counts may have changed since Esc
-
-    def _mark_cancelled(self) -> None:
-        """Esc says "cancelled" at once: a blocked read (an engine preparing its export) may
-        take a while to notice, and what it still delivers is kept."""
-        self.indexing = False
-        self.cancelled = True
-        self.tree.prefetch_allowed = True  # no analysis will come
-        self.refresh_bindings()
-        self.header.set_progress(None, None)
-        self.layer_list.set_reading(None)
-        done = len(self.indexes)
-        total = len(self.meta.layers) if self.meta else 0
-        self.header.set_status(f"cancelled: {done}/{total} layers indexed")
+    def _show_cancelled(self) -> None:
+        """What a cancelled load leaves: the counts, and a notice where no tree can come."""
+        if self.meta is not None:
+            done, n = len(self.indexes), len(self.meta.layers)
+            self.header.set_status(f"cancelled: {done}/{n} layers indexed")
+            self.query_one(ImageSummary).show(self.meta, indexed=done, state="cancelled")
         if not self.tree.rows:
             self.tree.set_notice(
                 [
@@ -370,10 +434,6 @@ class MainScreen(Screen[None]):
                     ("Open the image again to read it all.", "guide"),
                 ]
             )
-        self.query_one(WasteTable).waiting = "cancelled: efficiency needs every layer"
-        self.query_one(WasteTable).refresh()
-        if self.meta is not None:
-            self.query_one(ImageSummary).show(self.meta, indexed=done, state="cancelled")
 
     # -- selection -----------------------------------------------------------------------------
     @on(VirtualList.Highlighted, "#layers")
@@ -446,17 +506,24 @@ class MainScreen(Screen[None]):
         self.query_one(TreePane).open_filter()
 
     def action_cancel_index(self) -> None:
+        """Esc says "cancelled" at once: a blocked read (an engine preparing its export) may
+        take a while to notice, and what it still delivers is kept."""
         self._cancel.set()
+        if self.load_job is not None:
+            self.load_job.cancel.set()
         for worker in self.workers_in_group("index"):
             worker.cancel()
-        self._mark_cancelled()
+        if self.load_state not in OVER:
+            self.load_state = LoadState.CANCELLED
+            self._show_cancelled()
 
     def retire(self) -> None:
         """Stop reading and let go of the image (this screen stays, hidden and empty)."""
         self.action_cancel_index()
         self.app.workers.cancel_node(self.tree)
-        self.meta = None  # what the stopped worker may still post is then ignored
-        self.opening = None
+        self.retired = True  # what the stopped load may still say is then ignored
+        self.meta = None
+        self.load_job = None
         self.items, self.indexes, self.analysis, self.hidden_by_layer = [], {}, None, {}
         self.tree.state.reset(0)
         self.tree.rows = []
@@ -478,5 +545,5 @@ class MainScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_index":
             # Only while reading: otherwise Esc belongs to whatever has focus.
-            return self.indexing and not self._cancel.is_set()
+            return self.load_state in READING and not self._cancel.is_set()
         return True
