@@ -10,11 +10,14 @@ function of the code below: same input, same archive.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
+import stat
 import tarfile
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,20 +216,37 @@ def cache_dir() -> Path:
     return Path(base) / "layerscope"
 
 
+def _holds(target: Path, data: bytes) -> bool:
+    """Is `target` already a regular file holding `data`? A symlink or FIFO planted under
+    the name is neither followed nor waited on (it is replaced)."""
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        return stat.S_ISREG(st.st_mode) and st.st_size == len(data) and f.read() == data
+
+
 def ensure_sample(path: Path | None = None) -> Path:
     """Write the sample archive (default `$XDG_CACHE_HOME/layerscope/sample.tar`) unless an
     identical one is already there; returns its path."""
     target = path or cache_dir() / "sample.tar"
     data = docker_archive(sample_spec())
+    if _holds(target, data):
+        return target
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # A new file under an unpredictable name (O_EXCL: nothing planted there is followed),
+    # then renamed over the target (atomic: a concurrent reader never sees half an archive).
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        if target.read_bytes() == data:
-            return target
-    except OSError:
-        pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)  # atomic: a concurrent reader never sees half an archive
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return target
 
 
