@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.command import CommandList, CommandPalette
 
 from explorer import sample
 from explorer.tui.app import LayerScopeApp, make_app
@@ -90,12 +91,26 @@ def settled(app: LayerScopeApp) -> bool:
 
 
 async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Poll `condition` until it holds; fail the test if it still does not after `timeout`."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
+            raise AssertionError(f"timed out waiting for: {inspect.getsource(condition).strip()}")
         await pilot.pause(0.02)
     await pilot.pause()
+
+
+def palette_results(app: LayerScopeApp) -> list[str] | None:
+    """The command palette's results once its (asynchronous) search is over; None while the
+    palette is closed or still searching."""
+    palette = app.screen
+    if not isinstance(palette, CommandPalette):
+        return None
+    searching = CommandPalette._GATHER_COMMANDS_GROUP
+    if any(w.group == searching and not w.is_finished for w in app.workers):
+        return None
+    hits = palette.query_one(CommandList)
+    return [str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)]
 
 
 async def settle(pilot, timeout: float = 20.0) -> None:

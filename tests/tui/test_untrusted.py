@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from explorer.sample import Step, directory, file, symlink
 
-from .conftest import app_for, main_screen, screen_text, settle
+from .conftest import app_for, main_screen, screen_text, settle, wait_for
 
 SIZE = (140, 40)
 
@@ -81,6 +81,6 @@ async def test_hostile_filter_text_is_literal(build_archive):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+f", *"[bold]")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: main_screen(app).tree.state.filter == "[bold]")
         await settle(pilot)
         assert "filter /[bold]/" in screen_text(app)
