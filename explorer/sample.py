@@ -248,7 +248,3 @@ def ensure_sample(path: Path | None = None) -> Path:
             os.unlink(tmp)
         raise
     return target
-
-
-if __name__ == "__main__":
-    print(ensure_sample())
