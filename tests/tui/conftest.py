@@ -18,6 +18,7 @@ from textual.command import CommandList, CommandPalette
 from explorer import sample
 from explorer.tui.app import LayerScopeApp, make_app
 from explorer.tui.screens.main import MainScreen
+from tests.robustness import builders as b
 
 SHARED = Path(os.environ.get("LAYERSCOPE_SHARED", "/work/shared"))
 DIVE_IMAGE = SHARED / "dive-data" / "test-docker-image.tar"
@@ -63,13 +64,10 @@ def sample_archive(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def build_archive(tmp_path: Path) -> Callable[..., Path]:
-    """build_archive(steps, name="x.tar", tags=None) -> path of a docker-archive."""
+    """build_archive(image, name="image.tar") -> path of its legacy `docker save` archive."""
 
-    def build(steps: list[sample.Step], name: str = "image.tar", tags=None) -> Path:
-        spec = sample.ImageSpec(steps, tags=tags or ["test/image:1"])
-        path = tmp_path / name
-        path.write_bytes(sample.docker_archive(spec))
-        return path
+    def build(image: b.Image, name: str = "image.tar") -> Path:
+        return b.docker_archive(image).write_tar(tmp_path / name)
 
     return build
 
