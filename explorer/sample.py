@@ -1,5 +1,6 @@
 """A small, deterministic sample image, built in Python: what `layerscope` opens when it is
-given no image, and a builder the TUI tests use for their own tiny archives.
+given no image. Its config and `docker save` layout (`image_config`, `docker_save_members`) are
+also what the tests' image builder (tests/robustness/builders.py) lays its archives out with.
 
 The sample is a legacy `docker save` archive (manifest.json, <id>.json config, <id>/layer.tar)
 with a base layer of directories and files, an added file and a symlink, a chmod-ed copy of an
@@ -10,11 +11,14 @@ function of the code below: same input, same archive.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
+import stat
 import tarfile
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,43 +96,96 @@ def layer_tar(entries: list[Entry]) -> bytes:
     return buf.getvalue()
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.mtime, info.size, info.mode = EPOCH, len(data), 0o644
-    tar.addfile(info, io.BytesIO(data))
+PLATFORM = {"architecture": "amd64", "os": "linux"}
+
+
+def image_config(
+    diff_ids: list[str],
+    history: list[dict],
+    *,
+    created: str,
+    config: dict,
+    platform: dict = PLATFORM,
+    extra: dict | None = None,
+) -> bytes:
+    """An image config: `platform`, `created`, the runtime `config`, the layers' diff_ids and
+    the `history`; `extra` replaces or adds top-level keys."""
+    doc = {
+        **platform,
+        "created": created,
+        "config": config,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": history,
+    }
+    return json.dumps(doc | (extra or {}), sort_keys=True, indent=2).encode()
+
+
+def docker_save_members(
+    layers: list[tuple[bytes, str]], config: bytes, tags: list[str]
+) -> list[tuple[str, bytes | None]]:
+    """The members of a legacy `docker save` archive, in docker's order: for each layer
+    (blob, diff_id) a `<v1 id>/` directory (None) with VERSION, json and layer.tar, then the
+    `<config hex>.json` config, manifest.json and repositories."""
+    members: list[tuple[str, bytes | None]] = []
+    parent, layer_names = "", []
+    for blob, diff_id in layers:
+        v1 = hashlib.sha256((parent + diff_id).encode()).hexdigest()  # chained over the layers
+        v1_json = {"id": v1, "parent": parent} if parent else {"id": v1}
+        members += [
+            (f"{v1}/", None),
+            (f"{v1}/VERSION", b"1.0"),
+            (f"{v1}/json", _json(v1_json)),
+            (f"{v1}/layer.tar", blob),
+        ]
+        layer_names.append(f"{v1}/layer.tar")
+        parent = v1
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    repositories: dict[str, dict[str, str]] = {}
+    for name in tags:
+        repo, _, tag = name.rpartition(":")
+        repositories.setdefault(repo, {})[tag] = parent
+    manifest = [{"Config": config_name, "RepoTags": tags, "Layers": layer_names}]
+    members += [
+        (config_name, config),
+        ("manifest.json", _json(manifest)),
+        ("repositories", _json(repositories)),
+    ]
+    return members
+
+
+def _json(doc: object) -> bytes:
+    return json.dumps(doc, indent=2).encode()
 
 
 def docker_archive(spec: ImageSpec) -> bytes:
     """A legacy `docker save` archive of `spec`."""
-    layers = [layer_tar(step.entries) for step in spec.steps if step.entries is not None]
-    diff_ids = ["sha256:" + hashlib.sha256(blob).hexdigest() for blob in layers]
+    layers = []
+    for step in spec.steps:
+        if step.entries is not None:
+            blob = layer_tar(step.entries)
+            layers.append((blob, "sha256:" + hashlib.sha256(blob).hexdigest()))
     history = []
     for step in spec.steps:
         item = {"created": step.created, "created_by": step.created_by}
         if step.entries is None:
             item["empty_layer"] = True
         history.append(item)
-    config = {
-        "architecture": "amd64",
-        "os": "linux",
-        "created": spec.steps[-1].created if spec.steps else "",
-        "config": {"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], **spec.config},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": history,
-    }
-    config_blob = json.dumps(config, sort_keys=True, indent=2).encode()
-    config_name = hashlib.sha256(config_blob).hexdigest() + ".json"
-    chain, layer_names = "", []
+    config = image_config(
+        [diff_id for _, diff_id in layers],
+        history,
+        created=spec.steps[-1].created if spec.steps else "",
+        config={"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], **spec.config},
+    )
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for blob, diff_id in zip(layers, diff_ids, strict=True):
-            chain = hashlib.sha256((chain + diff_id).encode()).hexdigest()  # a v1 id
-            layer_names.append(f"{chain}/layer.tar")
-            _add(tar, f"{chain}/VERSION", b"1.0")
-            _add(tar, f"{chain}/layer.tar", blob)
-        _add(tar, config_name, config_blob)
-        manifest = [{"Config": config_name, "RepoTags": spec.tags, "Layers": layer_names}]
-        _add(tar, "manifest.json", json.dumps(manifest, indent=2).encode())
+        for name, data in docker_save_members(layers, config, spec.tags):
+            info = tarfile.TarInfo(name)
+            info.mtime = EPOCH
+            if data is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+            else:
+                info.size, info.mode = len(data), 0o644
+            tar.addfile(info, None if data is None else io.BytesIO(data))
     return out.getvalue()
 
 
@@ -213,22 +270,35 @@ def cache_dir() -> Path:
     return Path(base) / "layerscope"
 
 
+def _holds(target: Path, data: bytes) -> bool:
+    """Is `target` already a regular file holding `data`? A symlink or FIFO planted under
+    the name is neither followed nor waited on (it is replaced)."""
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        return stat.S_ISREG(st.st_mode) and st.st_size == len(data) and f.read() == data
+
+
 def ensure_sample(path: Path | None = None) -> Path:
     """Write the sample archive (default `$XDG_CACHE_HOME/layerscope/sample.tar`) unless an
     identical one is already there; returns its path."""
     target = path or cache_dir() / "sample.tar"
     data = docker_archive(sample_spec())
+    if _holds(target, data):
+        return target
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # A new file under an unpredictable name (O_EXCL: nothing planted there is followed),
+    # then renamed over the target (atomic: a concurrent reader never sees half an archive).
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        if target.read_bytes() == data:
-            return target
-    except OSError:
-        pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)  # atomic: a concurrent reader never sees half an archive
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return target
-
-
-if __name__ == "__main__":
-    print(ensure_sample())

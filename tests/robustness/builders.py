@@ -1,6 +1,9 @@
-"""Build container image archives — valid or deliberately broken — entirely in Python.
+"""Build container image archives — valid or deliberately broken — entirely in Python: the
+one image builder of the test suite.
 
 No binary fixture is ever committed: every test input is made by these helpers at test time.
+The image config and the legacy ``docker save`` layout are the bundled sample's
+(:mod:`explorer.sample`): the product and the tests define each once.
 The API has three levels, each usable on its own (unit tests and fuzzers reuse them):
 
 **Tar level.** An :class:`Entry` describes one layer entry (name, type, data, mode, owner,
@@ -43,8 +46,12 @@ from pathlib import Path
 
 import zstandard
 
+from explorer import sample
+from explorer.sample import docker_save_members, image_config
+
 BLOCK = 512
 EOF_MARKER = bytes(2 * BLOCK)
+CREATED = "2024-01-01T00:00:00Z"
 
 MT_LAYER = "application/vnd.oci.image.layer.v1.tar"
 MT_LAYER_GZIP = MT_LAYER + "+gzip"
@@ -146,8 +153,7 @@ def fifo(name: str, **kw) -> Entry:
 
 def whiteout(path: str) -> Entry:
     """The AUFS/OCI whiteout deleting ``path`` (``a/b`` -> ``a/.wh.b``)."""
-    head, _, base = path.rstrip("/").rpartition("/")
-    return Entry(f"{head}/.wh.{base}" if head else f".wh.{base}", "file", mode=0)
+    return Entry(sample.whiteout(path).name, "file", mode=0)
 
 
 def opaque(dirpath: str = "") -> Entry:
@@ -540,15 +546,15 @@ def make_config(image: Image, layers: list[EncodedLayer]) -> bytes:
         return image.config
     history = image.history
     if history is None:
-        history = [{"created": "2024-01-01T00:00:00Z", "created_by": lay.command} for lay in layers]
-    cfg = {
-        **image.platform,
-        "created": "2024-01-01T00:00:00Z",
-        "config": {"Env": ["PATH=/usr/bin:/bin"]},
-        "rootfs": {"type": "layers", "diff_ids": [lay.diff_id for lay in layers]},
-        "history": history,
-    }
-    return json.dumps(cfg | image.config_extra).encode()
+        history = [{"created": CREATED, "created_by": lay.command} for lay in layers]
+    return image_config(
+        [lay.diff_id for lay in layers],
+        history,
+        created=CREATED,
+        config={"Env": ["PATH=/usr/bin:/bin"]},
+        platform=image.platform,
+        extra=image.config_extra,
+    )
 
 
 def jdump(obj) -> bytes:
@@ -672,27 +678,15 @@ def docker_archive(image: Image, *, manifest_first: bool = False) -> Archive:
     ``<config-hex>.json``, ``manifest.json`` and ``repositories`` (in docker's own order unless
     ``manifest_first``)."""
     layers, config = _encode_image(image)
-    cfg_hex = sha256_hex(config)
-    arc = Archive(layers=layers, config_path=f"{cfg_hex}.json", config_digest="sha256:" + cfg_hex)
-    parent = ""
-    for lay in layers:
-        v1 = sha256_hex((parent + lay.diff_id).encode())
-        arc.members += [
-            Member(f"{v1}/", type="dir"),
-            Member(f"{v1}/VERSION", b"1.0"),
-            Member(f"{v1}/json", jdump({"id": v1, "parent": parent} if parent else {"id": v1})),
-            Member(f"{v1}/layer.tar", lay.blob),
-        ]
-        arc.layer_paths.append(f"{v1}/layer.tar")
-        parent = v1
-    repo, _, tag = image.tag.rpartition(":")
-    manifest = [{"Config": arc.config_path, "RepoTags": [image.tag], "Layers": arc.layer_paths}]
-    arc.members += [
-        Member(arc.config_path, config),
-        Member("manifest.json", jdump(manifest)),
-        Member("repositories", jdump({repo: {tag: parent}})),
-    ]
-    arc.manifest_path = "manifest.json"
+    members = docker_save_members([(lay.blob, lay.diff_id) for lay in layers], config, [image.tag])
+    arc = Archive(
+        members=[Member(name, data, "dir" if data is None else "file") for name, data in members],
+        layers=layers,
+        config_digest="sha256:" + sha256_hex(config),
+        manifest_path="manifest.json",
+    )
+    (manifest,) = json.loads(arc["manifest.json"])
+    arc.config_path, arc.layer_paths = manifest["Config"], manifest["Layers"]
     if manifest_first:
         arc.move_to_front("manifest.json")
     return arc

@@ -13,10 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.command import CommandList, CommandPalette
 
 from explorer import sample
 from explorer.tui.app import LayerScopeApp, make_app
 from explorer.tui.screens.main import MainScreen
+from tests.robustness import builders as b
 
 SHARED = Path(os.environ.get("LAYERSCOPE_SHARED", "/work/shared"))
 DIVE_IMAGE = SHARED / "dive-data" / "test-docker-image.tar"
@@ -62,13 +64,10 @@ def sample_archive(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def build_archive(tmp_path: Path) -> Callable[..., Path]:
-    """build_archive(steps, name="x.tar", tags=None) -> path of a docker-archive."""
+    """build_archive(image, name="image.tar") -> path of its legacy `docker save` archive."""
 
-    def build(steps: list[sample.Step], name: str = "image.tar", tags=None) -> Path:
-        spec = sample.ImageSpec(steps, tags=tags or ["test/image:1"])
-        path = tmp_path / name
-        path.write_bytes(sample.docker_archive(spec))
-        return path
+    def build(image: b.Image, name: str = "image.tar") -> Path:
+        return b.docker_archive(image).write_tar(tmp_path / name)
 
     return build
 
@@ -90,12 +89,26 @@ def settled(app: LayerScopeApp) -> bool:
 
 
 async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Poll `condition` until it holds; fail the test if it still does not after `timeout`."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
+            raise AssertionError(f"timed out waiting for: {inspect.getsource(condition).strip()}")
         await pilot.pause(0.02)
     await pilot.pause()
+
+
+def palette_results(app: LayerScopeApp) -> list[str] | None:
+    """The command palette's results once its (asynchronous) search is over; None while the
+    palette is closed or still searching."""
+    palette = app.screen
+    if not isinstance(palette, CommandPalette):
+        return None
+    searching = CommandPalette._GATHER_COMMANDS_GROUP
+    if any(w.group == searching and not w.is_finished for w in app.workers):
+        return None
+    hits = palette.query_one(CommandList)
+    return [str(hits.get_option_at_index(i).prompt) for i in range(hits.option_count)]
 
 
 async def settle(pilot, timeout: float = 20.0) -> None:

@@ -11,7 +11,7 @@ from explorer.tui import launch as launch_mod
 from explorer.tui.commands import explorer_commands
 from explorer.tui.keymap import keymap_path, load_keymap
 
-from .conftest import app_for, main_screen, screen_text, settle
+from .conftest import app_for, main_screen, palette_results, screen_text, settle, wait_for
 
 SIZE = (120, 40)
 
@@ -88,9 +88,9 @@ async def test_palette_opens_with_ctrl_p(sample_archive):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+p")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: palette_results(app) is not None)
         await pilot.press(*"sort by")
-        await pilot.pause(1.0)  # the palette searches asynchronously
+        await wait_for(pilot, lambda: "Files: Sort" in (palette_results(app) or [""])[0])
         text = screen_text(app)
         assert "Files: Sort" in text and "key: ^o" in text
         await pilot.press("enter")

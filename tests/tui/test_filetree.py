@@ -44,7 +44,7 @@ async def test_bad_regex_shows_an_error_and_keeps_the_tree(sample_archive):
         tree = main_screen(app).tree
         before = tree.rows
         await pilot.press("ctrl+f", *"etc/(")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: main_screen(app).query_one(FilterBar).has_class("-invalid"))
         await settle(pilot)
         bar = main_screen(app).query_one(FilterBar)
         assert bar.has_class("-invalid")

@@ -6,7 +6,7 @@ from explorer.core.treeview import AGGREGATED, LAYER_CHANGES
 from explorer.tui.widgets.filetree import FileTreeView
 from explorer.tui.widgets.layers import LayerList
 
-from .conftest import app_for, main_screen, screen_text, settle, tree_text
+from .conftest import app_for, main_screen, screen_text, settle, tree_text, wait_for
 
 SIZE = (120, 40)
 
@@ -188,8 +188,7 @@ async def test_mouse_wheel_scrolls_the_tree(dive_image):
                     tree, 5, 5, 0, 0, 0, False, False, False, screen_x=60, screen_y=10
                 )
             )
-        await pilot.pause(0.3)
-        assert tree.scroll_y > 0
+        await wait_for(pilot, lambda: tree.scroll_y > 0)
         assert tree.cursor == 0  # the wheel scrolls, the cursor stays
 
 
@@ -222,6 +221,6 @@ async def test_keys_typed_ahead_reach_the_new_pane(sample_archive):
         await settle(pilot)
         app.post_message(events.Key("tab", None))
         app.post_message(events.Key("ctrl+u", None))
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: main_screen(app).tree.state.hidden == {0}, timeout=5)
         await settle(pilot)
         assert main_screen(app).tree.state.hidden == {0}

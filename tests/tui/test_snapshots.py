@@ -25,10 +25,8 @@ def steps(*keys: str):
             await settle(pilot)
         tree = main_screen(pilot.app).tree
         assert not (tree.rows and tree.stale), (
-            "DEBUG",
-            tree.computing,
-            tree.shown,
-            tree.state.layer,
+            f"the tree still shows an old view after {keys}: computing={tree.computing}, "
+            f"shown={tree.shown}, layer={tree.state.layer}"
         )
 
     return run

@@ -3,9 +3,9 @@ never as markup, and never reach the terminal as control sequences."""
 
 from __future__ import annotations
 
-from explorer.sample import Step, directory, file, symlink
+from tests.robustness import builders as b
 
-from .conftest import app_for, main_screen, screen_text, settle
+from .conftest import app_for, main_screen, screen_text, settle, wait_for
 
 SIZE = (140, 40)
 
@@ -15,26 +15,28 @@ OSC52 = "\x1b]52;c;ZXZpbA==\x07clip"
 BIDI = "invoice\u202egpj.exe"
 
 
-def hostile_steps() -> list[Step]:
-    return [
-        Step(
-            "/bin/sh -c #(nop) ADD file:abc in / ",
-            [
-                directory("x"),
-                file(f"x/{MARKUP}", "a"),
-                file(f"x/{CLEAR}", "b"),
-                file(f"x/{OSC52}", "c"),
-                file(f"x/{BIDI}", "d"),
-                symlink("x/link", "[link=https://evil.example]click[/link]\x1b]8;;x\x07"),
-            ],
-        ),
-        Step("/bin/sh -c echo '[reverse]owned[/reverse]' \x1b[31m", [file("y", "z")]),
-        Step("/bin/sh -c #(nop)  LABEL a=[blink]b[/blink]", None),
+def hostile_image(tag: str = "test/image:1") -> b.Image:
+    add = [
+        b.directory("x"),
+        b.file(f"x/{MARKUP}", b"a"),
+        b.file(f"x/{CLEAR}", b"b"),
+        b.file(f"x/{OSC52}", b"c"),
+        b.file(f"x/{BIDI}", b"d"),
+        b.symlink("x/link", "[link=https://evil.example]click[/link]\x1b]8;;x\x07"),
     ]
+    return b.Image(
+        layers=[b.Layer(add), b.Layer([b.file("y", b"z")])],
+        history=[
+            {"created_by": "/bin/sh -c #(nop) ADD file:abc in / "},
+            {"created_by": "/bin/sh -c echo '[reverse]owned[/reverse]' \x1b[31m"},
+            {"created_by": "/bin/sh -c #(nop)  LABEL a=[blink]b[/blink]", "empty_layer": True},
+        ],
+        tag=tag,
+    )
 
 
 async def test_hostile_names_render_literally(build_archive):
-    path = build_archive(hostile_steps(), tags=["[i]evil[/i]:\x1b[5mtag"])
+    path = build_archive(hostile_image("[i]evil[/i]:\x1b[5mtag"))
     app = app_for(path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -65,7 +67,7 @@ async def test_hostile_names_render_literally(build_archive):
 
 async def test_hostile_names_never_reach_the_terminal_raw(build_archive):
     """What the app writes to the terminal for the hostile image carries no ESC from it."""
-    path = build_archive(hostile_steps())
+    path = build_archive(hostile_image())
     app = app_for(path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -76,11 +78,11 @@ async def test_hostile_names_never_reach_the_terminal_raw(build_archive):
 
 
 async def test_hostile_filter_text_is_literal(build_archive):
-    path = build_archive(hostile_steps())
+    path = build_archive(hostile_image())
     app = app_for(path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+f", *"[bold]")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: main_screen(app).tree.state.filter == "[bold]")
         await settle(pilot)
         assert "filter /[bold]/" in screen_text(app)

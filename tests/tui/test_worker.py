@@ -6,13 +6,13 @@ import threading
 from collections.abc import Iterator
 from functools import partial
 
-from explorer import sample
 from explorer.core.errors import Cancelled
 from explorer.core.image import HistoryEntry, ImageMeta, LayerMeta
 from explorer.core.layerindex import LayerIndex
 from explorer.core.loading import Loading
 from explorer.core.sources import Source, open_source
 from explorer.tui.screens.main import MainScreen
+from tests.robustness import builders as b
 
 from .conftest import app_for, main_screen, screen_text, settle, tree_text, wait_for
 
@@ -49,7 +49,7 @@ async def test_missing_file_is_shown_in_app(tmp_path, monkeypatch):
 
 async def test_not_an_image_is_shown_in_app(tmp_path):
     path = tmp_path / "rootfs.tar"
-    path.write_bytes(sample.layer_tar([sample.file("README.md", "hello\n")]))
+    path.write_bytes(b.tar_bytes([b.file("README.md", b"hello\n")]))
     app = app_for(path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
