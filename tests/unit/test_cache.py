@@ -642,38 +642,6 @@ def test_cli_interrupted_while_workers_index(tmp_path: Path, sig) -> None:
         assert err.decode().strip() == "layerscope: interrupted"
 
 
-def test_plan_parallel_only_where_it_pays(tmp_path: Path) -> None:
-    mb = 1 << 20
-
-    def blob(name: str, data: bytes) -> Path:
-        (tmp_path / name).write_bytes(data)
-        return tmp_path / name
-
-    def job(n: int, size: int, path: Path):
-        return workers_mod.Job([n], str(path), 0, size, f"layer {n}", "")
-
-    opaque = blob("opaque", bytes(16))  # no header to sample: bytes only
-    _saving, order = workers_mod._plan(
-        [job(0, 10 * mb, opaque), job(1, 900 * mb, opaque), job(2, 20 * mb, opaque)], 2
-    )
-    assert [j.slot for j in order] == [0, 1, 2]  # bottom up, as the analysis consumes them
-    # one big layer, small ones: little to take off the longest queue
-    saving, _ = workers_mod._plan([job(0, 10 * mb, opaque), job(1, 900 * mb, opaque)], 2)
-    assert saving < workers_mod.PARALLEL_MIN_SECONDS
-    # many small files weigh more than their bytes: two such layers go parallel
-    small = b.tar_bytes(b.many_files(4, 250))
-    many = blob("many", small)
-    saving, _ = workers_mod._plan([job(0, len(small), many), job(1, len(small), many)], 2)
-    per_layer = len(small) * workers_mod.BYTE_COST["none"] + 1004 * workers_mod.ENTRY_COST
-    assert saving == pytest.approx(per_layer, rel=0.2)
-    # compressed blobs weigh more than their stored size
-    packed_data = gzip.compress(small)
-    packed = blob("packed", packed_data)
-    assert workers_mod._cost(job(1, len(packed_data), packed)) > workers_mod._cost(
-        job(0, 4 * len(packed_data), opaque)
-    )
-
-
 def test_worker_failure_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
     good = b.Layer(entries=BASE)
     bad = b.Layer(entries=[b.file("x", b"x" * 5000)], corrupt=lambda blob: blob[:1000])

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from explorer.core.sources.archive import PARALLEL_MIN_SECONDS, _cost, _Job, _plan
+from explorer.core.sources.workers import PARALLEL_MIN_SECONDS, Job, _cost, _plan
 from tests.robustness import builders as b
 
 MB = 1 << 20
 FILES = 100_000  # a layer of this many small files is worth a worker of its own
 
 
-def job(layer: int, path: Path, layers: list[int] | None = None) -> _Job:
-    return _Job(layers or [layer], str(path), 0, path.stat().st_size, f"layer {layer}", "")
+def job(layer: int, path: Path, layers: list[int] | None = None) -> Job:
+    return Job(layers or [layer], str(path), 0, path.stat().st_size, f"layer {layer}", "")
 
 
 @pytest.fixture
