@@ -89,7 +89,7 @@ def _cache_settings(args: argparse.Namespace) -> Any:
 
     cap = cachesettings.parse_size(args.cache_max, "--cache-max") if args.cache_max else None
     enabled = False if getattr(args, "no_cache", False) else None
-    skip = ()
+    skip: tuple[Path, ...] = ()
     if not args.image:
         # The TUI on the bundled sample: the sample is never cached (images opened from
         # there are).

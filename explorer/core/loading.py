@@ -165,10 +165,10 @@ def load(
                 raise Cancelled
             index_seconds = clock() - started
             analysing = clock()
-            analysis = analyze(meta, layers, cache, known)
-            analysis.hidden_by_layer  # noqa: B018 - worked out here, not on a UI's thread
-            emit(Complete(list(enumerate(layers)), index_seconds, analysis, clock() - analysing))
-            return Result(meta, layers, analysis.efficiency, analysis, analysis.warnings)
+            warm = analyze(meta, layers, cache, known)
+            warm.hidden_by_layer  # noqa: B018 - worked out here, not on a UI's thread
+            emit(Complete(list(enumerate(layers)), index_seconds, warm, clock() - analysing))
+            return Result(meta, layers, warm.efficiency, warm, warm.warnings)
 
         last = [0.0]
 
@@ -203,6 +203,7 @@ def load(
                 taken.append(index)
                 yield index
 
+        analysis: Analysis | None = None
         with _Taken(arriving(), cancel) as items:
             analysing = clock()
             if dive is not None:
@@ -211,7 +212,6 @@ def load(
                     stream = list(stream)
                     analysing = clock()
                 efficiency = dive(meta, stream)
-                analysis = None
             else:
                 analysis = analyze(meta, ordered(items), cache, known)
                 efficiency = analysis.efficiency
