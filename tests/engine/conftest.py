@@ -83,3 +83,26 @@ def big_image(engine: PrivateEngine, tmp_path_factory) -> str:
     path = b.docker_archive(image).write_tar(tmp_path_factory.mktemp("big") / "big.tar")
     engine.load(path)
     return WASTE_REF
+
+
+SHARED_HOST = "unix:///var/run/docker.sock"
+
+
+@pytest.fixture
+def shared_image(tmp_path_factory) -> Iterator[str]:
+    """A fresh small image in the shared engine (the default socket), under a tag of its own
+    (removed after): what a run that talks to the default engine by mistake would find."""
+
+    def docker(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["docker", "-H", SHARED_HOST, *args], capture_output=True, text=True, timeout=300
+        )
+
+    if shutil.which("docker") is None or docker("version").returncode != 0:
+        unavailable("the shared Docker engine", f"nothing answers on {SHARED_HOST}")
+    tag = f"layerscope-endpoint/shared:{os.getpid()}-{time.monotonic_ns()}"
+    archive = small_image_archive(tmp_path_factory.mktemp("shared-image") / "small.tar", tag)
+    loaded = docker("load", "-i", str(archive))
+    assert loaded.returncode == 0, loaded.stderr
+    yield tag
+    docker("rmi", "-f", tag)

@@ -239,19 +239,24 @@ def run_cli(
     unset: tuple[str, ...] = (),
     prefix: tuple[str, ...] = (),
     timeout: float = 180,
+    args: tuple[str, ...] = (),
+    cache: Path | None = None,
 ) -> Run:
-    """``python -m explorer TARGET --json OUT`` in a subprocess, ``OUT`` alone in a fresh
-    directory, with a private layer cache (so nothing is served without the engine)."""
+    """``python -m explorer TARGET --json OUT ARGS`` in a subprocess, ``OUT`` alone in a fresh
+    directory, with a private layer cache (``tmp/cache`` unless ``cache`` is shared between
+    runs, so nothing is served without the engine) and an empty Docker CLI config directory
+    (no context chosen) unless ``env`` names one."""
     out_dir = tmp / "out"
     out_dir.mkdir(parents=True, exist_ok=False)
     out = out_dir / "export.json"
-    run_env = cli_env(tmp / "cache")
+    run_env = cli_env(cache or tmp / "cache")
     for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "CONTAINER_HOST", "LAYERSCOPE_PODMAN_HOST"):
         run_env.pop(name, None)
     for name in unset:
         run_env.pop(name, None)
+    run_env["DOCKER_CONFIG"] = str(tmp / "docker-config")
     run_env.update(env or {})
-    argv = [*prefix, sys.executable, "-m", "explorer", target, "--json", str(out)]
+    argv = [*prefix, sys.executable, "-m", "explorer", target, "--json", str(out), *args]
     start = time.monotonic()
     proc = subprocess.Popen(
         argv,

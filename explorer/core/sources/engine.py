@@ -13,7 +13,6 @@ but the cached layers' members are skipped over without parsing or hashing.
 from __future__ import annotations
 
 import io
-import os
 import threading
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -23,18 +22,15 @@ from explorer.core.errors import EngineError, ImageError
 from explorer.core.image import HistoryEntry, ImageMeta, LayerMeta
 from explorer.core.layerindex import LayerIndex
 from explorer.core.sources.base import DEFAULT_CACHE, LayerProgress, Source
+from explorer.core.sources.endpoint import (
+    CONTROL_TIMEOUT,
+    EXPORT_STALL,
+    Endpoint,
+    check_platform,
+    check_reference,
+    endpoint,
+)
 from explorer.core.sources.streamed import StreamedArchive
-
-
-def podman_socket() -> str:
-    for env in ("LAYERSCOPE_PODMAN_HOST", "CONTAINER_HOST"):
-        if os.environ.get(env):
-            return os.environ[env]
-    runtime = os.environ.get("XDG_RUNTIME_DIR", f"/run/user/{os.getuid()}")
-    for path in (f"{runtime}/podman/podman.sock", "/run/podman/podman.sock"):
-        if os.path.exists(path):
-            return f"unix://{path}"
-    return "unix:///run/podman/podman.sock"
 
 
 class _ChunkStream(io.RawIOBase):
@@ -67,30 +63,39 @@ class _ChunkStream(io.RawIOBase):
         return len(data)
 
 
-def _engine_errors(kind: str, where: str, exc: Exception, host: str = "") -> ImageError:
-    """One sentence for what went wrong talking to the engine."""
+def _engine_errors(
+    kind: str, where: str, exc: Exception, at: Endpoint | None, exporting: bool = False
+) -> ImageError:
+    """One sentence for what went wrong talking to the engine, naming the endpoint."""
     import docker.errors
 
+    on = f" at {at}" if at else ""
     if isinstance(exc, docker.errors.ImageNotFound):
-        return ImageError(f"{kind}: image {where!r} not found")
+        return ImageError(f"{kind}: image {where!r} not found on the engine{on}")
     if isinstance(exc, docker.errors.APIError) and not isinstance(exc.response, type(None)):
         text = (exc.explanation or str(exc)).strip().splitlines()[0][:300]
-        return EngineError(f"{kind}: the engine refused the request for {where!r}: {text}")
+        return EngineError(f"{kind}: the engine{on} refused the request for {where!r}: {text}")
     text = str(exc)
-    at = f" at {host}" if host else ""
     if "Permission denied" in text or isinstance(exc, PermissionError):
-        return EngineError(f"{kind}: permission denied on the engine socket{at}")
+        return EngineError(f"{kind}: permission denied on the engine socket{on}")
     if "FileNotFoundError" in text or "No such file" in text:
-        return EngineError(f"{kind}: no engine socket{at}; is the {kind} engine running?")
+        return EngineError(f"{kind}: no engine socket{on}; is the {kind} engine running?")
     if "Connection refused" in text or "ConnectionRefused" in text:
-        return EngineError(f"{kind}: connection refused{at}; is the {kind} engine running?")
+        return EngineError(f"{kind}: connection refused{on}; is the {kind} engine running?")
+    if isinstance(exc, TimeoutError) or "timed out" in text:
+        waited, doing = (
+            (EXPORT_STALL, "exporting") if exporting else (CONTROL_TIMEOUT, "asked about")
+        )
+        return EngineError(
+            f"{kind}: the engine{on} did not answer for {waited:g} s ({doing} {where!r})"
+        )
     closed = ("Connection aborted", "RemoteDisconnected", "IncompleteRead", "ended prematurely")
     if any(sign in text for sign in closed):
         return EngineError(
-            f"{kind}: the engine{at} closed the connection while exporting {where!r}"
+            f"{kind}: the engine{on} closed the connection while exporting {where!r}"
         )
     first = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
-    return EngineError(f"{kind}: cannot talk to the engine{at} about {where!r} ({first})")
+    return EngineError(f"{kind}: cannot talk to the engine{on} about {where!r} ({first})")
 
 
 class EngineSource(Source):
@@ -110,49 +115,45 @@ class EngineSource(Source):
         self.platform = platform
         self.meta: ImageMeta | None = None
         self._client: Any = None
-        self.host = ""
+        self.endpoint: Endpoint | None = None  # chosen at open
         self._exported: _Record | None = None  # what an earlier export recorded (at open)
 
     def _connect(self) -> Any:
-        import docker
-
-        self.host = podman_socket() if self.kind == "podman" else os.environ.get("DOCKER_HOST", "")
+        """An SDK client with short timeouts: a hung engine fails within seconds."""
         try:
-            if self.kind == "podman":
-                client = docker.DockerClient(base_url=self.host, timeout=300)
-            else:
-                client = docker.from_env(timeout=300)
-                self.host = self.host or "unix:///var/run/docker.sock"  # as the SDK defaults
+            client = self.endpoint.client(CONTROL_TIMEOUT)
             client.ping()
         except Exception as exc:
-            raise _engine_errors(self.kind, self.reference, exc, self.host) from None
+            raise _engine_errors(self.kind, self.reference, exc, self.endpoint) from None
         return client
 
-    def _inspect_direct(self) -> tuple[Any, Any] | None:
+    def _inspect_direct(self, path: str) -> tuple[Any, Any] | None:
         """`inspect` and `history` over the engine's unix socket, without the SDK (whose
         import alone costs about 0.1 s: an image whose layers are all cached opens in well
         under a second, and needs nothing else). None unless both answer 200: the SDK then
-        asks again, and its errors are the ones reported."""
-        host = os.environ.get("DOCKER_HOST", "") or "unix:///var/run/docker.sock"
-        if self.kind != "docker" or not host.startswith("unix://"):
-            return None
+        asks again, and its errors are the ones reported — but an engine that does not
+        answer at all is reported at once."""
         from urllib.parse import quote
 
         name = quote(self.reference, safe="/:@")
         try:
-            info = _unix_get_json(host[len("unix://") :], f"/images/{name}/json")
-            history = _unix_get_json(host[len("unix://") :], f"/images/{name}/history")
+            info = _unix_get_json(path, f"/images/{name}/json")
+            history = _unix_get_json(path, f"/images/{name}/history")
+        except TimeoutError as exc:
+            raise _engine_errors(self.kind, self.reference, exc, self.endpoint) from None
         except Exception:
             return None
         if not isinstance(info, dict) or not isinstance(history, list):
             return None
-        self.host = host
         return info, history
 
     def open(self) -> ImageMeta:
         if self.meta is not None:
             return self.meta
-        direct = self._inspect_direct()
+        check_reference(self.kind, self.reference)  # before anything reaches the engine
+        self.endpoint = endpoint(self.kind)
+        path = self.endpoint.socket_path
+        direct = self._inspect_direct(path) if self.kind == "docker" and path else None
         if direct is not None:
             info, history = direct
         else:
@@ -161,7 +162,9 @@ class EngineSource(Source):
                 info = self._client.api.inspect_image(self.reference)
                 history = self._client.api.history(self.reference)
             except Exception as exc:
-                raise _engine_errors(self.kind, self.reference, exc, self.host) from None
+                raise _engine_errors(self.kind, self.reference, exc, self.endpoint) from None
+        if self.platform:
+            check_platform(self.kind, self.reference, self.platform, info)
         diff_ids = list((info.get("RootFS") or {}).get("Layers") or [])
         entries = _history_entries(history, len(diff_ids))
         layers = []
@@ -245,10 +248,13 @@ class EngineSource(Source):
         ref = self._export_reference()
         if self._client is None:
             self._client = self._connect()  # opened without the SDK: the export needs it
+        # From here on the client only streams the export: an engine may prepare a big one
+        # for minutes before its first byte; a stream that stalls that long fails.
+        self._client.api.timeout = EXPORT_STALL
         try:
             chunks = self._client.api.get_image(ref, chunk_size=1 << 20)
         except Exception as exc:
-            raise _engine_errors(self.kind, ref, exc, self.host) from None
+            raise _engine_errors(self.kind, ref, exc, self.endpoint, exporting=True) from None
         self.exported = True
         aliases: dict[str, str] = {}
         if cache is not None:
@@ -258,7 +264,7 @@ class EngineSource(Source):
         expected = [lm.digest for lm in meta.layers]
         streamed = StreamedArchive(
             None,
-            self.platform,
+            None,  # the engine exports the one platform it holds (checked at open)
             _ChunkStream(_guard(chunks, self, ref)),
             cache=cache,
             expected=expected,
@@ -304,7 +310,7 @@ class EngineSource(Source):
             self._client.close()
 
 
-def _unix_get_json(path: str, url: str, timeout: float = 10.0) -> Any:
+def _unix_get_json(path: str, url: str, timeout: float = CONTROL_TIMEOUT) -> Any:
     """GET `url` from the HTTP server on the unix socket at `path`: its JSON, or raise."""
     import http.client
     import json
@@ -395,7 +401,7 @@ def _guard(chunks: Iterator[bytes], source: EngineSource, ref: str) -> Iterator[
     try:
         yield from chunks
     except Exception as exc:
-        raise _engine_errors(source.kind, ref, exc, source.host) from None
+        raise _engine_errors(source.kind, ref, exc, source.endpoint, exporting=True) from None
 
 
 def _history_entries(history: list[dict[str, Any]], n_layers: int) -> list[HistoryEntry]:
