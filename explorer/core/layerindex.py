@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from sys import intern
 from typing import BinaryIO
 
+import xxhash
+
 from explorer.core import tarscan
 from explorer.core.errors import Cancelled
 
@@ -78,6 +80,7 @@ _GO_TYPE_BITS = {
     tarscan.DIR: _GO_DIR,
     tarscan.FIFO: _GO_PIPE,
 }
+_PIECE = 16 << 20  # entry data beyond this is read a piece at a time (progress, cancel)
 _go_modes: dict[tuple[int, int], int] = {}  # (tar mode, type) -> Go mode; images repeat a few
 
 
@@ -117,12 +120,17 @@ def index_layer(
     def on_global(_: dict[str, bytes]) -> None:
         idx.warnings.append(f"{where}: global PAX header ignored")
 
+    def tick() -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        if progress is not None:
+            progress(count, reader.bytes_read)
+
     for h in tarscan.iter_headers(reader, on_global, allow_empty=True):
         # interned: a chmod -R layer repeats every path of the layers below
         name = intern(tarscan.normalize(h.name))
         if not name:
-            if h.stored:
-                reader.skip(h.stored)
+            _in_pieces(reader, h.stored, None, tick)
             continue
         paths.append(name)
         if name.startswith(WHITEOUT_PREFIX) or "/.wh." in name:
@@ -137,9 +145,16 @@ def index_layer(
         if h.linkname:  # kept whatever the type: dive exports it (docker sets it on whiteouts)
             links[count] = h.linkname
         if h.stored and h.type == tarscan.REG:
-            hashes.append(reader.hash_data(h.stored))
+            if h.stored <= _PIECE:
+                hashes.append(reader.hash_data(h.stored))
+            else:
+                hasher = xxhash.xxh3_64()
+                _in_pieces(reader, h.stored, hasher.update, tick)
+                hashes.append(hasher.intdigest())
         else:
             hashes.append(0)
+            if h.stored > _PIECE:  # data of another type of entry, read past
+                _in_pieces(reader, h.stored, None, tick)
         count += 1
         if not count & 0x3FF:
             if cancel is not None and cancel.is_set():
@@ -150,6 +165,24 @@ def index_layer(
     if progress is not None:
         progress(count, reader.bytes_read)
     return idx
+
+
+def _in_pieces(
+    reader: tarscan.BlockReader,
+    n: int,
+    sink: Callable[[bytes | memoryview], object] | None,
+    tick: Callable[[], None],
+) -> None:
+    """Pass the next n bytes of entry data to sink (or skip them) a piece at a time, calling
+    tick after each: a 10 GiB file still reports progress and answers cancel."""
+    while n:
+        step = min(n, _PIECE)
+        if sink is None:
+            reader.skip(step)
+        else:
+            reader.feed(step, sink)
+        n -= step
+        tick()
 
 
 def hardlink_warnings(layers: list[LayerIndex]) -> list[str]:

@@ -13,6 +13,7 @@ from explorer.core.errors import ImageError
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+ZSTD_SKIPPABLE = b"\x2a\x4d\x18"  # after 0x50-0x5f: a skippable frame
 
 
 class Window(io.RawIOBase):
@@ -86,9 +87,13 @@ class _Checked(io.RawIOBase):
 
 
 def compression_of(head: bytes) -> str:
+    """The compression of a blob from its first 4 bytes. A zstd stream may begin with a
+    skippable frame (metadata a decoder passes over): it is a zstd stream all the same."""
     if head.startswith(GZIP_MAGIC):
         return "gzip"
-    if head.startswith(ZSTD_MAGIC):
+    if head.startswith(ZSTD_MAGIC) or (
+        len(head) >= 4 and head[0] & 0xF0 == 0x50 and head[1:4] == ZSTD_SKIPPABLE
+    ):
         return "zstd"
     return "none"
 
@@ -106,40 +111,88 @@ def open_layer(raw: BinaryIO, where: str) -> tuple[BinaryIO, str]:
     return buffered, kind
 
 
+class _ZstdFrames:
+    """Follows the frame structure of the compressed bytes passing by — frame headers, block
+    headers, skippable frames; the content is only counted — to tell input that ends between
+    frames from input cut inside one (the library's reader just stops at the end of its
+    input). Costs a few operations per block (blocks hold up to 128 KiB)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._state = "magic"  # what the next header is: magic, skippable, fhd, block, lost
+        self._want = 4  # the size of that header
+        self._head = b""  # its bytes gathered so far
+        self._skip = 0  # bytes to pass before it
+        self._checksum = 0  # bytes of checksum after the last block of this frame
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        pos = 0
+        while pos < len(data) and self._state != "lost":
+            if self._skip:
+                step = min(self._skip, len(data) - pos)
+                self._skip -= step
+                pos += step
+                continue
+            take = min(self._want - len(self._head), len(data) - pos)
+            self._head += data[pos : pos + take]
+            pos += take
+            if len(self._head) == self._want:
+                self._advance()
+        return data
+
+    def _advance(self) -> None:
+        head, self._head = self._head, b""
+        value = int.from_bytes(head, "little")
+        if self._state == "magic":
+            if head == ZSTD_MAGIC:
+                self._state, self._want = "fhd", 1
+            elif value & 0xFFFFFFF0 == 0x184D2A50:
+                self._state, self._want = "skippable", 4
+            else:
+                self._state = "lost"  # not zstd: the decoder says what is wrong
+        elif self._state == "skippable":
+            self._skip, self._state, self._want = value, "magic", 4
+        elif self._state == "fhd":
+            single = (value >> 5) & 1
+            content_size = (single, 2, 4, 8)[value >> 6]
+            self._skip = (1 - single) + (0, 1, 2, 4)[value & 3] + content_size
+            self._checksum = 4 if value & 4 else 0
+            self._state, self._want = "block", 3
+        else:  # a block header: last-block bit, type (raw, RLE, compressed), size
+            self._skip = 1 if (value >> 1) & 3 == 1 else value >> 3
+            if value & 1:
+                self._skip += self._checksum
+                self._state, self._want = "magic", 4
+
+    @property
+    def between_frames(self) -> bool:
+        return self._state in ("magic", "lost") and not self._skip and not self._head
+
+
 class _Zstd(io.RawIOBase):
-    """zstd frames read one after another; input that ends inside a frame is truncated (the
-    library's stream reader would just stop)."""
+    """zstd frames (skippable ones included) read one after another by the library's
+    streaming reader, so a read returns at most what it asks for whatever the ratio; input
+    that ends inside a frame is truncated."""
 
     def __init__(self, raw: BinaryIO, where: str) -> None:
         self._raw = raw
         self._where = where
-        self._dctx = zstandard.ZstdDecompressor()
-        self._obj = self._dctx.decompressobj()
-        self._buf = b""
-        self._in_frame = False
+        self._frames = _ZstdFrames(raw)
+        self._reader = zstandard.ZstdDecompressor().stream_reader(
+            self._frames, read_size=1 << 17, read_across_frames=True
+        )
 
     def readable(self) -> bool:
         return True
 
     def read(self, n: int = -1) -> bytes:
-        while not self._buf:
-            chunk = self._raw.read(1 << 20)
-            if not chunk:
-                if self._in_frame:
-                    raise ImageError(f"{self._where}: truncated zstd data")
-                return b""
-            while chunk:
-                if self._obj.eof:
-                    self._obj = self._dctx.decompressobj()
-                self._buf += self._obj.decompress(chunk)
-                self._in_frame = not self._obj.eof
-                chunk = self._obj.unused_data if self._obj.eof else b""
-        if n is None or n < 0:
-            data, self._buf = self._buf, b""
-        else:
-            data, self._buf = self._buf[:n], self._buf[n:]
+        data = self._reader.read(-1 if n is None else n)
+        if not data and n != 0 and not self._frames.between_frames:
+            raise ImageError(f"{self._where}: truncated zstd data")
         return data
 
     def close(self) -> None:
+        self._reader.close()
         self._raw.close()
         super().close()

@@ -14,11 +14,15 @@ Never a traceback, a hang or a memory blow-up, and never a raw control character
 
 from __future__ import annotations
 
+import gzip
 import json
 import mmap
+import os
 import platform
 import re
-from collections.abc import Callable
+import shutil
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -430,6 +434,89 @@ def million_check(out: Path) -> None:
         assert mm.find(b"d00000/f000000") != -1, "first entry missing"
         assert mm[-200:].rstrip().endswith(b"}"), "export does not end like JSON"
         assert mm.find(b"efficiencyScore") != -1
+
+
+MIB = 1 << 20
+ZSTD_SKIPPABLE_FRAME = b"\x5a\x2a\x4d\x18" + (6).to_bytes(4, "little") + b"notes!"
+
+
+def gz_tar(
+    make: Callable[[], b.Archive],
+    mutate: Mutate | None = None,
+    extra: Callable[[], Iterator[bytes]] | None = None,
+) -> Callable[[Path], Built]:
+    """A build writing ``make()`` as a gzip-compressed ``image.tar.gz`` (read in one forward
+    pass, as an engine's export), the raw tar members ``extra`` yields streamed in first."""
+
+    def build(tmp: Path) -> Built:
+        arc = make()
+        names = (mutate(arc) if mutate else None) or ()
+        plain = arc.write_tar(tmp / "image.tar", eof=False)
+        path = tmp / "image.tar.gz"
+        with gzip.open(path, "wb", compresslevel=1) as out:
+            for member in extra() if extra else ():
+                out.write(member)
+            with open(plain, "rb") as src:
+                shutil.copyfileobj(src, out, MIB)
+            out.write(EOF_MARKER)
+        plain.unlink()
+        return Built(path, (*names, "image.tar.gz"))
+
+    return build
+
+
+def many_members(count: int, name: str, body: bytes) -> Callable[[], Iterator[bytes]]:
+    """``count`` members named ``name % n`` (names of one length) holding ``body``: headers
+    from a template, fast enough for 200,000."""
+
+    def members() -> Iterator[bytes]:
+        tpl = bytearray(b.tar_header(name % 0, size=len(body)))
+        tpl[148:156] = b" " * 8
+        base = sum(tpl) - sum((name % 0).encode())
+        data = body + b.padding(len(body))
+        for n in range(count):
+            member = (name % n).encode()
+            header = bytearray(tpl)
+            header[: len(member)] = member
+            header[148:156] = b"%06o\x00 " % (base + sum(member))
+            yield bytes(header) + data
+
+    return members
+
+
+SMALL_JSON = b"[" + b",".join([b'{"k":0}'] * 32) + b"]"  # 32 objects in 257 bytes
+
+
+def nested_empty_lists(size: int) -> Callable[[b.Archive], tuple[str, ...]]:
+    """A manifest.json of ``size`` bytes: ``[[],[],...]``, a list object per 3 bytes."""
+
+    def mutate(arc: b.Archive) -> tuple[str, ...]:
+        arc["manifest.json"] = b"[" + b"[]," * (size // 3) + b"[]]"
+        return ("manifest.json",)
+
+    return mutate
+
+
+def ambiguous_index(arc: b.Archive) -> tuple[str, ...]:
+    return tuple(d["digest"][7:19] for d in json.loads(arc["index.json"])["manifests"])
+
+
+def fifo_of(make: Callable[[], b.Archive]) -> Callable[[Path], Built]:
+    """``make()`` written into a named pipe by a thread (as `<(cat image.tar)` would)."""
+
+    def build(tmp: Path) -> Built:
+        data = make().write_tar(tmp / "image.tar").read_bytes()
+        path = tmp / "image.fifo"
+        os.mkfifo(path)
+
+        def feed() -> None:
+            with open(path, "wb") as pipe:  # waits for the reader
+                pipe.write(data)
+
+        threading.Thread(target=feed, daemon=True).start()
+        return Built(path, ("image.fifo",))
+
+    return build
 
 
 def lazy_image(make: Callable[[], Image]) -> Callable[[], Image]:
@@ -1573,6 +1660,97 @@ CASES: list[Case] = [
         ),
         Rejected(TAR_BAD, "the layer"),
         "a header whose mode field is `zzzzzzz` (checksum valid)",
+    ),
+    # ---- hostile streams: each with a memory cap and a time limit
+    Case(
+        "zstd-bomb-4gib-zeros",
+        tar(oci(lambda: Image([Layer([file("zeros", b.Zeros(4 << 30))], "zstd")]))),
+        Analysed(has("zeros", 0, size=4 << 30), "the 4 GiB file listed; bounded output per read"),
+        "a ~131 KB zstd layer holding a 4 GiB file of zeros",
+        timeout=120,
+        mem=GIB // 2,
+        slow=True,
+    ),
+    Case(
+        "zstd-skippable-frame-first",
+        tar(oci(gz_image("zstd", corrupt=lambda blob: ZSTD_SKIPPABLE_FRAME + blob))),
+        Analysed(has("data/text", 0, size=len(gz_data())), "as `zstd -d` reads it"),
+        "a zstd layer that starts with a skippable frame (digest consistent)",
+        mem=GIB // 2,
+    ),
+    Case(
+        "streamed-json-across-reads",
+        gz_tar(legacy(lambda: Image([base_layer()], config_extra={"author": "a" * (3 * MIB)}))),
+        Analysed(has("bin/sh", 0), "the 3 MiB config read whole"),
+        "`.tar.gz` legacy archive whose config (3 MiB) crosses several 1 MiB reads",
+        mem=GIB // 2,
+    ),
+    Case(
+        "streamed-layer-named-like-json",
+        gz_tar(d25(lambda: one_layer(file('{"x', b"1"), file("[y", b"2")))),
+        Analysed(all_of(has('{"x', 0), has("[y", 0)), "a layer, by name and position"),
+        '`.tar.gz` Docker 25 archive, a layer whose first entries are named `{"x` and `[y`',
+        mem=GIB // 2,
+    ),
+    Case(
+        "streamed-200k-unreferenced-json",
+        gz_tar(legacy(), extra=many_members(200_000, "meta/%06d.json", SMALL_JSON)),
+        Analysed(STD_CHECK, "passed over, never parsed"),
+        "`.tar.gz` (3 MB) with 200,000 small JSON members (32 objects each) no layout names",
+        timeout=120,
+        mem=GIB // 2,
+    ),
+    Case(
+        "streamed-top-level-members-over-cap",
+        gz_tar(legacy(), extra=many_members(200_000, "%06d.json", b"{" + b" " * 1022 + b"}")),
+        Rejected(
+            r"more than 128 MiB of small members", "the archive", "too much possible metadata"
+        ),
+        "`.tar.gz` with 200,000 top-level 1 KB JSON members (each could be a config)",
+        timeout=120,
+        mem=GIB // 2,
+    ),
+    Case(
+        "manifest-json-60mb-empty-lists",
+        tar(legacy(), nested_empty_lists(60 * MIB)),
+        Rejected(r"too large to be image metadata", "manifest.json", "too large (16 MiB cap)"),
+        "a 60 MB manifest.json of `[[],[],…]`",
+        mem=GIB // 2,
+    ),
+    Case(
+        "streamed-manifest-json-60mb-empty-lists",
+        gz_tar(legacy(), nested_empty_lists(60 * MIB)),
+        Rejected(r"too large to be image metadata", "manifest.json", "too large (16 MiB cap)"),
+        "the same, `.tar.gz`",
+        mem=GIB // 2,
+    ),
+    Case(
+        "manifest-json-600k-empty-lists",
+        tar(legacy(), nested_empty_lists(1_800_000)),
+        Rejected(r"more than 500,000 JSON objects", "manifest.json", "too many JSON objects"),
+        "a 1.8 MB manifest.json of 600,000 `[]` (under the size cap)",
+        mem=GIB // 2,
+    ),
+    Case(
+        "oci-index-ambiguous-platform",
+        tar(oci(platform_image("amd64"), lambda: one_layer(file("other", b"o"))), ambiguous_index),
+        Rejected(r"2 different manifests for platform linux/amd64.*ambiguous", "both digests"),
+        "an index with two different manifests for linux/amd64",
+        args=("--platform", "linux/amd64"),
+    ),
+    Case(
+        "platform-mismatch-single-image",
+        tar(legacy(), lambda a: ("linux/amd64",)),
+        Rejected(r"no image for platform linux/s390x", "the image's platform"),
+        "legacy archive of a linux/amd64 image, `--platform linux/s390x`",
+        args=("--platform", "linux/s390x"),
+    ),
+    Case(
+        "fifo-docker-archive",
+        fifo_of(legacy()),
+        Analysed(STD_CHECK, "as the control, read in one pass"),
+        "legacy archive written into a named pipe (as `<(cat image.tar)`)",
+        mem=GIB // 2,
     ),
     # ---- scale: memory and time
     Case(

@@ -11,6 +11,8 @@ from pathlib import Path
 from . import test_malformed as tm
 from .harness import DEFAULT_MEM, GIB
 
+DEFAULT_TIMEOUT = tm.Case.__dataclass_fields__["timeout"].default
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "robustness.md"
 
 LABELS = {
@@ -32,8 +34,9 @@ Generated from `tests/robustness/test_malformed.py` by
 out of date. Every input is built by the tests themselves (`tests/robustness/builders.py`); no
 binary fixture is committed.
 
-Each case runs `python -m explorer INPUT --json OUT` in a subprocess with a timeout and a
-{mem} address-space cap (`RLIMIT_AS`), and must end in one of two ways:
+Each case runs `python -m explorer INPUT --json OUT` in a subprocess with a {timeout} time
+limit and a {mem} address-space cap (`RLIMIT_AS`) unless its row says otherwise, and must end
+in one of two ways:
 
 - **analysed**: exit 0, a valid export in dive's schema (names normalised: relative, no `.`,
   `..` or empty components; dive's empty row for an implicit parent directory allowed), stderr
@@ -48,6 +51,27 @@ no temp file beside it (`test_atomic_output.py`).
 
 | # | case | input | expected behaviour |
 |---|---|---|---|
+"""
+
+
+BOUNDS = """
+## Bounds on hostile streams
+
+- Layer decompression (gzip, zstd) returns at most what each read asks for, whatever the
+  ratio: time is linear in the inflated size and memory does not grow with it (case
+  `zstd-bomb-4gib-zeros`: a 131 KB zstd layer of 4 GiB of zeros, about 8 s here, within a
+  0.5 GiB address space). A zstd stream may start with skippable frames.
+- Image metadata: a member over 16 MiB, or holding more than 500,000 JSON objects and arrays,
+  is refused before it is parsed (parsing one then costs at most about 260 MB: 16 MiB of
+  two-letter strings; 500,000 empty arrays take 36 MB). A streamed pass
+  (compressed archive, engine export, pipe) tells members apart by name and position, keeps
+  those that may be metadata as bytes — at most 128 MiB in all, beyond which it stops with one
+  error line — and parses only those the image's layout names.
+- One large file in a layer is read 16 MiB at a time: progress is reported and cancel (Esc)
+  answered after each piece (`tests/unit/test_member_progress.py`).
+- An image from a pipe (`/dev/stdin`, `<(…)`, a FIFO) is read once, in one forward pass,
+  with the memory of a compressed archive and nothing spooled to disk; its export equals the
+  file's (`test_pipes.py`, through a real `cat`).
 """
 
 
@@ -76,13 +100,21 @@ def render() -> str:
             extra.append("`" + " ".join(case.args) + "`")
         if case.mem != DEFAULT_MEM:
             extra.append(f"memory cap {case.mem / GIB:g} GiB")
+        if case.timeout != DEFAULT_TIMEOUT:
+            extra.append(f"time limit {case.timeout:g} s")
         if case.slow:
             extra.append("slow")
         note = f" ({'; '.join(extra)})" if extra else ""
         rows.append(
             f"| {n} | `{case.name}` | {cell(case.doc)}{cell(note)} | {cell(behaviour(case))} |"
         )
-    return HEADER.format(mem=f"{DEFAULT_MEM / GIB:g} GiB") + "\n".join(rows) + "\n" + render_extra()
+    return (
+        HEADER.format(mem=f"{DEFAULT_MEM / GIB:g} GiB", timeout=f"{DEFAULT_TIMEOUT:g} s")
+        + "\n".join(rows)
+        + "\n"
+        + BOUNDS
+        + render_extra()
+    )
 
 
 def _tests_of(module) -> list[tuple[str, str, list[str]]]:

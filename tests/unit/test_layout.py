@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+
 import pytest
 
 from explorer.core.analysis import index_all
@@ -77,3 +80,51 @@ def test_history_maps_to_layers_around_metadata_entries(tmp_path):
     assert [lm.command for lm in meta.layers] == ["#(nop) ADD file:abc in / ", "touch /b"]
     assert [h.instruction for h in meta.history] == ["ADD file:abc in /", "ENV A=1", "RUN touch /b"]
     assert [h.layer for h in meta.history] == [0, None, 1]
+
+
+def test_two_manifests_for_one_platform_are_an_ambiguity(tmp_path):
+    arc = b.oci_archive(image("amd64", b"one"), image("amd64", b"two"))
+    digests = [d["digest"] for d in json.loads(arc["index.json"])["manifests"]]
+    path = arc.write_tar(tmp_path / "i.tar")
+    with pytest.raises(ImageError, match="2 different manifests for platform linux/amd64") as err:
+        open_source(str(path), platform="linux/amd64").open()
+    assert all(d[:19] in str(err.value) for d in digests)
+
+
+def test_one_manifest_listed_twice_is_no_ambiguity(tmp_path):
+    arc = b.oci_archive(image("amd64"), image("arm64"))
+    index = json.loads(arc["index.json"])
+    index["manifests"].append(dict(index["manifests"][0], annotations={"x": "another tag"}))
+    arc.set_json("index.json", index)
+    meta, _ = index_all(open_source(str(arc.write_tar(tmp_path / "i.tar")), platform="linux/amd64"))
+    assert meta.platform == "linux/amd64"
+
+
+def test_the_exact_variant_is_preferred(tmp_path):
+    arc = b.oci_archive(image("arm64", b"v8", "v8"), image("arm64", b"plain"))
+    path = arc.write_tar(tmp_path / "i.tar")
+    _, layers = index_all(open_source(str(path), platform="linux/arm64"))
+    assert layers[0].sizes[0] == len(b"plain")
+    _, layers = index_all(open_source(str(path), platform="linux/arm64/v8"))
+    assert layers[0].sizes[0] == len(b"v8")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda img: b.docker_archive(img),  # a legacy archive: manifest.json only
+        lambda img: b.oci_archive(img, platforms=False),  # an index that names no platform
+    ],
+)
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_platform_the_single_image_is_not_for_is_refused(tmp_path, make, compressed):
+    path = make(image("amd64")).write_tar(tmp_path / "i.tar")
+    if compressed:
+        path.with_name("i.tar.gz").write_bytes(gzip.compress(path.read_bytes()))
+        path = path.with_name("i.tar.gz")
+    with pytest.raises(
+        ImageError, match=r"no image for platform linux/arm64 \(the image is linux/amd64\)"
+    ):
+        open_source(str(path), platform="linux/arm64").open()
+    meta, _ = index_all(open_source(str(path), platform="linux/amd64"))
+    assert meta.platform == "linux/amd64"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import stat
 
 from explorer.core.errors import ImageError
 from explorer.core.sources.archive import ArchiveSource
 from explorer.core.sources.base import LayerProgress, Source
 from explorer.core.sources.engine import EngineSource
+from explorer.core.sources.piped import PipeSource
 
 KINDS = ("docker", "podman", "docker-archive", "oci-archive", "oci")
 
@@ -36,6 +38,11 @@ def open_source(target: str, kind: str | None = None, platform: str | None = Non
     kind, ref = split_target(target, kind)
     if kind in ("docker", "podman"):
         return EngineSource(ref, kind, platform)
-    if not os.path.exists(ref):
-        raise ImageError(f"{ref}: no such file or directory")
-    return ArchiveSource(ref, platform, "" if kind == "docker-archive" else kind)
+    try:
+        mode = os.stat(ref).st_mode
+    except OSError:
+        raise ImageError(f"{ref}: no such file or directory") from None
+    archive_kind = "" if kind == "docker-archive" else kind
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):  # a pipe: read once, in one pass
+        return PipeSource(ref, platform, archive_kind)
+    return ArchiveSource(ref, platform, archive_kind)

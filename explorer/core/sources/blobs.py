@@ -11,7 +11,9 @@ from typing import Any, BinaryIO
 from explorer.core import tarscan
 from explorer.core.errors import ImageError
 
-MAX_JSON = 64 << 20
+MAX_JSON = 16 << 20  # one metadata member (manifest.json, index, manifest, config)
+MAX_KEPT = 128 << 20  # all the members a streamed pass keeps as possible metadata
+MAX_CONTAINERS = 500_000  # JSON objects and arrays in one metadata member
 BLOB = re.compile(r"^blobs/(sha256|sha384|sha512)/([0-9a-f]{64,128})$")
 
 
@@ -67,8 +69,13 @@ class MemberReader(io.RawIOBase):
         return True
 
     def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0 or n > self.remaining:
-            n = self.remaining
+        """Up to n bytes of the member; all the rest when n is negative."""
+        if n is None or n < 0:
+            parts = []
+            while self.remaining:
+                parts.append(self.read(self.remaining))
+            return b"".join(parts)
+        n = min(n, self.remaining)
         if n <= 0:
             return b""
         data = self._reader.read_upto(n)
@@ -113,9 +120,17 @@ def blob_digest(name: str) -> str:
 
 
 def check_json_blob(name: str, data: bytes, where: str) -> None:
-    """A content-addressed JSON blob (manifest, index, config) must hash to its name."""
+    """What a metadata member must pass before it is parsed: a content-addressed one
+    (manifest, index, config) hashes to its name, and none holds more JSON objects and arrays
+    than image metadata ever does (each costs 50-200 bytes parsed: 16 MiB of `[],` would
+    take 400 MB)."""
     sha = hashlib.sha256(data)
     verify_digest(blob_digest(name), sha, f"{where}: {name}", "blob")
+    if data.count(b"[") + data.count(b"{") > MAX_CONTAINERS:
+        raise ImageError(
+            f"{where}: {name} holds more than {MAX_CONTAINERS:,} JSON objects and arrays: "
+            f"too many to be image metadata"
+        )
 
 
 def drain(stream: Any) -> None:

@@ -77,7 +77,7 @@ def _meta(
 
 
 def _from_docker_manifest(
-    read_json: ReadJson, name: str, source: str, where: str
+    read_json: ReadJson, name: str, source: str, where: str, platform: str | None
 ) -> tuple[ImageMeta, list[str]]:
     manifest = read_json("manifest.json")
     if not isinstance(manifest, list) or not manifest or not isinstance(manifest[0], dict):
@@ -90,6 +90,7 @@ def _from_docker_manifest(
     if not all(isinstance(layer, str) for layer in layers):
         raise ImageError(f"{where}: manifest.json has an invalid layer entry")
     config = read_json(config_name)
+    _check_platform(config, platform, where)
     tags = [t for t in entry.get("RepoTags") or [] if isinstance(t, str)]
     return _meta(name, source, config, f"{where}: {config_name}", layers, None, tags), layers
 
@@ -118,33 +119,61 @@ def _choose_manifest(
     if not candidates:
         raise ImageError(f"{where}: index.json lists no image manifest")
 
-    def label(plat: dict[str, Any]) -> str:
-        parts = [plat.get("os", "?"), plat.get("architecture", "?")]
-        if plat.get("variant"):
-            parts.append(plat["variant"])
-        return "/".join(parts)
-
     want = parse_platform(platform) if platform else host_os_arch()
 
-    def matches(plat: dict[str, Any]) -> bool:
+    def matches(plat: dict[str, Any], exact: bool) -> bool:
+        variant = plat.get("variant") or ""
         return (
             plat.get("os") == want[0]
             and plat.get("architecture") == want[1]
-            and (not want[2] or plat.get("variant", "") == want[2])
+            and (variant == want[2] if exact or want[2] else True)
         )
 
-    matching = [c for c in candidates if matches(c[0])]
-    if len(matching) >= 1:
+    # An exact variant first: linux/amd64 is not ambiguous beside linux/amd64/v3.
+    matching = [c for c in candidates if matches(c[0], True)] or [
+        c for c in candidates if matches(c[0], False)
+    ]
+    wanted = platform or "/".join(x for x in want if x)
+    digests = list(dict.fromkeys(str(desc.get("digest", "")) for _, desc in matching))
+    if len(digests) > 1:
+        listed = ", ".join(f"{_label(p)} {str(d.get('digest', '?'))[:19]}" for p, d in matching)
+        raise ImageError(
+            f"{where}: {len(digests)} different manifests for platform {wanted} ({listed}): "
+            f"the image is ambiguous"
+        )
+    if matching:
         plat, desc = matching[0]
-    elif len(candidates) == 1 and not platform:
+    elif len(candidates) == 1 and (not platform or not candidates[0][0]):
+        # the only image: one of another platform is what the archive holds (as dive opens
+        # it); one whose descriptor names no platform has its config checked instead
         plat, desc = candidates[0]
     else:
-        available = ", ".join(sorted({label(p) for p, _ in candidates}))
-        wanted = platform or "/".join(x for x in want if x)
+        available = ", ".join(sorted({_label(p) for p, _ in candidates}))
         raise ImageError(f"{where}: no image for platform {wanted} (available: {available})")
     chosen = dict(desc)
     chosen["_platform"] = plat
     return chosen
+
+
+def _label(plat: dict[str, Any]) -> str:
+    parts = [str(plat.get("os", "?")), str(plat.get("architecture", "?"))]
+    if plat.get("variant"):
+        parts.append(str(plat["variant"]))
+    return "/".join(parts)
+
+
+def _check_platform(config: Any, platform: str | None, where: str) -> None:
+    """`--platform` asked of an image that says, in its config, it is for another one."""
+    if not platform or not isinstance(config, dict):
+        return
+    want = parse_platform(platform)
+    os_, arch, variant = (config.get(k) for k in ("os", "architecture", "variant"))
+    if not isinstance(os_, str) or not isinstance(arch, str):
+        return  # the image does not say
+    variant = variant if isinstance(variant, str) else ""
+    if (os_, arch) != want[:2] or (want[2] and variant != want[2]):
+        has = "/".join(x[:40] for x in (os_, arch, variant) if x)
+        raise ImageError(f"{where}: no image for platform {platform} (the image is {has})")
 
 
 def _from_oci_index(
@@ -163,6 +192,8 @@ def _from_oci_index(
         raise ImageError(f"{where}: manifest {desc.get('digest')} has no config")
     config_name = blob_name(config_desc.get("digest", ""), where)
     config = read_json(config_name)
+    if not desc["_platform"]:  # the index did not say which platform this image is for
+        _check_platform(config, platform, where)
     descriptors = [d for d in manifest["layers"] if isinstance(d, dict)]
     members = [blob_name(d.get("digest", ""), where) for d in descriptors]
     tag = (desc.get("annotations") or {}).get("org.opencontainers.image.ref.name", "")
@@ -200,12 +231,12 @@ def _resolve_layout(
     platform: str | None,
 ) -> tuple[ImageMeta, list[str]]:
     if has("manifest.json") and not platform:
-        return _from_docker_manifest(read_json, name, "docker-archive", where)
+        return _from_docker_manifest(read_json, name, "docker-archive", where, None)
     if has("index.json"):
         source = "docker-archive" if has("manifest.json") else "oci"
         return _from_oci_index(read_json, name, source, where, platform)
     if has("manifest.json"):
-        return _from_docker_manifest(read_json, name, "docker-archive", where)
+        return _from_docker_manifest(read_json, name, "docker-archive", where, platform)
     raise ImageError(f"{where}: not a container image (no manifest.json or index.json)")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import posixpath
 import threading
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from explorer.core.layerindex import LayerIndex, index_layer
 from explorer.core.sources.blobs import (
     BLOB,
     MAX_JSON,
+    MAX_KEPT,
     MemberReader,
     Prepend,
     Sha256Reader,
@@ -51,17 +53,34 @@ def _looks_like_tar(head: bytes) -> bool:
     return block[257:262] == b"ustar" or tarscan._checksum_ok(block)
 
 
+def _metadata_name(name: str) -> bool:
+    """Members that hold image metadata by their name: docker-archive's `manifest.json`,
+    `repositories` and `<id>.json` configs, legacy `<v1id>/json`, OCI's `index.json` and
+    `oci-layout`. (A content-addressed blob can be metadata or a layer: its content tells.)"""
+    if "/" not in name:
+        return name.endswith(".json") or name in ("oci-layout", "repositories")
+    return name.count("/") == 1 and name.endswith("/json")
+
+
 class StreamedArchive:
-    """One forward pass over an image tar (an engine's export, or a compressed archive):
-    keeps the small JSON members, indexes every member that is a layer as it passes, and
-    reports each layer's diff_id (sha256 of its uncompressed tar) so callers can place it
-    before the manifest, which comes last, has been seen.
+    """One forward pass over an image tar (an engine's export, a compressed archive, a pipe):
+    indexes every member that is a layer as it passes, and reports each layer's diff_id
+    (sha256 of its uncompressed tar) so callers can place it before the manifest, which
+    often comes last, has been seen.
+
+    Members are told apart by name and position, never by their first byte: metadata names
+    (`_metadata_name`) are kept whole, as bytes; `<v1id>/layer.tar` and any other member that
+    is compressed or a tar are layers; of what is left, blobs and top-level members (a config,
+    a manifest, an index — or an empty layer) are kept as bytes too, the rest passed over
+    (no layout names them). Kept bytes are parsed only
+    when the image's layout asks for them; they are capped (`MAX_JSON` each, `MAX_KEPT` in
+    all) so that an archive full of small members cannot fill memory.
 
     With a cache, a layer member whose identity is known before it is read — a blob named by
     its digest, an export member name learnt from an earlier export (`aliases`), or, in the
     legacy format, the bottom of a v1 parent chain whose diff_ids are `expected` — is skipped
-    over without parsing or hashing when the cache has it. Fresh indexes are cached under the
-    diff_id computed from their bytes."""
+    over without parsing or hashing when the cache has it (unless `reuse` is off). Fresh
+    indexes are cached under the diff_id computed from their bytes."""
 
     def __init__(
         self,
@@ -73,12 +92,16 @@ class StreamedArchive:
         aliases: dict[str, str] | None = None,
         preloaded: dict[str, LayerIndex] | None = None,
         verified_only: bool = True,
+        reuse: bool = True,
     ):
         self.path = path
         self.where = path or "export stream"
         self.platform = platform
         self._stream = stream
-        self.json: dict[str, Any] = {}
+        self._kept: dict[str, bytes] = {}  # metadata candidates, unparsed
+        self._kept_bytes = 0
+        self._oversized: set[str] = set()  # candidates too large to be metadata
+        self._parsed: dict[str, Any] = {}
         self.indexes: dict[str, LayerIndex] = {}
         self.diff_ids: dict[str, str] = {}
         self.links: dict[str, str] = {}
@@ -89,6 +112,7 @@ class StreamedArchive:
         self.aliases = aliases or {}
         self.preloaded = preloaded if preloaded is not None else {}
         self.verified_only = verified_only  # use only cache entries whose bytes were hashed
+        self.reuse = reuse  # skip layers the cache holds (a stream read once: never)
         self.skipped: set[str] = set()  # layer members served from the cache, not read
 
     def _depth(self, name: str) -> int | None:
@@ -98,7 +122,10 @@ class StreamedArchive:
             return None
         v1id, depth = name[: -len("/layer.tar")], 0
         while depth <= 4096:
-            info = self.json.get(f"{v1id}/json")
+            try:
+                info = self._read_json(f"{v1id}/json") if self._has(f"{v1id}/json") else None
+            except ImageError:
+                return None
             if not isinstance(info, dict):
                 return None
             parent = info.get("parent")
@@ -127,7 +154,7 @@ class StreamedArchive:
         return None
 
     def _cached(self, name: str, where: str) -> tuple[str, LayerIndex] | None:
-        if self.cache is None and not self.preloaded:
+        if not self.reuse or (self.cache is None and not self.preloaded):
             return None
         diff_id = self._identify(name)
         if diff_id is None:
@@ -136,6 +163,45 @@ class StreamedArchive:
         if index is None and self.cache is not None:
             index = self.cache.get(diff_id, where, verified=self.verified_only)
         return None if index is None else (diff_id, index)
+
+    def _keep(self, name: str, member: BinaryIO, size: int) -> None:
+        """Keep a member that may be metadata, whole, within the caps."""
+        if size > MAX_JSON:
+            self._oversized.add(name)
+            return  # the rest is skipped by iter_headers
+        data = member.read()
+        self._kept_bytes += len(data) + 512  # its header: a bound on what one costs
+        if self._kept_bytes > MAX_KEPT:
+            raise ImageError(
+                f"{self.where}: more than {MAX_KEPT / (1 << 20):g} MiB of small members that "
+                f"are not layers (at {name}): not a container image"
+            )
+        self._kept[name] = data
+        self._oversized.discard(name)
+        self._parsed.pop(name, None)
+
+    def _index(
+        self,
+        name: str,
+        raw: BinaryIO,
+        progress: Callable[[int, int], None] | None,
+        cancel: threading.Event | None,
+    ) -> tuple[str, LayerIndex]:
+        """Index a layer member: its blob digest checked, its diff_id computed, cached."""
+        where = f"{self.where}: {name}"
+        stored = Sha256Reader(raw)
+        stream, kind = open_layer(stored, where)  # type: ignore[arg-type]
+        hashing = stored if kind == "none" else Sha256Reader(stream)
+        index = index_layer(stream if kind == "none" else hashing, where, progress, cancel)
+        drain(stream if kind == "none" else hashing)
+        stored.drain()
+        verify_digest(blob_digest(name), stored.sha, where, "blob")
+        diff_id = "sha256:" + hashing.sha.hexdigest()
+        if self.cache is not None:  # hashed: keyed by what it is
+            self.cache.put(diff_id, index, where, verified=True)
+        self.indexes[name] = index
+        self.diff_ids[name] = diff_id
+        return diff_id, index
 
     def walk(
         self,
@@ -159,46 +225,49 @@ class StreamedArchive:
                 if h.type != tarscan.REG or not name:
                     continue
                 member = MemberReader(reader, h.stored)
+                if _metadata_name(name):
+                    self._keep(name, member, h.stored)
+                    continue
                 head = member.read(min(h.stored, 512))
-                where = f"{self.where}: {name}"
-                if head[:1] in (b"{", b"[") and h.stored <= MAX_JSON:
-                    data = head + member.read()
-                    check_json_blob(name, data, self.where)
-                    self.json[name] = load_json(data, where)
-                elif compression_of(head) != "none" or _looks_like_tar(head):
-                    known = self._cached(name, where)
-                    if known is not None:  # the rest is read past, unparsed, unhashed
-                        diff_id, index = known
-                        self.skipped.add(name)
-                        _skip_member(member, len(index), progress, cancel)
-                    else:
-                        stored = Sha256Reader(Prepend(head, member))  # type: ignore[arg-type]
-                        stream, kind = open_layer(stored, where)  # type: ignore[arg-type]
-                        hashing = stored if kind == "none" else Sha256Reader(stream)
-                        index = index_layer(
-                            stream if kind == "none" else hashing, where, progress, cancel
-                        )
-                        drain(stream if kind == "none" else hashing)
-                        stored.drain()
-                        verify_digest(blob_digest(name), stored.sha, where, "blob")
-                        diff_id = "sha256:" + hashing.sha.hexdigest()
-                        if self.cache is not None:  # hashed: keyed by what it is
-                            self.cache.put(diff_id, index, where, verified=True)
+                layer = name.endswith("/layer.tar") or name in self.aliases
+                if not (layer or compression_of(head) != "none" or _looks_like_tar(head)):
+                    if "/" not in name or BLOB.match(name):  # a config, manifest, index?
+                        self._keep(name, Prepend(head, member), h.stored)  # type: ignore[arg-type]
+                    continue
+                known = self._cached(name, f"{self.where}: {name}")
+                if known is not None:  # the rest is read past, unparsed, unhashed
+                    diff_id, index = known
+                    self.skipped.add(name)
+                    _skip_member(member, len(index), progress, cancel)
                     self.indexes[name] = index
                     self.diff_ids[name] = diff_id
-                    yield name, diff_id, index
+                else:
+                    raw = Prepend(head, member)
+                    diff_id, index = self._index(name, raw, progress, cancel)  # type: ignore[arg-type]
+                yield name, diff_id, index
                 # anything else is skipped by iter_headers
         finally:
             outer.close()
 
     def _read_json(self, name: str) -> Any:
         name = self.links.get(name, name)
-        if name not in self.json:
+        if name in self._parsed:
+            return self._parsed[name]
+        if name in self._oversized:
+            raise ImageError(
+                f"{self.where}: {name} is too large to be image metadata "
+                f"(over {MAX_JSON >> 20} MiB)"
+            )
+        if name not in self._kept:
             raise ImageError(f"{self.where}: missing {name}")
-        return self.json[name]
+        data = self._kept[name]
+        check_json_blob(name, data, self.where)
+        value = self._parsed[name] = load_json(data, f"{self.where}: {name}")
+        return value
 
     def _has(self, name: str) -> bool:
-        return self.links.get(name, name) in self.json or name in self.json
+        name = self.links.get(name, name)
+        return name in self._kept or name in self._oversized
 
     def resolve(self, name: str, source: str) -> ImageMeta:
         self.meta, self._layer_members = resolve_layout(
@@ -208,7 +277,11 @@ class StreamedArchive:
             self.meta.source = source
         for i, member in enumerate(self._layer_members):
             target = self.links.get(member, member)
+            if target not in self.indexes and target in self._kept:  # small: kept as bytes
+                self._index(target, io.BytesIO(self._kept[target]), None, None)  # type: ignore[arg-type]
             if target not in self.indexes:
+                if target in self._oversized:
+                    raise ImageError(f"{self.where}: layer {i} ({member}) is not a tar archive")
                 raise ImageError(f"{self.where}: missing blob {member}")
             expected = self.meta.layers[i].digest
             if self.diff_ids.get(target) != expected and expected.startswith("sha256:"):
