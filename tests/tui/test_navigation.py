@@ -78,8 +78,10 @@ async def test_tab_switches_panes_and_arrows_move_between_them(sample_archive):
         assert isinstance(app.focused, LayerList)
         await pilot.press("l")  # right from the layers goes to the files
         assert isinstance(app.focused, FileTreeView)
-        await pilot.press("h")  # left at the top level goes back
-        assert isinstance(app.focused, LayerList)
+        layer = main_screen(app).layer_list.selected_layer
+        await pilot.press("h", "down")  # left at the top level stays in the tree
+        assert isinstance(app.focused, FileTreeView)
+        assert main_screen(app).layer_list.selected_layer == layer  # the layer is unchanged
 
 
 async def test_compare_modes(sample_archive):

@@ -85,7 +85,6 @@ class MainScreen(Screen[None]):
             "escape",
             "cancel_index",
             "Cancel",
-            priority=True,
             tooltip="Stop reading the image (what is indexed stays browsable)",
             id="cancel",
         ),
@@ -435,10 +434,6 @@ class MainScreen(Screen[None]):
 
     def action_focus_waste(self) -> None:
         self.set_focus(self.query_one(WasteTable))
-
-    @on(FileTreeView.LeftEdge)
-    def _tree_left_edge(self) -> None:
-        self.set_focus(self.layer_list)
 
     def action_filter(self) -> None:
         if self.maximized is not None and self.maximized is not self.query_one(TreePane):

@@ -120,9 +120,6 @@ class FileTreeView(VirtualList):
     class StatusChanged(Message):
         """Title, subtitle or columns of the tree changed (the pane redraws its frame)."""
 
-    class LeftEdge(Message):
-        """Left pressed at the top level: the screen moves focus to the layer list."""
-
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.state = TreeState()
@@ -261,8 +258,7 @@ class FileTreeView(VirtualList):
     def action_parent(self) -> None:
         row = self.current
         if row is None or row.depth == 0:
-            self.post_message(self.LeftEdge())
-            return
+            return  # the top level: focus stays (Tab goes to the layers)
         for i in range(self.cursor - 1, -1, -1):
             if self.rows[i].depth < row.depth:
                 self.set_cursor(i)
@@ -306,6 +302,9 @@ class FileTreeView(VirtualList):
     def set_filter(self, pattern: str) -> None:
         """`pattern` must be a valid regex (the filter bar checks it first)."""
         if pattern != self.state.filter:
+            if pattern:  # matches inside collapsed directories are shown: they open
+                self._all_collapsed = False
+                self.state.collapse_all(False)
             self.state.set_filter(pattern)
             self.refresh_view()
 
