@@ -111,15 +111,17 @@ class LayerScopeApp(App[int]):
 
     def action_open_image(self) -> None:
         if isinstance(self.screen, MainScreen):
-            self.push_screen(OpenScreen(), self._open)
+            self.push_screen(OpenScreen(self.platform), self._open)
 
-    def _open(self, target: str | None) -> None:
-        """Replace the main screen by one on `target` (the old one stops reading first)."""
-        if not target:
+    def _open(self, opened: tuple[str, Opening] | None) -> None:
+        """Replace the main screen by one on the image the dialog opened (the old one stops
+        reading first)."""
+        if opened is None:
             return
+        target, opening = opened
         old = self.screen
         self.target, self.kind, self.failed = target, None, False
-        new = MainScreen(target, None, self.platform, None)
+        new = MainScreen(target, None, self.platform, None, opening)
         if isinstance(old, MainScreen) and len(self.screen_stack) == 1:
             # Textual cannot replace the first screen of the app: it stays below, emptied.
             old.retire()

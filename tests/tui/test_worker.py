@@ -13,6 +13,7 @@ from explorer.core.layerindex import LayerIndex
 from explorer.core.opening import Opening
 from explorer.core.sources import Source, open_source
 from explorer.tui.screens.main import MainScreen
+from explorer.tui.screens.open import OpenScreen
 
 from .conftest import app_for, main_screen, screen_text, settle, tree_text, wait_for
 
@@ -299,3 +300,29 @@ async def test_an_image_read_before_the_app_is_complete_on_its_first_screen(
         assert "Score" in screen_text(app) and not screen.indexing
         await settle(pilot)
         assert any("etc" in line for line in tree_text(app))
+
+
+async def test_an_image_that_cannot_be_opened_leaves_the_open_one(
+    tmp_path, sample_archive, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.tar").write_bytes(sample_archive.read_bytes()[:2000])
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        for target, error in (
+            ("nope.tar", "nope.tar: no such file or directory"),
+            ("broken.tar", "broken.tar"),
+        ):
+            await pilot.press("o")
+            await pilot.pause()
+            await pilot.press(*target, "enter")
+            await wait_for(pilot, lambda e=error: e in screen_text(app))
+            assert isinstance(app.screen, OpenScreen)  # the dialog says it
+            assert main_screen(app) is screen and screen.analysis is not None
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is screen and "Score" in screen_text(app)
+        await pilot.press("q")
+    assert not app.failed  # the image on screen was fine: exit 0
