@@ -17,6 +17,7 @@ from textual.screen import Screen
 
 from explorer.core.opening import Opening
 from explorer.core.sources import Source
+from explorer.tui.bindings import keymap_conflicts
 from explorer.tui.commands import explorer_commands
 from explorer.tui.keymap import keymap_path
 from explorer.tui.screens.help import HelpScreen
@@ -89,6 +90,8 @@ class LayerScopeApp(App[int]):
             self.set_keymap(self.keymap)
         for notice in self.notices:
             self.notify(notice, timeout=8, markup=False)
+        for problem in keymap_conflicts(self):
+            self.notify(problem, severity="warning", timeout=12, markup=False)
 
     @property
     def settled(self) -> bool:

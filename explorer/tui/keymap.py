@@ -7,7 +7,7 @@ a binding id to one key or a comma-separated list of keys, at the top level or u
 
     # ~/.config/layerscope/keymap.toml
     [keymap]
-    "tree.toggle-modified" = "ctrl+t"      # instead of ctrl+n
+    "tree.toggle-modified" = "ctrl+e"      # instead of ctrl+n
     "list.down" = "down,j,ctrl+j"
     "quit" = "q,ctrl+q"
 

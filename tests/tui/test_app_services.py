@@ -42,7 +42,7 @@ def test_load_keymap_forms_and_problems(tmp_path):
 
 
 async def test_user_keymap_rebinds_a_key(sample_archive):
-    keymap = {"tree.toggle-modified": "ctrl+t", "tree.toggle-unmodified": "x"}
+    keymap = {"tree.toggle-modified": "ctrl+e", "tree.toggle-unmodified": "x"}
     app = app_for(sample_archive, keymap=keymap)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -56,6 +56,19 @@ async def test_user_keymap_rebinds_a_key(sample_archive):
         await pilot.press("f1")
         await pilot.pause()
         assert "x               Show/hide unmodified files" in screen_text(app)
+        assert not app._notifications  # nothing clashes: nothing to report
+
+
+async def test_a_keymap_that_binds_a_key_twice_says_which_binding_lost(sample_archive):
+    app = app_for(sample_archive, keymap={"open": "q", "tree.sort": "space"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        notices = [n.message for n in app._notifications]
+        assert "keymap: q is bound to open and to quit: quit is lost" in notices
+        assert (
+            "keymap: space is bound to tree.sort and to tree.collapse: "
+            "tree.collapse is lost in the file tree"
+        ) in notices
 
 
 # -- command palette -------------------------------------------------------------------------
