@@ -40,7 +40,6 @@ class LayerScopeApp(App[int]):
             "o",
             "open_image",
             "Open",
-            show=False,
             tooltip="Open another image (a reference or an archive path)",
             id="open",
         ),
@@ -139,7 +138,8 @@ class LayerScopeApp(App[int]):
             self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Only ours: Textual's own (its keys panel, screenshot, maximize) do not apply here,
+        # and its theme and quit entries are ours too.
         yield from explorer_commands(self, screen)
 
 

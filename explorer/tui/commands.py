@@ -15,7 +15,7 @@ from textual.screen import Screen
 
 from explorer.tui.bindings import effective_keys, own_bindings
 
-SKIP = {"help.close", "help.up", "help.down", "quit", "quit-ctrl-c"}
+SKIP = {"quit-ctrl-c"}
 
 
 def explorer_commands(app: App, screen: Screen) -> Iterator[SystemCommand]:

@@ -39,10 +39,13 @@ def choose_target(args: argparse.Namespace) -> tuple[str, str | None, list[str]]
     if engine_reachable():
         notice = (
             "No image given: showing the bundled sample. An engine is running: "
-            "open one of its images with `layerscope REPO:TAG`."
+            "press o to open one of its images (REPO:TAG) or an archive."
         )
     else:
-        notice = "No image given and no engine found: showing the bundled sample image."
+        notice = (
+            "No image given and no engine found: showing the bundled sample image. "
+            "Press o to open an archive."
+        )
     return sample, "docker-archive", [notice]
 
 

@@ -90,6 +90,10 @@ async def test_palette_offers_every_action_and_runs_it(sample_archive):
         ):
             assert title in commands, title
         assert not any("Stop reading" in t for t in commands)  # not while nothing runs
+        titles = [c.title for c in app.get_system_commands(main_screen(app))]
+        assert "App: Quit LayerScope" in titles and "App: Choose a colour theme" in titles
+        # Textual's own entries that do not apply here (its keys panel, screenshot...)
+        assert not {"Keys", "Screenshot", "Maximize", "Theme", "Quit"} & set(titles)
         # run one: a tree toggle works even though the layer list has focus
         await commands["Files: Sort by name or by size"].callback()
         await settle(pilot)
@@ -125,9 +129,10 @@ def test_launch_opens_the_sample_without_an_image(monkeypatch, tmp_path):
     assert target == str(tmp_path / "layerscope" / "sample.tar")
     assert kind == "docker-archive"
     assert "no engine found" in notices[0]
+    assert "Press o to open" in notices[0]  # says how to get out of the sample
     monkeypatch.setattr(launch_mod, "engine_reachable", lambda timeout=0.3: True)
     _, _, notices = launch_mod.choose_target(args())
-    assert "An engine is running" in notices[0]
+    assert "An engine is running" in notices[0] and "press o to open" in notices[0]
     assert launch_mod.choose_target(args("x.tar", "oci")) == ("x.tar", "oci", [])
 
 

@@ -6,7 +6,7 @@ from explorer.core.treeview import AGGREGATED, LAYER_CHANGES
 from explorer.tui.widgets.filetree import FileTreeView
 from explorer.tui.widgets.layers import LayerList
 
-from .conftest import app_for, main_screen, screen_text, settle, tree_text
+from .conftest import app_for, main_screen, screen_text, settle, tree_text, wait_for
 
 SIZE = (120, 40)
 
@@ -227,3 +227,44 @@ async def test_keys_typed_ahead_reach_the_new_pane(sample_archive):
         await pilot.pause(0.2)
         await settle(pilot)
         assert main_screen(app).tree.state.hidden == {0}
+
+
+async def test_footer_shows_the_main_keys_quit_first(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert footer.startswith("q Quit? Help")  # first: a narrow bar cuts its end
+        for key in ("o Open", "e Waste", "z Zoom"):
+            assert key in footer, key
+
+
+async def test_footer_leaves_nothing_behind_after_a_resize(sample_archive):
+    from textual.widgets._footer import FooterKey
+
+    app = app_for(sample_archive)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        assert "^p palette" in screen_text(app)
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: app.screen.size.width == 80)
+        await pilot.pause()
+        assert not app.screen.query(FooterKey).filter(".-command-palette")
+        assert "palette" not in screen_text(app)
+
+
+async def test_help_wording_matches_the_panes(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("end", "ctrl+a")
+        await settle(pilot)
+        assert "Aggregated contents, layers 0–3" in screen_text(app)
+        await pilot.press("f1")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Compare: layers 0–N aggregated" in text
+        assert "Move between the Layers pane and the file tree" in text
+        await pilot.press("end")
+        await pilot.pause()
+        assert "Clear the filter and close the bar" in screen_text(app)  # Esc, in the filter

@@ -326,3 +326,33 @@ async def test_an_image_that_cannot_be_opened_leaves_the_open_one(
             assert app.screen is screen and "Score" in screen_text(app)
         await pilot.press("q")
     assert not app.failed  # the image on screen was fine: exit 0
+
+
+class GapSource(SlowSource):
+    """Reads layers 0 and 2, then blocks on layer 1 until cancelled."""
+
+    def index_layers(self, progress=None, cancel=None) -> Iterator[tuple[int, LayerIndex]]:
+        layers = dict(self.real.index_layers())
+        yield 0, layers[0]
+        yield 2, layers[2]
+        self.started.set()
+        assert cancel is not None
+        cancel.wait(20)
+        raise Cancelled
+
+
+async def test_a_layer_read_before_a_cancel_says_what_it_misses(sample_archive):
+    source = GapSource(open_source(str(sample_archive)))
+    app = app_for(sample_archive, opener=lambda: source)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, source.started.is_set)
+        screen = main_screen(app)
+        await wait_for(pilot, lambda: 2 in screen.indexes)
+        await pilot.press("escape")
+        await settle(pilot)
+        screen.layer_list.select_layer(2)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "not available" not in text  # its size is listed: it was read
+        assert "Layer 2 was read, but not every layer below it" in text
+        assert "missing: 1" in text

@@ -63,7 +63,7 @@ class MainScreen(Screen[None]):
             "tab",
             "switch_pane",
             "Pane",
-            tooltip="Move between the layer list and the file tree",
+            tooltip="Move between the Layers pane and the file tree",
             id="switch-pane",
         ),
         Binding(
@@ -91,8 +91,7 @@ class MainScreen(Screen[None]):
         Binding(
             "e",
             "focus_waste",
-            "Efficiency",
-            show=False,
+            "Waste",
             tooltip="Go to the table of wasted space",
             id="efficiency",
         ),
@@ -100,7 +99,6 @@ class MainScreen(Screen[None]):
             "z",
             "zoom",
             "Zoom",
-            show=False,
             tooltip="Maximize / restore the focused pane",
             id="zoom",
         ),
@@ -389,7 +387,18 @@ class MainScreen(Screen[None]):
         if not self.tree.state.ready(layer):
             if self.failure or self.cancelled:
                 why = "the image could not be read" if self.failure else "indexing was cancelled"
-                lines = [(f"Layer {layer} is not available: {why}.", "guide")]
+                if layer in self.indexes:  # its size is listed: say what is missing
+                    missing = [n for n in range(layer) if n not in self.indexes]
+                    lines = [
+                        (f"Layer {layer} was read, but not every layer below it: {why}.", "guide"),
+                        (
+                            f"Its files need layers 0–{layer}; missing: "
+                            + ", ".join(map(str, missing)),
+                            "guide",
+                        ),
+                    ]
+                else:
+                    lines = [(f"Layer {layer} is not available: {why}.", "guide")]
             else:
                 lines = [
                     (f"Layer {layer} is not indexed yet.", "guide"),
