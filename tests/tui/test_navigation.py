@@ -268,3 +268,29 @@ async def test_help_wording_matches_the_panes(sample_archive):
         await pilot.press("end")
         await pilot.pause()
         assert "Clear the filter and close the bar" in screen_text(app)  # Esc, in the filter
+
+
+async def test_layer_details_show_the_whole_digest_and_id_and_scroll(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        layer = screen.meta.layers[0]
+        assert layer.id  # a docker save archive names its layers
+        details = screen.details
+        lines = details.text.splitlines()
+        digest_at = next(i for i, line in enumerate(lines) if line.startswith("Digest"))
+        assert lines[digest_at].split()[1].startswith("sha256:")  # beside its label
+        joined = "".join(line[9:] for line in lines[digest_at:])
+        assert layer.digest + layer.id in joined  # whole, nothing cut off
+        assert any(line.startswith("Id ") for line in lines)
+        assert len(lines) > details.scrollable_content_region.height  # more than fits
+        await pilot.press("d")
+        assert app.focused is details
+        await pilot.press("end")
+        assert details.scroll_y > 0
+        assert "Id" in screen_text(app)
+        await pilot.press("z")
+        assert screen.maximized is details
+        await pilot.press("shift+tab")  # on to the other panes, restored
+        assert screen.maximized is None and app.focused is not details

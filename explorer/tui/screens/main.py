@@ -71,7 +71,7 @@ class MainScreen(Screen[None]):
             "switch_pane(True)",
             "Pane",
             show=False,
-            tooltip="Move between the panes",
+            tooltip="Move through every pane, backwards (details and waste table too)",
             id="switch-pane-back",
         ),
         Binding(
@@ -87,6 +87,14 @@ class MainScreen(Screen[None]):
             "Cancel",
             tooltip="Stop reading the image (what is indexed stays browsable)",
             id="cancel",
+        ),
+        Binding(
+            "d",
+            "focus_details",
+            "Details",
+            show=False,
+            tooltip="Go to the layer details (↑/↓ scroll them, z zooms)",
+            id="details",
         ),
         Binding(
             "e",
@@ -151,6 +159,10 @@ class MainScreen(Screen[None]):
     @property
     def tree(self) -> FileTreeView:
         return self.query_one(FileTreeView)
+
+    @property
+    def details(self) -> LayerDetails:
+        return self.query_one(LayerDetails)
 
     @property
     def header(self) -> AppHeader:
@@ -430,7 +442,11 @@ class MainScreen(Screen[None]):
     def action_switch_pane(self, backwards: bool = False) -> None:
         if self.screen.maximized is not None:
             self.minimize()
-        if self.layer_list.has_focus:
+        if backwards:
+            panes = [self.layer_list, self.tree, self.query_one(WasteTable), self.details]
+            at = next((i for i, pane in enumerate(panes) if pane.has_focus), 0)
+            self.set_focus(panes[at - 1])
+        elif self.layer_list.has_focus:
             self.set_focus(self.tree)
         else:
             self.set_focus(self.layer_list)
@@ -440,6 +456,9 @@ class MainScreen(Screen[None]):
 
     def action_focus_layers(self) -> None:
         self.set_focus(self.layer_list)
+
+    def action_focus_details(self) -> None:
+        self.set_focus(self.details)
 
     def action_focus_waste(self) -> None:
         self.set_focus(self.query_one(WasteTable))
