@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 NARROW_WIDTH = 110  # below: a narrower left column, compact tree columns
 SHORT_HEIGHT = 30  # below: smaller details panes
+WASTE_ROWS_NEEDED = 3  # e zooms the image pane when fewer rows of its table show
 
 
 class MainScreen(Screen[None]):
@@ -461,7 +462,14 @@ class MainScreen(Screen[None]):
         self.set_focus(self.details)
 
     def action_focus_waste(self) -> None:
-        self.set_focus(self.query_one(WasteTable))
+        """Focus the waste table; where the image's summary leaves it no room (a short
+        terminal), its pane is zoomed so that the table shows."""
+        table = self.query_one(WasteTable)
+        self.set_focus(table)
+        pane = self.query_one(ImagePane)
+        shown = table.region.intersection(pane.content_region).height
+        if self.maximized is None and shown < WASTE_ROWS_NEEDED:
+            self.maximize(pane)
 
     def action_filter(self) -> None:
         if self.maximized is not None and self.maximized is not self.query_one(TreePane):
