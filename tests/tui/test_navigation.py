@@ -315,3 +315,46 @@ async def test_e_brings_the_waste_table_into_view_on_a_small_terminal(sample_arc
         assert table.region.height >= 3
         await pilot.press("tab")  # leaving it restores the layout
         assert screen.maximized is None
+
+
+def visible(vlist, row: int) -> bool:
+    top = int(vlist.scroll_y)
+    return top <= row < top + vlist.scrollable_content_region.height
+
+
+async def test_narrow_terminal_keeps_the_names_in_the_tree(dive_image):
+    app = app_for(dive_image)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        lines = tree_text(app)
+        assert any(line.endswith("├── add-shell → bin/[") for line in lines), lines
+        assert "Filetree" in screen_text(app)
+
+
+async def test_the_selected_layer_stays_in_view_across_a_resize(dive_image):
+    app = app_for(dive_image)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        layers = main_screen(app).layer_list
+        await pilot.press("end", "up", "up")
+        await settle(pilot)
+        assert layers.selected_layer == 11
+        for size in ((80, 24), (60, 20), (160, 45)):
+            await pilot.resize_terminal(*size)
+            await wait_for(pilot, lambda s=size: app.screen.size == s)
+            await pilot.pause()
+            assert visible(layers, layers.cursor), size
+
+
+async def test_end_shows_the_trailing_metadata_rows(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        layers = main_screen(app).layer_list
+        assert layers.items[-1].layer is None  # the image ends with metadata (CMD...)
+        assert layers.count > layers.scrollable_content_region.height
+        await pilot.press("end")
+        assert layers.selected_layer == 3
+        assert visible(layers, layers.count - 1) and visible(layers, layers.cursor)
+        await pilot.press("home")
+        assert visible(layers, 0)

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from explorer.tui.app import LayerScopeApp
 
 NARROW_WIDTH = 110  # below: a narrower left column, compact tree columns
+TINY_WIDTH = 80  # below: a narrower left column still
 SHORT_HEIGHT = 30  # below: smaller details panes
 WASTE_ROWS_NEEDED = 3  # e zooms the image pane when fewer rows of its table show
 
@@ -193,6 +194,7 @@ class MainScreen(Screen[None]):
     def on_resize(self) -> None:
         narrow = self.size.width < NARROW_WIDTH
         self.set_class(narrow, "-narrow")
+        self.set_class(self.size.width < TINY_WIDTH, "-tiny")
         self.set_class(self.size.height < SHORT_HEIGHT, "-short")
         # The footer cannot wrap: below 110 columns the pane's keys need all of it.
         self.query_one(Footer).show_command_palette = not narrow

@@ -28,11 +28,12 @@ SIZE_WIDTH = 9
 FULL_ATTRS = 10 + 1 + 11 + 1 + SIZE_WIDTH + 2  # "drwxr-xr-x     0:0      1.2 kB  "
 SIZE_ONLY = SIZE_WIDTH + 2
 NARROW = 60  # below this width, only the size column is shown
+TINY = 40  # below this width, no attribute column: the names need it all
 
 
 def attribute_layout(width: int, attributes: bool) -> str:
     """Which attribute columns fit: "full", "size" or "none"."""
-    if not attributes:
+    if not attributes or width < TINY:
         return "none"
     return "full" if width >= NARROW else "size"
 
