@@ -61,8 +61,14 @@ class LayerDetails(ScrollView, can_focus=True):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "scroll_up", "Up", show=False, id="details.up"),
-        Binding("down,j", "scroll_down", "Down", show=False, id="details.down"),
+        Binding("up,k", "scroll_rows(-1)", "Up", show=False, id="details.up"),
+        Binding("down,j", "scroll_rows(1)", "Down", show=False, id="details.down"),
+        Binding("pageup", "scroll_rows(-1, True)", "Page up", show=False, id="details.page-up"),
+        Binding(
+            "pagedown", "scroll_rows(1, True)", "Page down", show=False, id="details.page-down"
+        ),
+        Binding("home", "scroll_rows(-1, True, True)", "Top", show=False, id="details.top"),
+        Binding("end", "scroll_rows(1, True, True)", "Bottom", show=False, id="details.bottom"),
     ]
 
     ALLOW_MAXIMIZE = True
@@ -85,6 +91,14 @@ class LayerDetails(ScrollView, can_focus=True):
             self._parts = layer_parts(item, layer, index, hidden_bytes)
         self.scroll_to(y=0, animate=False, immediate=True)
         self._lay_out()
+
+    def action_scroll_rows(self, step: int, page: bool = False, edge: bool = False) -> None:
+        """Scroll `step` rows (pages, or to the edge that way), at once: no animation."""
+        if edge:
+            step *= len(self._lines)
+        elif page:
+            step *= max(1, self.scrollable_content_region.height - 1)
+        self.scroll_to(y=self.scroll_y + step, animate=False, immediate=True)
 
     @property
     def text(self) -> str:
