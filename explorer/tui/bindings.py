@@ -21,6 +21,7 @@ def panes() -> list[Pane]:
     # Imported here: the widgets import nothing from this module, this one needs them all.
     from explorer.tui.app import LayerScopeApp
     from explorer.tui.screens.main import MainScreen
+    from explorer.tui.widgets.details import LayerDetails
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
     from explorer.tui.widgets.layers import LayerList
@@ -32,6 +33,7 @@ def panes() -> list[Pane]:
         Pane("Lists (layers, files, waste)", (VirtualList,)),
         Pane("Layers", (LayerList,)),
         Pane("File tree", (FileTreeView,)),
+        Pane("Layer details", (LayerDetails,)),
         Pane("Waste table", (WasteTable,)),
         Pane("Filter", (FilterInput,)),
     ]
@@ -68,6 +70,7 @@ def focus_chains() -> list[tuple[str, list[type[DOMNode]]]]:
     (its screen, the app), in the order Textual looks for a binding."""
     from explorer.tui.app import LayerScopeApp
     from explorer.tui.screens.main import MainScreen
+    from explorer.tui.widgets.details import LayerDetails
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
     from explorer.tui.widgets.layers import LayerList
@@ -77,6 +80,7 @@ def focus_chains() -> list[tuple[str, list[type[DOMNode]]]]:
     return [
         ("the layer list", [LayerList, *above]),
         ("the file tree", [FileTreeView, *above]),
+        ("the layer details", [LayerDetails, *above]),
         ("the waste table", [WasteTable, *above]),
         ("the filter box", [FilterInput, *above]),
     ]
