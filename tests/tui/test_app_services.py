@@ -10,6 +10,7 @@ from explorer import sample
 from explorer.tui import launch as launch_mod
 from explorer.tui.commands import explorer_commands
 from explorer.tui.keymap import keymap_path, load_keymap
+from explorer.tui.screens.help import HelpScreen
 
 from .conftest import app_for, main_screen, screen_text, settle
 
@@ -55,7 +56,9 @@ async def test_user_keymap_rebinds_a_key(sample_archive):
         assert tree.state.hidden == {0}
         await pilot.press("f1")
         await pilot.pause()
-        assert "x               Show/hide unmodified files" in screen_text(app)
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        assert "x               Show/hide unmodified files" in help_screen.help_text().plain
         assert not app._notifications  # nothing clashes: nothing to report
 
 
