@@ -18,6 +18,7 @@ from textual.screen import Screen
 from explorer.core.opening import Opening
 from explorer.core.sources import Source
 from explorer.tui.bindings import keymap_conflicts
+from explorer.tui.colours import diff_colours
 from explorer.tui.commands import explorer_commands
 from explorer.tui.keymap import keymap_path
 from explorer.tui.screens.help import HelpScreen
@@ -77,6 +78,11 @@ class LayerScopeApp(App[int]):
         self.opener = opener  # tests: a Source factory instead of opening `target`
         self.opening = opening  # `target` being opened already (for the first screen)
         self.failed = False  # an error was shown: the exit code says so
+
+    def get_css_variables(self) -> dict[str, str]:
+        variables = super().get_css_variables()
+        variables.update(diff_colours(variables, self.current_theme.dark))
+        return variables
 
     def get_default_screen(self) -> Screen:
         # The explorer is the app's first screen: drawn at once, complete when the image was

@@ -62,9 +62,9 @@ class FileTreeView(VirtualList):
 
     DEFAULT_CSS = """
     FileTreeView {
-        & > .filetree--added { color: $success; }
-        & > .filetree--removed { color: $error; }
-        & > .filetree--modified { color: $warning; }
+        & > .filetree--added { color: $diff-added; }
+        & > .filetree--removed { color: $diff-removed; }
+        & > .filetree--modified { color: $diff-modified; }
         & > .filetree--unmodified { }
         & > .filetree--guide { color: $text-muted; }
         & > .filetree--dir { text-style: bold; }
