@@ -13,17 +13,19 @@ from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.screen import Screen
 
 from explorer.core.opening import Opening
 from explorer.core.sources import Source
 from explorer.tui.bindings import keymap_conflicts
 from explorer.tui.colours import diff_colours
-from explorer.tui.commands import explorer_commands
+from explorer.tui.commands import ThemeChoices, explorer_commands
 from explorer.tui.keymap import keymap_path
 from explorer.tui.screens.help import HelpScreen
 from explorer.tui.screens.main import MainScreen
 from explorer.tui.screens.open import OpenScreen
+from explorer.tui.settings import load_settings, save_settings
 
 Clock = Callable[[], float]
 
@@ -66,8 +68,13 @@ class LayerScopeApp(App[int]):
         notices: Iterable[str] = (),
         opener: Callable[[], Source] | None = None,
         opening: Opening | None = None,
+        theme: str | None = None,
+        settings_file: Path | None = None,
     ) -> None:
         super().__init__()
+        self.settings_file = settings_file  # where the theme the user picks is remembered
+        if theme in self.available_themes:
+            self.theme = theme
         self.target = target
         self.kind = kind
         self.platform = platform
@@ -78,6 +85,20 @@ class LayerScopeApp(App[int]):
         self.opener = opener  # tests: a Source factory instead of opening `target`
         self.opening = opening  # `target` being opened already (for the first screen)
         self.failed = False  # an error was shown: the exit code says so
+
+    def action_change_theme(self) -> None:
+        self.push_screen(CommandPalette(providers=[ThemeChoices], placeholder="Themes…"))
+
+    def watch_theme(self, theme: str) -> None:
+        if self.settings_file is None:
+            return
+        saved, _problems = load_settings(self.settings_file)
+        if saved.get("theme") == theme:
+            return
+        try:
+            save_settings(self.settings_file, {**saved, "theme": theme})
+        except OSError as exc:
+            self.notify(f"the theme is not remembered: {exc}", severity="warning", markup=False)
 
     def get_css_variables(self) -> dict[str, str]:
         variables = super().get_css_variables()
@@ -156,5 +177,6 @@ def make_app(
     **options,
 ) -> LayerScopeApp:
     """An app for `target` (an archive path or an engine reference); options go to
-    `LayerScopeApp` (clock, keymap, keymap_file, notices, opener, opening)."""
+    `LayerScopeApp` (clock, keymap, keymap_file, notices, opener, opening, theme,
+    settings_file)."""
     return LayerScopeApp(target, kind, platform, **options)

@@ -7,6 +7,7 @@ import os
 import socket
 
 from explorer.tui.keymap import keymap_path, load_keymap
+from explorer.tui.settings import load_settings, settings_path
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -69,6 +70,9 @@ def launch(args: argparse.Namespace) -> int:
     path = keymap_path()
     keymap, problems = load_keymap(path)
     notices += [f"keymap ignored: {p}" for p in problems]
+    settings_file = settings_path()
+    settings, problems = load_settings(settings_file)
+    notices += [f"settings ignored: {p}" for p in problems]
     app = make_app(
         target,
         kind,
@@ -77,6 +81,8 @@ def launch(args: argparse.Namespace) -> int:
         keymap_file=path,
         notices=notices,
         opening=opening,
+        theme=settings.get("theme"),
+        settings_file=settings_file,
     )
     app.run()
     if app.return_code not in (None, 0):
