@@ -400,26 +400,9 @@ class MainScreen(Screen[None]):
         self._show_details(layer)
         self.tree.show_layer(layer, mode)
         if not self.tree.state.ready(layer):
-            if self.failure or self.cancelled:
-                why = "the image could not be read" if self.failure else "indexing was cancelled"
-                if layer in self.indexes:  # its size is listed: say what is missing
-                    missing = [n for n in range(layer) if n not in self.indexes]
-                    lines = [
-                        (f"Layer {layer} was read, but not every layer below it: {why}.", "guide"),
-                        (
-                            f"Its files need layers 0–{layer}; missing: "
-                            + ", ".join(map(str, missing)),
-                            "guide",
-                        ),
-                    ]
-                else:
-                    lines = [(f"Layer {layer} is not available: {why}.", "guide")]
-            else:
-                lines = [
-                    (f"Layer {layer} is not indexed yet.", "guide"),
-                    (f"Its files appear as soon as layers 0–{layer} are read.", "guide"),
-                ]
-            self.tree.set_notice(lines)
+            stopped = self.failure is not None or self.cancelled
+            why = "the image could not be read" if self.failure else "indexing was cancelled"
+            self.tree.set_notice(fmt.not_ready(layer, set(self.indexes), why if stopped else None))
 
     def _show_details(self, layer: int) -> None:
         if self.meta is None or layer >= len(self.meta.layers):
