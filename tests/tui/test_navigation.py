@@ -265,7 +265,7 @@ async def test_help_wording_matches_the_panes(sample_archive):
         await pilot.press("f1")
         await pilot.pause()
         text = screen_text(app)
-        assert "Compare: layers 0–N aggregated" in text
+        assert "Compare: aggregated contents of layers 0–N" in text
         assert "Move between the Layers pane and the file tree" in text
         await pilot.press("end")
         await pilot.pause()

@@ -73,7 +73,7 @@ class MainScreen(Screen[None]):
             "switch_pane(True)",
             "Pane",
             show=False,
-            tooltip="Move through every pane, backwards (details and waste table too)",
+            tooltip="Move through every pane, backwards",
             id="switch-pane-back",
         ),
         Binding(

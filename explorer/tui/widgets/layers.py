@@ -50,7 +50,7 @@ class LayerList(VirtualList):
             "ctrl+a",
             "screen.compare_mode('aggregated')",
             "Aggregated",
-            tooltip="Compare: layers 0–N aggregated (N: the selected layer)",
+            tooltip="Compare: aggregated contents of layers 0–N",
             id="layers.aggregated",
         ),
         Binding(
