@@ -239,7 +239,9 @@ class Loading:
     def __init__(self, factory: Callable[[], Source], clock: Clock = time.perf_counter) -> None:
         self.started = clock()
         self.cancel = threading.Event()
+        self.error: Exception | None = None  # what ended the load, if it failed
         self._queue: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._open = threading.Event()  # the source is open, or the load is over
         self._done = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(factory, clock), name="loading", daemon=True
@@ -248,13 +250,30 @@ class Loading:
 
     def _run(self, factory: Callable[[], Source], clock: Clock) -> None:
         try:
-            load(factory, self._queue.put, self.cancel, clock=clock, started=self.started)
+            load(factory, self._emit, self.cancel, clock=clock, started=self.started)
         except Cancelled:
             self._queue.put(Stopped())
         except Exception as exc:  # bad input, or a bug of ours: `describe` says which
+            self.error = exc
             self._queue.put(Failed(exc))
         finally:
             self._done.set()
+            self._open.set()
+
+    def _emit(self, event: Event) -> None:
+        self._queue.put(event)
+        if isinstance(event, Opened):
+            self._open.set()
+
+    def wait_open(self, cancel: threading.Event) -> Exception | None:
+        """Wait until the image is open (None) or could not be opened (what went wrong);
+        `cancel` set first stops the load and raises Cancelled. Nothing is taken from the
+        events: whoever reads them later gets them all."""
+        while not self._open.wait(0.05):
+            if cancel.is_set():
+                self.cancel.set()
+                raise Cancelled
+        return self.error
 
     def wait(self, timeout: float | None = None) -> bool:
         """Is the load over (waiting up to `timeout` seconds for it)?"""

@@ -13,15 +13,20 @@ from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.screen import Screen
 
 from explorer.core.loading import Loading
 from explorer.core.sources import Source
-from explorer.tui.commands import explorer_commands
+from explorer.tui.bindings import keymap_conflicts
+from explorer.tui.colours import diff_colours
+from explorer.tui.commands import ThemeChoices, explorer_commands
 from explorer.tui.keymap import keymap_path
+from explorer.tui.loadstate import OVER
 from explorer.tui.screens.help import HelpScreen
-from explorer.tui.screens.main import OVER, MainScreen
+from explorer.tui.screens.main import MainScreen
 from explorer.tui.screens.open import OpenScreen
+from explorer.tui.settings import load_settings, save_settings
 
 Clock = Callable[[], float]
 
@@ -39,7 +44,6 @@ class LayerScopeApp(App[int]):
             "o",
             "open_image",
             "Open",
-            show=False,
             tooltip="Open another image (a reference or an archive path)",
             id="open",
         ),
@@ -65,8 +69,13 @@ class LayerScopeApp(App[int]):
         notices: Iterable[str] = (),
         opener: Callable[[], Source] | None = None,
         load_job: Loading | None = None,
+        theme: str | None = None,
+        settings_file: Path | None = None,
     ) -> None:
         super().__init__()
+        self.settings_file = settings_file  # where the theme the user picks is remembered
+        if theme in self.available_themes:
+            self.theme = theme
         self.target = target
         self.kind = kind
         self.platform = platform
@@ -77,6 +86,25 @@ class LayerScopeApp(App[int]):
         self.opener = opener  # tests: a Source factory instead of opening `target`
         self.load_job = load_job  # `target` being read already (for the first screen)
         self.failed = False  # an error was shown: the exit code says so
+
+    def action_change_theme(self) -> None:
+        self.push_screen(CommandPalette(providers=[ThemeChoices], placeholder="Themes…"))
+
+    def watch_theme(self, theme: str) -> None:
+        if self.settings_file is None:
+            return
+        saved, _problems = load_settings(self.settings_file)
+        if saved.get("theme") == theme:
+            return
+        try:
+            save_settings(self.settings_file, {**saved, "theme": theme})
+        except OSError as exc:
+            self.notify(f"the theme is not remembered: {exc}", severity="warning", markup=False)
+
+    def get_css_variables(self) -> dict[str, str]:
+        variables = super().get_css_variables()
+        variables.update(diff_colours(variables, self.current_theme.dark))
+        return variables
 
     def get_default_screen(self) -> Screen:
         # The explorer is the app's first screen: drawn at once, complete when the image was
@@ -89,6 +117,8 @@ class LayerScopeApp(App[int]):
             self.set_keymap(self.keymap)
         for notice in self.notices:
             self.notify(notice, timeout=8, markup=False)
+        for problem in keymap_conflicts(self):
+            self.notify(problem, severity="warning", timeout=12, markup=False)
 
     @property
     def settled(self) -> bool:
@@ -109,15 +139,17 @@ class LayerScopeApp(App[int]):
 
     def action_open_image(self) -> None:
         if isinstance(self.screen, MainScreen):
-            self.push_screen(OpenScreen(), self._open)
+            self.push_screen(OpenScreen(self.platform), self._open)
 
-    def _open(self, target: str | None) -> None:
-        """Replace the main screen by one on `target` (the old one stops reading first)."""
-        if not target:
+    def _open(self, opened: tuple[str, Loading] | None) -> None:
+        """Replace the main screen by one on the image the dialog opened (the old one stops
+        reading first)."""
+        if opened is None:
             return
+        target, load_job = opened
         old = self.screen
         self.target, self.kind, self.failed = target, None, False
-        new = MainScreen(target, None, self.platform, None)
+        new = MainScreen(target, None, self.platform, None, load_job)
         if isinstance(old, MainScreen) and len(self.screen_stack) == 1:
             # Textual cannot replace the first screen of the app: it stays below, emptied.
             old.retire()
@@ -132,7 +164,8 @@ class LayerScopeApp(App[int]):
             self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Only ours: Textual's own (its keys panel, screenshot, maximize) do not apply here,
+        # and its theme and quit entries are ours too.
         yield from explorer_commands(self, screen)
 
 
@@ -143,5 +176,6 @@ def make_app(
     **options,
 ) -> LayerScopeApp:
     """An app for `target` (an archive path or an engine reference); options go to
-    `LayerScopeApp` (clock, keymap, keymap_file, notices, opener, load_job)."""
+    `LayerScopeApp` (clock, keymap, keymap_file, notices, opener, load_job, theme,
+    settings_file)."""
     return LayerScopeApp(target, kind, platform, **options)

@@ -10,12 +10,15 @@ from collections.abc import Iterator
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits
+from textual.content import Content
 from textual.dom import DOMNode
 from textual.screen import Screen
+from textual.theme import ThemeProvider
 
 from explorer.tui.bindings import effective_keys, own_bindings
 
-SKIP = {"help.close", "help.up", "help.down", "quit", "quit-ctrl-c"}
+SKIP = {"quit-ctrl-c"}
 
 
 def explorer_commands(app: App, screen: Screen) -> Iterator[SystemCommand]:
@@ -42,6 +45,25 @@ def explorer_commands(app: App, screen: Screen) -> Iterator[SystemCommand]:
             keys = effective_keys(app, binding)
             title = f"{pane}: {binding.tooltip or binding.description}"
             yield SystemCommand(title, f"key: {keys}", _runner(app, binding.action, node))
+
+
+class ThemeChoices(ThemeProvider):
+    """Textual's theme list, the current theme marked."""
+
+    def _label(self, name: str, shown: Content) -> Content:
+        if name != self.app.theme:
+            return shown
+        return Content.assemble(shown, ("  ● current", "$text-muted"))
+
+    async def discover(self) -> Hits:
+        for name, callback in self.commands:
+            yield DiscoveryHit(self._label(name, Content(name)), callback, text=name)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, callback in self.commands:
+            if (match := matcher.match(name)) > 0:
+                yield Hit(match, self._label(name, matcher.highlight(name)), callback, text=name)
 
 
 def _runner(app: App, action: str, node: DOMNode):

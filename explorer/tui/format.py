@@ -29,6 +29,23 @@ def layers(n: int) -> str:
     return "1 layer" if n == 1 else f"{n:,} layers"
 
 
+def not_ready(layer: int, read: set[int], stopped: str | None) -> list[tuple[str, str]]:
+    """Why the tree of `layer` cannot be shown (lines of text and style) when not every layer
+    0..layer is in `read`; `stopped`: why the reading ended, if it did."""
+    if stopped is None:
+        return [
+            (f"Layer {layer} is not indexed yet.", "guide"),
+            (f"Its files appear as soon as layers 0–{layer} are read.", "guide"),
+        ]
+    if layer not in read:
+        return [(f"Layer {layer} is not available: {stopped}.", "guide")]
+    missing = ", ".join(str(n) for n in range(layer) if n not in read)
+    return [  # its size is listed: say what is missing
+        (f"Layer {layer} was read, but not every layer below it: {stopped}.", "guide"),
+        (f"Its files need layers 0–{layer}; missing: {missing}", "guide"),
+    ]
+
+
 def seconds(s: float) -> str:
     return f"{s:.1f} s" if s < 60 else f"{int(s // 60)} min {int(s % 60)} s"
 

@@ -7,7 +7,7 @@ a binding id to one key or a comma-separated list of keys, at the top level or u
 
     # ~/.config/layerscope/keymap.toml
     [keymap]
-    "tree.toggle-modified" = "ctrl+t"      # instead of ctrl+n
+    "tree.toggle-modified" = "ctrl+e"      # instead of ctrl+n
     "list.down" = "down,j,ctrl+j"
     "quit" = "q,ctrl+q"
 
@@ -21,12 +21,13 @@ import os
 import tomllib
 from pathlib import Path
 
+from explorer.tui.settings import config_dir
+
 
 def keymap_path() -> Path:
     if os.environ.get("LAYERSCOPE_KEYMAP"):
         return Path(os.environ["LAYERSCOPE_KEYMAP"])
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "layerscope" / "keymap.toml"
+    return config_dir() / "keymap.toml"
 
 
 def load_keymap(path: Path | None = None) -> tuple[dict[str, str], list[str]]:

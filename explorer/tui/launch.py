@@ -7,6 +7,7 @@ import os
 import socket
 
 from explorer.tui.keymap import keymap_path, load_keymap
+from explorer.tui.settings import load_settings, settings_path
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -39,10 +40,13 @@ def choose_target(args: argparse.Namespace) -> tuple[str, str | None, list[str]]
     if engine_reachable():
         notice = (
             "No image given: showing the bundled sample. An engine is running: "
-            "open one of its images with `layerscope REPO:TAG`."
+            "press o to open one of its images (REPO:TAG) or an archive."
         )
     else:
-        notice = "No image given and no engine found: showing the bundled sample image."
+        notice = (
+            "No image given and no engine found: showing the bundled sample image. "
+            "Press o to open an archive."
+        )
     return sample, "docker-archive", [notice]
 
 
@@ -66,6 +70,9 @@ def launch(args: argparse.Namespace) -> int:
     path = keymap_path()
     keymap, problems = load_keymap(path)
     notices += [f"keymap ignored: {p}" for p in problems]
+    settings_file = settings_path()
+    settings, problems = load_settings(settings_file)
+    notices += [f"settings ignored: {p}" for p in problems]
     app = make_app(
         target,
         kind,
@@ -74,6 +81,8 @@ def launch(args: argparse.Namespace) -> int:
         keymap_file=path,
         notices=notices,
         load_job=load_job,
+        theme=settings.get("theme"),
+        settings_file=settings_file,
     )
     app.run()
     if app.return_code not in (None, 0):

@@ -10,6 +10,7 @@ from explorer import sample
 from explorer.tui import launch as launch_mod
 from explorer.tui.commands import explorer_commands
 from explorer.tui.keymap import keymap_path, load_keymap
+from explorer.tui.screens.help import HelpScreen
 
 from .conftest import app_for, main_screen, palette_results, screen_text, settle, wait_for
 
@@ -42,7 +43,7 @@ def test_load_keymap_forms_and_problems(tmp_path):
 
 
 async def test_user_keymap_rebinds_a_key(sample_archive):
-    keymap = {"tree.toggle-modified": "ctrl+t", "tree.toggle-unmodified": "x"}
+    keymap = {"tree.toggle-modified": "ctrl+e", "tree.toggle-unmodified": "x"}
     app = app_for(sample_archive, keymap=keymap)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -55,7 +56,22 @@ async def test_user_keymap_rebinds_a_key(sample_archive):
         assert tree.state.hidden == {0}
         await pilot.press("f1")
         await pilot.pause()
-        assert "x               Show/hide unmodified files" in screen_text(app)
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        assert "x               Show/hide unmodified files" in help_screen.help_text().plain
+        assert not app._notifications  # nothing clashes: nothing to report
+
+
+async def test_a_keymap_that_binds_a_key_twice_says_which_binding_lost(sample_archive):
+    app = app_for(sample_archive, keymap={"open": "q", "tree.sort": "space"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        notices = [n.message for n in app._notifications]
+        assert "keymap: q is bound to open and to quit: quit is lost" in notices
+        assert (
+            "keymap: space is bound to tree.sort and to tree.collapse: "
+            "tree.collapse is lost in the file tree"
+        ) in notices
 
 
 # -- command palette -------------------------------------------------------------------------
@@ -77,6 +93,10 @@ async def test_palette_offers_every_action_and_runs_it(sample_archive):
         ):
             assert title in commands, title
         assert not any("Stop reading" in t for t in commands)  # not while nothing runs
+        titles = [c.title for c in app.get_system_commands(main_screen(app))]
+        assert "App: Quit LayerScope" in titles and "App: Choose a colour theme" in titles
+        # Textual's own entries that do not apply here (its keys panel, screenshot...)
+        assert not {"Keys", "Screenshot", "Maximize", "Theme", "Quit"} & set(titles)
         # run one: a tree toggle works even though the layer list has focus
         await commands["Files: Sort by name or by size"].callback()
         await settle(pilot)
@@ -112,9 +132,10 @@ def test_launch_opens_the_sample_without_an_image(monkeypatch, tmp_path):
     assert target == str(tmp_path / "layerscope" / "sample.tar")
     assert kind == "docker-archive"
     assert "no engine found" in notices[0]
+    assert "Press o to open" in notices[0]  # says how to get out of the sample
     monkeypatch.setattr(launch_mod, "engine_reachable", lambda timeout=0.3: True)
     _, _, notices = launch_mod.choose_target(args())
-    assert "An engine is running" in notices[0]
+    assert "An engine is running" in notices[0] and "press o to open" in notices[0]
     assert launch_mod.choose_target(args("x.tar", "oci")) == ("x.tar", "oci", [])
 
 

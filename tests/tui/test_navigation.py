@@ -78,8 +78,10 @@ async def test_tab_switches_panes_and_arrows_move_between_them(sample_archive):
         assert isinstance(app.focused, LayerList)
         await pilot.press("l")  # right from the layers goes to the files
         assert isinstance(app.focused, FileTreeView)
-        await pilot.press("h")  # left at the top level goes back
-        assert isinstance(app.focused, LayerList)
+        layer = main_screen(app).layer_list.selected_layer
+        await pilot.press("h", "down")  # left at the top level stays in the tree
+        assert isinstance(app.focused, FileTreeView)
+        assert main_screen(app).layer_list.selected_layer == layer  # the layer is unchanged
 
 
 async def test_compare_modes(sample_archive):
@@ -203,9 +205,11 @@ async def test_zoom_maximizes_the_focused_pane(sample_archive):
         assert isinstance(screen.maximized, TreePane)  # the pane, header and path bar too
         await pilot.press("z")
         assert screen.maximized is None
-        await pilot.press("e", "z")
+        await pilot.press("e")  # no room for the waste table at 80x24: its pane zooms
         assert isinstance(screen.maximized, ImagePane)
         assert "/bin/app" in screen_text(app)
+        await pilot.press("z")
+        assert screen.maximized is None
         await pilot.press("tab", "z")  # the layer list, at full height
         assert screen.maximized is screen.layer_list
         assert screen.layer_list.size.height > 10
@@ -224,3 +228,132 @@ async def test_keys_typed_ahead_reach_the_new_pane(sample_archive):
         await wait_for(pilot, lambda: main_screen(app).tree.state.hidden == {0}, timeout=5)
         await settle(pilot)
         assert main_screen(app).tree.state.hidden == {0}
+
+
+async def test_footer_shows_the_main_keys_quit_first(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert footer.startswith("q Quit? Help")  # first: a narrow bar cuts its end
+        for key in ("o Open", "e Waste", "z Zoom"):
+            assert key in footer, key
+
+
+async def test_footer_leaves_nothing_behind_after_a_resize(sample_archive):
+    from textual.widgets._footer import FooterKey
+
+    app = app_for(sample_archive)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        assert "^p palette" in screen_text(app)
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: app.screen.size.width == 80)
+        await pilot.pause()
+        assert not app.screen.query(FooterKey).filter(".-command-palette")
+        assert "palette" not in screen_text(app)
+
+
+async def test_help_wording_matches_the_panes(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("end", "ctrl+a")
+        await settle(pilot)
+        assert "Aggregated contents, layers 0–3" in screen_text(app)
+        await pilot.press("f1")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Compare: aggregated contents of layers 0–N" in text
+        assert "Move between the Layers pane and the file tree" in text
+        await pilot.press("end")
+        await pilot.pause()
+        assert "Clear the filter and close the bar" in screen_text(app)  # Esc, in the filter
+
+
+async def test_layer_details_show_the_whole_digest_and_id_and_scroll(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        layer = screen.meta.layers[0]
+        assert layer.id  # a docker save archive names its layers
+        details = screen.details
+        lines = details.text.splitlines()
+        digest_at = next(i for i, line in enumerate(lines) if line.startswith("Digest"))
+        assert lines[digest_at].split()[1].startswith("sha256:")  # beside its label
+        joined = "".join(line[9:] for line in lines[digest_at:])
+        assert layer.digest + layer.id in joined  # whole, nothing cut off
+        assert any(line.startswith("Id ") for line in lines)
+        assert len(lines) > details.scrollable_content_region.height  # more than fits
+        await pilot.press("d")
+        assert app.focused is details
+        await pilot.press("end")
+        assert details.scroll_y > 0
+        assert "Id" in screen_text(app)
+        await pilot.press("z")
+        assert screen.maximized is details
+        await pilot.press("shift+tab")  # on to the other panes, restored
+        assert screen.maximized is None and app.focused is not details
+
+
+async def test_e_brings_the_waste_table_into_view_on_a_small_terminal(sample_archive):
+    from explorer.tui.widgets.efficiency import WasteTable
+
+    app = app_for(sample_archive)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        table = screen.query_one(WasteTable)
+        path = screen.analysis.efficiency.rows[0].path
+        assert path not in screen_text(app)  # no room for it at first
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.focused is table
+        assert path in screen_text(app)
+        assert table.region.height >= 3
+        await pilot.press("tab")  # leaving it restores the layout
+        assert screen.maximized is None
+
+
+def visible(vlist, row: int) -> bool:
+    top = int(vlist.scroll_y)
+    return top <= row < top + vlist.scrollable_content_region.height
+
+
+async def test_narrow_terminal_keeps_the_names_in_the_tree(dive_image):
+    app = app_for(dive_image)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        lines = tree_text(app)
+        assert any(line.endswith("├── add-shell → bin/[") for line in lines), lines
+        assert "Filetree" in screen_text(app)
+
+
+async def test_the_selected_layer_stays_in_view_across_a_resize(dive_image):
+    app = app_for(dive_image)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        layers = main_screen(app).layer_list
+        await pilot.press("end", "up", "up")
+        await settle(pilot)
+        assert layers.selected_layer == 11
+        for size in ((80, 24), (60, 20), (160, 45)):
+            await pilot.resize_terminal(*size)
+            await wait_for(pilot, lambda s=size: app.screen.size == s)
+            await pilot.pause()
+            assert visible(layers, layers.cursor), size
+
+
+async def test_end_shows_the_trailing_metadata_rows(sample_archive):
+    app = app_for(sample_archive)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        layers = main_screen(app).layer_list
+        assert layers.items[-1].layer is None  # the image ends with metadata (CMD...)
+        assert layers.count > layers.scrollable_content_region.height
+        await pilot.press("end")
+        assert layers.selected_layer == 3
+        assert visible(layers, layers.count - 1) and visible(layers, layers.cursor)
+        await pilot.press("home")
+        assert visible(layers, 0)

@@ -12,6 +12,7 @@ from explorer.core.layerindex import LayerIndex
 from explorer.core.loading import Loading
 from explorer.core.sources import Source, open_source
 from explorer.tui.screens.main import MainScreen
+from explorer.tui.screens.open import OpenScreen
 from tests.robustness import builders as b
 
 from .conftest import app_for, main_screen, screen_text, settle, tree_text, wait_for
@@ -306,7 +307,7 @@ async def test_one_explicit_load_state_cold_then_warm(sample_archive, monkeypatc
     layer and analysed; a warm one (everything cached) comes in one step, with no index
     worker replaying handlers."""
     from explorer.core import cachesettings
-    from explorer.tui.screens.main import LoadState
+    from explorer.tui.loadstate import LoadState
 
     seen: list[LoadState] = []
     real = MainScreen.watch_load_state
@@ -333,3 +334,59 @@ async def test_one_explicit_load_state_cold_then_warm(sample_archive, monkeypatc
     order = [LoadState.OPENING, LoadState.INDEXING, LoadState.ANALYSING, LoadState.ANALYSED]
     assert cold == order
     assert warm == [LoadState.OPENING, LoadState.INDEXING, LoadState.ANALYSED]
+
+
+async def test_an_image_that_cannot_be_opened_leaves_the_open_one(
+    tmp_path, sample_archive, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.tar").write_bytes(sample_archive.read_bytes()[:2000])
+    app = app_for(sample_archive)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        for target, error in (
+            ("nope.tar", "nope.tar: no such file or directory"),
+            ("broken.tar", "broken.tar"),
+        ):
+            await pilot.press("o")
+            await pilot.pause()
+            await pilot.press(*target, "enter")
+            await wait_for(pilot, lambda e=error: e in screen_text(app))
+            assert isinstance(app.screen, OpenScreen)  # the dialog says it
+            assert main_screen(app) is screen and screen.analysis is not None
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is screen and "Score" in screen_text(app)
+        await pilot.press("q")
+    assert not app.failed  # the image on screen was fine: exit 0
+
+
+class GapSource(SlowSource):
+    """Reads layers 0 and 2, then blocks on layer 1 until cancelled."""
+
+    def index_layers(self, progress=None, cancel=None) -> Iterator[tuple[int, LayerIndex]]:
+        layers = dict(self.real.index_layers())
+        yield 0, layers[0]
+        yield 2, layers[2]
+        self.started.set()
+        assert cancel is not None
+        cancel.wait(20)
+        raise Cancelled
+
+
+async def test_a_layer_read_before_a_cancel_says_what_it_misses(sample_archive):
+    source = GapSource(open_source(str(sample_archive)))
+    app = app_for(sample_archive, opener=lambda: source)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, source.started.is_set)
+        screen = main_screen(app)
+        await wait_for(pilot, lambda: 2 in screen.indexes)
+        await pilot.press("escape")
+        await settle(pilot)
+        screen.layer_list.select_layer(2)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "not available" not in text  # its size is listed: it was read
+        assert "Layer 2 was read, but not every layer below it" in text
+        assert "missing: 1" in text

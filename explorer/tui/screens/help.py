@@ -24,6 +24,7 @@ NOTES = [
     "Colours: added green, removed red, modified yellow, unmodified plain.",
     "Ctrl+M is Enter in most terminals, so modified files toggle with Ctrl+N.",
     "Ctrl+P opens the command palette: every action, and themes.",
+    "The theme chosen with Ctrl+T is remembered (settings.json, next to the keymap).",
 ]
 
 

@@ -10,16 +10,14 @@ each layer's tree as soon as it and the layers below it are indexed.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
-from enum import Enum
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -28,7 +26,6 @@ from textual.worker import Worker
 
 from explorer.core.analysis import Analysis
 from explorer.core.display import safe
-from explorer.core.errors import EngineError, ImageError
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex
 from explorer.core.loading import (
@@ -47,7 +44,9 @@ from explorer.core.loading import (
 from explorer.core.sources import Source, open_source
 from explorer.core.treeview import AGGREGATED, LAYER_CHANGES
 from explorer.tui import format as fmt
+from explorer.tui.bindings import MAIN_BINDINGS
 from explorer.tui.format import LayerItem, layer_items
+from explorer.tui.loadstate import OVER, READING, LoadState, hint_for
 from explorer.tui.messages import LoadEvent
 from explorer.tui.widgets.details import ImageSummary, LayerDetails
 from explorer.tui.widgets.efficiency import WasteTable
@@ -62,89 +61,14 @@ if TYPE_CHECKING:
     from explorer.tui.app import LayerScopeApp
 
 NARROW_WIDTH = 110  # below: a narrower left column, compact tree columns
+TINY_WIDTH = 80  # below: a narrower left column still
 SHORT_HEIGHT = 30  # below: smaller details panes
-
-
-class LoadState(Enum):
-    OPENING = "opening"  # the source and its metadata
-    INDEXING = "indexing"  # layers arriving
-    ANALYSING = "analysing"  # every layer in; dive's efficiency and our bytes being worked out
-    ANALYSED = "analysed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-READING = (LoadState.OPENING, LoadState.INDEXING)
-OVER = (LoadState.ANALYSED, LoadState.FAILED, LoadState.CANCELLED)
-
-
-def hint_for(error: Exception, target: str) -> str:
-    """What to do about a load that failed."""
-    if isinstance(error, EngineError):
-        return (
-            "Start the engine (or check DOCKER_HOST / your permissions on its socket), "
-            "or open a saved archive instead: layerscope IMAGE.tar"
-        )
-    if isinstance(error, ImageError | KeyError):
-        if not os.path.exists(target.split("://", 1)[-1]) and "not found" in str(error):
-            return "Check the name with `docker images` (or pull the image first); q quits."
-        return (
-            f"Check that {target!r} is a complete image (docker save / skopeo copy output, "
-            "an OCI layout directory, or an image reference); q quits."
-        )
-    return "This is a bug in LayerScope: run again with --debug for details; q quits."
+WASTE_ROWS_NEEDED = 3  # e zooms the image pane when fewer rows of its table show
 
 
 class MainScreen(Screen[None]):
     ALLOW_IN_MAXIMIZED_VIEW = "AppHeader, Footer"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "tab",
-            "switch_pane",
-            "Pane",
-            tooltip="Move between the layer list and the file tree",
-            id="switch-pane",
-        ),
-        Binding(
-            "shift+tab",
-            "switch_pane(True)",
-            "Pane",
-            show=False,
-            tooltip="Move between the panes",
-            id="switch-pane-back",
-        ),
-        Binding(
-            "ctrl+f,slash",
-            "filter",
-            "Filter",
-            tooltip="Filter the file tree by a path regex",
-            id="filter",
-        ),
-        Binding(
-            "escape",
-            "cancel_index",
-            "Cancel",
-            priority=True,
-            tooltip="Stop reading the image (what is indexed stays browsable)",
-            id="cancel",
-        ),
-        Binding(
-            "e",
-            "focus_waste",
-            "Efficiency",
-            show=False,
-            tooltip="Go to the table of wasted space",
-            id="efficiency",
-        ),
-        Binding(
-            "z",
-            "zoom",
-            "Zoom",
-            show=False,
-            tooltip="Maximize / restore the focused pane",
-            id="zoom",
-        ),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = MAIN_BINDINGS
 
     load_state: reactive[LoadState] = reactive(LoadState.OPENING, init=False)
 
@@ -206,6 +130,10 @@ class MainScreen(Screen[None]):
         return self.query_one(FileTreeView)
 
     @property
+    def details(self) -> LayerDetails:
+        return self.query_one(LayerDetails)
+
+    @property
     def header(self) -> AppHeader:
         return self.query_one(AppHeader)
 
@@ -230,6 +158,7 @@ class MainScreen(Screen[None]):
     def on_resize(self) -> None:
         narrow = self.size.width < NARROW_WIDTH
         self.set_class(narrow, "-narrow")
+        self.set_class(self.size.width < TINY_WIDTH, "-tiny")
         self.set_class(self.size.height < SHORT_HEIGHT, "-short")
         # The footer cannot wrap: below 110 columns the pane's keys need all of it.
         self.query_one(Footer).show_command_palette = not narrow
@@ -448,15 +377,9 @@ class MainScreen(Screen[None]):
         self._show_details(layer)
         self.tree.show_layer(layer, mode)
         if not self.tree.state.ready(layer):
-            if self.failure or self.cancelled:
-                why = "the image could not be read" if self.failure else "indexing was cancelled"
-                lines = [(f"Layer {layer} is not available: {why}.", "guide")]
-            else:
-                lines = [
-                    (f"Layer {layer} is not indexed yet.", "guide"),
-                    (f"Its files appear as soon as layers 0–{layer} are read.", "guide"),
-                ]
-            self.tree.set_notice(lines)
+            stopped = self.failure is not None or self.cancelled
+            why = "the image could not be read" if self.failure else "indexing was cancelled"
+            self.tree.set_notice(fmt.not_ready(layer, set(self.indexes), why if stopped else None))
 
     def _show_details(self, layer: int) -> None:
         if self.meta is None or layer >= len(self.meta.layers):
@@ -482,7 +405,11 @@ class MainScreen(Screen[None]):
     def action_switch_pane(self, backwards: bool = False) -> None:
         if self.screen.maximized is not None:
             self.minimize()
-        if self.layer_list.has_focus:
+        if backwards:
+            panes = [self.layer_list, self.tree, self.query_one(WasteTable), self.details]
+            at = next((i for i, pane in enumerate(panes) if pane.has_focus), 0)
+            self.set_focus(panes[at - 1])
+        elif self.layer_list.has_focus:
             self.set_focus(self.tree)
         else:
             self.set_focus(self.layer_list)
@@ -493,12 +420,18 @@ class MainScreen(Screen[None]):
     def action_focus_layers(self) -> None:
         self.set_focus(self.layer_list)
 
-    def action_focus_waste(self) -> None:
-        self.set_focus(self.query_one(WasteTable))
+    def action_focus_details(self) -> None:
+        self.set_focus(self.details)
 
-    @on(FileTreeView.LeftEdge)
-    def _tree_left_edge(self) -> None:
-        self.set_focus(self.layer_list)
+    def action_focus_waste(self) -> None:
+        """Focus the waste table; where the image's summary leaves it no room (a short
+        terminal), its pane is zoomed so that the table shows."""
+        table = self.query_one(WasteTable)
+        self.set_focus(table)
+        pane = self.query_one(ImagePane)
+        shown = table.region.intersection(pane.content_region).height
+        if self.maximized is None and shown < WASTE_ROWS_NEEDED:
+            self.maximize(pane)
 
     def action_filter(self) -> None:
         if self.maximized is not None and self.maximized is not self.query_one(TreePane):

@@ -28,11 +28,12 @@ SIZE_WIDTH = 9
 FULL_ATTRS = 10 + 1 + 11 + 1 + SIZE_WIDTH + 2  # "drwxr-xr-x     0:0      1.2 kB  "
 SIZE_ONLY = SIZE_WIDTH + 2
 NARROW = 60  # below this width, only the size column is shown
+TINY = 40  # below this width, no attribute column: the names need it all
 
 
 def attribute_layout(width: int, attributes: bool) -> str:
     """Which attribute columns fit: "full", "size" or "none"."""
-    if not attributes:
+    if not attributes or width < TINY:
         return "none"
     return "full" if width >= NARROW else "size"
 
@@ -61,9 +62,9 @@ class FileTreeView(VirtualList):
 
     DEFAULT_CSS = """
     FileTreeView {
-        & > .filetree--added { color: $success; }
-        & > .filetree--removed { color: $error; }
-        & > .filetree--modified { color: $warning; }
+        & > .filetree--added { color: $diff-added; }
+        & > .filetree--removed { color: $diff-removed; }
+        & > .filetree--modified { color: $diff-modified; }
         & > .filetree--unmodified { }
         & > .filetree--guide { color: $text-muted; }
         & > .filetree--dir { text-style: bold; }
@@ -119,9 +120,6 @@ class FileTreeView(VirtualList):
 
     class StatusChanged(Message):
         """Title, subtitle or columns of the tree changed (the pane redraws its frame)."""
-
-    class LeftEdge(Message):
-        """Left pressed at the top level: the screen moves focus to the layer list."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -261,8 +259,7 @@ class FileTreeView(VirtualList):
     def action_parent(self) -> None:
         row = self.current
         if row is None or row.depth == 0:
-            self.post_message(self.LeftEdge())
-            return
+            return  # the top level: focus stays (Tab goes to the layers)
         for i in range(self.cursor - 1, -1, -1):
             if self.rows[i].depth < row.depth:
                 self.set_cursor(i)
@@ -306,6 +303,9 @@ class FileTreeView(VirtualList):
     def set_filter(self, pattern: str) -> None:
         """`pattern` must be a valid regex (the filter bar checks it first)."""
         if pattern != self.state.filter:
+            if pattern:  # matches inside collapsed directories are shown: they open
+                self._all_collapsed = False
+                self.state.collapse_all(False)
             self.state.set_filter(pattern)
             self.refresh_view()
 

@@ -1,10 +1,13 @@
-"""The key bar: Textual's compact footer, without restyling every key on each recompose."""
+"""The key bar: Textual's compact footer, without restyling every key on each recompose, with
+Quit and Help first (a narrow terminal cuts the bar's end, not them)."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
+
+FIRST = ("quit", "help", "open_image")  # actions shown first
 
 
 class KeyFooter(Footer):
@@ -16,7 +19,14 @@ class KeyFooter(Footer):
         super().__init__(compact=True)
 
     def compose(self) -> ComposeResult:
-        for widget in super().compose():
+        widgets = list(super().compose())
+        for widget in widgets:
             if isinstance(widget, FooterKey):
                 widget.add_class("-compact", update=False)  # the watcher then finds it there
-            yield widget
+        first = [w for w in widgets if isinstance(w, FooterKey) and w.action in FIRST]
+        yield from first
+        yield from (w for w in widgets if w not in first)
+
+    def watch_show_command_palette(self, old: bool, new: bool) -> None:
+        if old != new and self.is_mounted:
+            self.refresh(recompose=True)  # else the old palette key stays drawn

@@ -42,7 +42,7 @@ class LayerList(VirtualList):
         Binding(
             "ctrl+l",
             "screen.compare_mode('layer')",
-            "Layer changes",
+            "Layer",
             tooltip="Compare: what the selected layer changed",
             id="layers.layer-changes",
         ),
@@ -50,7 +50,7 @@ class LayerList(VirtualList):
             "ctrl+a",
             "screen.compare_mode('aggregated')",
             "Aggregated",
-            tooltip="Compare: all changes of layers 1..selected over the base",
+            tooltip="Compare: aggregated contents of layers 0–N",
             id="layers.aggregated",
         ),
         Binding(

@@ -28,20 +28,36 @@ FILTER_DEBOUNCE = 0.15  # seconds: typing a regex must not start a recompute per
 
 class FilterInput(Input):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "done", "Apply", id="filter.apply"),
-        Binding("escape", "done", "Close", id="filter.close"),
+        Binding(
+            "enter",
+            "done",
+            "Apply",
+            tooltip="Keep the filter, back to the tree (the bar stays while it filters)",
+            id="filter.apply",
+        ),
+        Binding(
+            "escape",
+            "done(True)",
+            "Clear",
+            tooltip="Clear the filter and close the bar",
+            id="filter.close",
+        ),
         Binding("down", "done", "To tree", show=False, id="filter.to-tree"),
     ]
 
-    def action_done(self) -> None:
-        self.post_message(FilterBar.Done())
+    def action_done(self, clear: bool = False) -> None:
+        self.post_message(FilterBar.Done(clear))
 
 
 class FilterBar(Vertical):
     """`Path filter: <regex>`; a bad regex shows its error and leaves the tree as it was."""
 
     class Done(Message):
-        """Enter, Esc or Down in the filter: back to the tree."""
+        """Enter or Down (keep the filter) or Esc (`clear` it) in the filter: back to the tree."""
+
+        def __init__(self, clear: bool) -> None:
+            super().__init__()
+            self.clear = clear
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="filter-line"):
@@ -126,7 +142,13 @@ class TreePane(Vertical):
     @on(FilterBar.Done)
     def _filter_done(self, event: FilterBar.Done) -> None:
         event.stop()
-        if not self.query_one(FilterInput).value:
+        box = self.query_one(FilterInput)
+        if event.clear:
+            if self._debounce is not None:
+                self._debounce.stop()
+            box.value = ""  # its Changed event is posted: the filter goes at once below
+            self.tree.set_filter("")
+        if not box.value:
             self.remove_class("-filtering")
         self.screen.set_focus(self.tree)
 

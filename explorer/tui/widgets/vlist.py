@@ -116,6 +116,7 @@ class VirtualList(ScrollView, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, self.count)
+        self.call_after_refresh(self.scroll_to_cursor)  # the cursor stays in view
 
     # -- cursor --------------------------------------------------------------------------------
     def _nearest(self, index: int, step: int) -> int:
@@ -171,9 +172,18 @@ class VirtualList(ScrollView, can_focus=True):
 
     def action_first(self) -> None:
         self.set_cursor(0)
+        self._show_rows(0, self.cursor)  # and the rows above it the cursor skipped
 
     def action_last(self) -> None:
         self.set_cursor(self.count - 1, step=-1)
+        self._show_rows(self.cursor, self.count - 1)  # and the rows below it
+
+    def _show_rows(self, first: int, last: int) -> None:
+        """Scroll rows first..last into view (the first of them, if they do not all fit)."""
+        if self.count and last > first:
+            height = min(last - first + 1, max(1, self.scrollable_content_region.height))
+            region = Region(0, first, 1, height)
+            self.scroll_to_region(region, animate=False, immediate=True, force=True)
 
     # -- mouse ---------------------------------------------------------------------------------
     def on_click(self, event: events.Click) -> None:
