@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -189,3 +190,56 @@ def test_worker_failure_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("LAYERSCOPE_WORKERS", "2")
     with pytest.raises(ImageError, match="truncated"):
         index_all(ArchiveSource(str(path), cache=None))
+
+
+# -- spill directories left by a killed run (issue 12 §2) ----------------------------------------
+
+
+def _gone_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_spill_directories_are_removed_on_start(tmp_path: Path, monkeypatch) -> None:
+    """A SIGKILLed run leaves its workers' spill directory behind: the next parallel run
+    removes those of ours whose process is gone, and nothing else."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    old = time.time() - 2 * workers_mod.STALE_SPILL
+
+    def spill(name: str, age: float = old) -> Path:
+        path = tmp / name
+        path.mkdir()
+        (path / "3.index").write_bytes(b"payload")
+        os.utime(path, (age, age))
+        return path
+
+    stale = spill(f"layerscope-index-{_gone_pid()}-abc")
+    alive = spill(f"layerscope-index-{os.getppid()}-abc")  # a process still running
+    fresh = spill(f"layerscope-index-{_gone_pid()}-new", age=time.time())
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep").write_text("x")
+    link = tmp / f"layerscope-index-{_gone_pid()}-link"
+    link.symlink_to(precious)
+    other = spill("unrelated-dir")
+
+    path = big_archive(tmp_path, layers=3, per_layer=2_000)
+    monkeypatch.setattr(workers_mod, "PARALLEL_MIN_SECONDS", 0)
+    monkeypatch.setenv("LAYERSCOPE_WORKERS", "2")
+    made = []
+    real = tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    index_all(ArchiveSource(str(path), cache=None))
+    assert not stale.exists()
+    assert alive.exists() and fresh.exists() and other.exists()
+    assert link.is_symlink() and (precious / "keep").exists()  # never followed
+    assert [Path(p).name.split("-")[2] for p in made] == [str(os.getpid())]
+    assert not Path(made[0]).exists()  # its own, removed when done

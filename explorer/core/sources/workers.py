@@ -10,8 +10,10 @@ import multiprocessing
 import os
 import shutil
 import signal
+import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing import forkserver
@@ -321,6 +323,54 @@ def _plan(jobs: list[Job], workers: int) -> tuple[float, list[Job]]:
     return sum(queues) - max(queues), in_order
 
 
+SPILL_PREFIX = "layerscope-index-"
+STALE_SPILL = 600.0  # seconds: a spill directory untouched this long, of a process gone
+
+
+def spill_dir() -> str:
+    """A private temp directory for the workers' payloads, named after this process; stale
+    ones of ours (a process killed before it could remove its own) are removed first."""
+    clean_stale_spills(tempfile.gettempdir())
+    return tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
+
+
+def clean_stale_spills(tmp: str) -> None:
+    """Remove spill directories of ours whose process is gone and that nothing touched for
+    STALE_SPILL seconds (a live process of another pid namespace keeps writing to its own),
+    never following a link."""
+    now = time.time()
+    try:
+        names = [n for n in os.listdir(tmp) if n.startswith(SPILL_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(SPILL_PREFIX) :].partition("-")[0]
+        path = os.path.join(tmp, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if (
+            not pid.isdigit()
+            or not stat.S_ISDIR(st.st_mode)  # a link is never followed
+            or st.st_uid != os.getuid()
+            or now - st.st_mtime < STALE_SPILL
+            or _alive(int(pid))
+        ):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's: alive
+    return True
+
+
 def index_serial(
     jobs: list[Job],
     run: Run,
@@ -349,7 +399,7 @@ def _index_parallel(
         lifeline, alive = ctx.Pipe(duplex=False)
         # A forked worker inherits the write end too: it must close it, or never see EOF.
         inherited = alive.fileno() if ctx.get_start_method() == "fork" else -1
-        outdir = tempfile.mkdtemp(prefix="layerscope-index-")
+        outdir = spill_dir()
         pool = cf.ProcessPoolExecutor(
             workers,
             mp_context=ctx,
