@@ -135,7 +135,9 @@ class LayerCache:
 
     # -- layers --------------------------------------------------------------------------------
     def _layer_path(self, diff_id: str) -> Path | None:
-        key = layer_key(diff_id)
+        # Only sha256 diff_ids: the only ones a layer's bytes are checked against, so the
+        # only ones an entry can be known to stand for.
+        key = layer_key(diff_id) if diff_id.startswith("sha256:") else None
         return None if key is None else self.root / f"{key}.{INDEX_FORMAT}.layer"
 
     def get(self, diff_id: str, where: str = "", verified: bool = True) -> LayerIndex | None:

@@ -20,6 +20,7 @@ from explorer.core.cache import LayerCache
 from explorer.core.errors import ImageError
 from explorer.core.sources import workers as workers_mod
 from explorer.core.sources.archive import ArchiveSource
+from explorer.core.sources.proofs import FileId
 from tests.robustness import builders as b
 from tests.unit.cache_helpers import (
     BASE,
@@ -108,6 +109,8 @@ def test_a_config_claiming_a_cached_layers_diff_id_is_refused(
 
 @pytest.mark.parametrize("kind", ["legacy", "gzip-layers", "oci", "tar.gz"])
 def test_the_command_line_refuses_a_poisoned_image_in_one_line(tmp_path: Path, kind: str) -> None:
+    """`layerscope POISONED --ci` after the genuine image was opened: exit 2, one line
+    naming the diff_id, no verdict."""
     cache = tmp_path / "cache"
     good = build(kind, tmp_path / "good", GOOD)
     assert cli(str(good), "--ci", "--cache-dir", str(cache)).returncode == 0
@@ -137,6 +140,7 @@ def test_a_layer_replaced_in_place_is_refused(tmp_path: Path, store: LayerCache)
 
 
 def test_a_truncated_archive_is_refused_warm(tmp_path: Path, store: LayerCache) -> None:
+    """An archive cut short after its layers were cached: refused, not shown from the cache."""
     path = archive(tmp_path, "a.tar", BASE, [b.file("big", bytes(100_000))])
     open_all(path, store)
     b.truncate(path, path.stat().st_size - 60_000)
@@ -146,6 +150,7 @@ def test_a_truncated_archive_is_refused_warm(tmp_path: Path, store: LayerCache) 
 
 
 def test_warm_reopen_reads_no_layer(tmp_path: Path, store, indexed, hashed) -> None:
+    """The same unchanged archive reopens without reading any layer (one record for the file)."""
     path = archive(tmp_path, "a.tar", BASE, GOOD)
     cold = open_all(path, store)
     assert len(indexed) == 2
@@ -189,6 +194,7 @@ def test_a_verified_blob_is_only_hashed_by_its_name(
 
 
 def test_a_blob_not_matching_its_name_is_refused_warm(tmp_path: Path, store) -> None:
+    """A blob named like a verified one but holding other bytes: refused as a digest mismatch."""
     open_all(build("oci", tmp_path / "good", GOOD), store)
     arc = b.oci_archive(b.Image(layers=[b.Layer(entries=GOOD, compression="gzip")]))
     name = arc.layer_paths[0]
@@ -199,6 +205,7 @@ def test_a_blob_not_matching_its_name_is_refused_warm(tmp_path: Path, store) -> 
 
 
 def test_verify_hashes_every_layer(tmp_path: Path, indexed, hashed) -> None:
+    """With --verify (the cache's `verify`), every layer is hashed even when the file is known."""
     path = archive(tmp_path, "a.tar", BASE, GOOD, TOP)
     cache_dir = tmp_path / "cache"
     open_all(path, LayerCache(cache_dir))
@@ -215,14 +222,26 @@ def test_verify_hashes_every_layer(tmp_path: Path, indexed, hashed) -> None:
 
 
 def test_verify_on_the_command_line(tmp_path: Path) -> None:
-    cache = str(tmp_path / "cache")
-    good = build("legacy", tmp_path / "good", GOOD)
-    assert cli(str(good), "--ci", "--cache-dir", cache).returncode == 0
-    res = cli(str(good), "--ci", "--cache-dir", cache, "--verify")
-    assert res.returncode == 0, res.stderr
+    """--verify does not take a file's record on trust: on a file system whose timestamps do
+    not change when a file is rewritten (simulated by recording the rewritten file), a
+    replaced layer is shown without it and refused with it."""
+    cache = tmp_path / "cache"
+    path = build("legacy", tmp_path / "good", GOOD)
+    assert cli(str(path), "--ci", "--cache-dir", str(cache)).returncode == 0
+    before = FileId.of(str(path))
+    data = path.read_bytes().replace(b"root:x:", b"root:!:")
+    with open(path, "r+b") as f:
+        f.write(data)
+    settled(path)
+    store = LayerCache(cache)
+    store.put_image("file", FileId.of(str(path)).key, store.get_image("file", before.key))
+    assert cli(str(path), "--ci", "--cache-dir", str(cache)).returncode == 0
+    res = cli(str(path), "--ci", "--cache-dir", str(cache), "--verify")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "diff_id" in res.stderr
 
 
 def test_shared_base_layer_is_indexed_once(tmp_path: Path, store, indexed, hashed) -> None:
+    """A base layer shared by two images is indexed once; in the second image it is only hashed."""
     one = archive(tmp_path, "one.tar", BASE, [b.file("app/one", b"1")])
     two = archive(tmp_path, "two.tar", BASE, [b.file("app/two", b"2"), b.file("app/x", b"3")])
     meta1, _ = open_all(one, store)
@@ -270,6 +289,7 @@ def store_format() -> int:
 
 
 def test_corrupt_entry_is_rebuilt(tmp_path: Path, store: LayerCache, indexed) -> None:
+    """A truncated entry is rebuilt from the archive; the other layer is still served."""
     path = archive(tmp_path, "a.tar", BASE, [b.file("app/a", b"a")])
     cold = open_all(path, store)
     victim = max(store.root.glob("*.layer"), key=lambda p: p.stat().st_size)
@@ -295,13 +315,26 @@ def test_lying_diff_ids_are_never_cached(tmp_path: Path, store) -> None:
     assert store.entries() == []
 
 
+def test_an_unchecked_digest_algorithm_is_never_cached(tmp_path: Path, store) -> None:
+    """Only sha256 diff_ids are checked against a layer's bytes: a layer claimed by another
+    algorithm is indexed every time and never cached, so it cannot stand for another."""
+    claim = "sha512:" + "ab" * 64
+    layer = b.Layer(entries=EVIL, diff_id=claim)
+    path = settled(b.docker_archive(b.Image(layers=[layer])).write_tar(tmp_path / "a.tar"))
+    open_all(path, store)
+    assert not store.put(claim, open_all(path, None)[1][0])
+    assert [e.kind for e in store.entries() if e.kind == "layer"] == []
+
+
 def test_what_archives_cache_is_verified(tmp_path: Path, store) -> None:
+    """Every layer entry an archive writes is marked verified (its bytes hashed to its key)."""
     open_all(archive(tmp_path, "a.tar", BASE), store)
     assert [e.verified for e in store.entries() if e.kind == "layer"] == [True]
 
 
 @pytest.mark.parametrize("layout", ["oci-dir", "oci-gzip-tar"])
 def test_oci_layouts_use_the_cache(tmp_path: Path, store, indexed, hashed, layout) -> None:
+    """OCI directories and gzip OCI archives reopen from the cache without reading a layer."""
     compression = "gzip" if layout == "oci-gzip-tar" else "none"
     image = b.Image(
         layers=[
@@ -326,6 +359,7 @@ def test_oci_layouts_use_the_cache(tmp_path: Path, store, indexed, hashed, layou
 
 
 def test_index_all_of_a_cached_image_is_the_same(tmp_path: Path, store) -> None:
+    """Cold, warm and uncached opens give byte-identical exports."""
     path = archive(tmp_path, "a.tar", BASE, GOOD)
     cold = index_all(ArchiveSource(str(path), cache=store))
     warm = index_all(ArchiveSource(str(path), cache=store))
@@ -359,6 +393,8 @@ def engine_source():
 
 @pytest.mark.engine
 def test_engine_reopens_without_export(tmp_path: Path, engine_source, monkeypatch) -> None:
+    """An engine image (the engine's own diff_ids are trusted) reopens without an export;
+    with one layer evicted, only that one is parsed."""
     store = LayerCache(tmp_path / "cache")
     first = engine_source(ENGINE_IMAGE, cache=store)
     cold = index_all(first)
