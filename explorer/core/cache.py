@@ -215,9 +215,10 @@ class LayerCache:
 
     def aliases(self, *kinds: str) -> dict[str, str]:
         """Export member name -> diff_id, learnt from earlier passes (hashed) over the
-        exports or archives of the records of `kinds`: the legacy `docker save` names a
-        layer by a v1 id that is a function of the layer chain, so a layer shared with an
-        image seen before is known by its name before it is read."""
+        engine exports of the records of `kinds`: the legacy `docker save` names a layer by
+        a v1 id that is a function of the layer chain, so a layer shared with an image seen
+        before is known by its name before it is read. Only an engine's export may use them
+        (its diff_ids are the engine's own); an archive's names are claims."""
         out: dict[str, str] = {}
         for entry in self.entries(details=False):
             if entry.kind != "image" or entry.source not in kinds:
