@@ -8,6 +8,8 @@ compressed archives, warm and cold. `--verify` hashes every layer."""
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -427,3 +429,27 @@ def test_engine_reopens_without_export(tmp_path: Path, engine_source, monkeypatc
     distinct = len({lm.digest for lm in cold[0].layers})
     assert len(third.streamed.skipped) == distinct - 1
     assert export_of(*again) == export_of(*cold)
+
+
+@pytest.mark.parametrize("kind", ["oci", "oci-dir"])
+def test_one_blob_claimed_under_two_diff_ids_is_refused(tmp_path: Path, kind: str) -> None:
+    """A manifest naming the same blob for two layers whose config gives two diff_ids: the
+    second claim cannot be true (it used to be taken as is, and would key the analysis of
+    another image's stack)."""
+    image = b.Image(layers=[b.Layer(entries=GOOD), b.Layer(entries=TOP)])
+    arc = b.oci_archive(image)
+    manifest = json.loads(arc[arc.manifest_path])
+    manifest["layers"][1] = manifest["layers"][0]  # the first blob twice
+    data = json.dumps(manifest).encode()
+    arc.remove(arc.manifest_path)
+    new_name = "blobs/sha256/" + hashlib.sha256(data).hexdigest()
+    arc[new_name] = data
+    index = json.loads(arc["index.json"])
+    index["manifests"][0].update(digest="sha256:" + new_name.rsplit("/")[-1], size=len(data))
+    arc.set_json("index.json", index)
+    tmp_path.mkdir(exist_ok=True)
+    path = (
+        arc.write_dir(tmp_path / "oci") if kind == "oci-dir" else arc.write_tar(tmp_path / "a.tar")
+    )
+    with pytest.raises(ImageError, match="diff_id"):
+        open_all(settled(path), None)

@@ -171,19 +171,27 @@ class ArchiveSource(Source):
         proofs: dict[str, Proofs] = {}  # by file: the archive, or each blob of an OCI dir
         run = Run(cache, {})
         trusted: dict[str, LayerIndex] = {}
+        claimed: dict[str, tuple[int, str]] = {}  # blob -> the first layer that is it
         jobs: dict[str, Job] = {}
         for i, member in enumerate(self._layer_members):
             if cancel is not None and cancel.is_set():
                 raise Cancelled
             key = member if self._is_dir else self._resolve(member)
+            diff_id = meta.layers[i].digest
+            where = f"{self.path}: layer {i} ({diff_id or member})"
+            if key in claimed and claimed[key][1] != diff_id:  # one blob, two diff_ids
+                first, other = claimed[key]
+                raise ImageError(
+                    f"{where}: layer content does not match the config's diff_id {diff_id} "
+                    f"(it is the blob of layer {first}, whose diff_id is {other})"
+                )
+            claimed.setdefault(key, (i, diff_id))
             if key in trusted:
                 yield i, trusted[key]
                 continue
             if key in jobs:
                 jobs[key].layers.append(i)
                 continue
-            diff_id = meta.layers[i].digest
-            where = f"{self.path}: layer {i} ({diff_id or member})"
             job = self._job(i, member, key, where, diff_id)
             if job.path not in proofs:
                 proofs[job.path] = Proofs(cache, job.path)
