@@ -72,7 +72,7 @@ class Job:
 def _run_job(job: Job, progress: LayerProgress | None, cancel: Any) -> LayerIndex | None:
     """Index one layer blob (read in place: a window into the archive, or an OCI dir file),
     checking that the stored bytes hash to the blob's name and the uncompressed ones to the
-    config's diff_id; only check them in modes HASH and BLOB (None then)."""
+    config's diff_id; only check them in modes HASH and HASH_BLOB (None then)."""
     raw: Any = Window(job.path, job.offset, job.size) if job.offset >= 0 else open(job.path, "rb")  # noqa: SIM115
     layer = job.slot
     on_progress = None if progress is None else (lambda e, b: progress(layer, e, b))
