@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--highestWastedBytes", dest="highest_wasted_bytes")
     p.add_argument("--highestUserWastedPercent", dest="highest_user_wasted_percent")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="hash every layer's bytes, even those the layer cache has verified before",
+    )
     p.add_argument("-v", "--version", action="version", version=f"layerscope {__version__}")
     _cache_options(p)
     return p
@@ -96,7 +101,9 @@ def _cache_settings(args: argparse.Namespace) -> Any:
         from explorer.sample import cache_dir
 
         skip = (cache_dir() / "sample.tar",)
-    return cachesettings.configured(root=args.cache_dir, cap=cap, enabled=enabled, skip=skip)
+    return cachesettings.configured(
+        root=args.cache_dir, cap=cap, enabled=enabled, skip=skip, verify=args.verify
+    )
 
 
 def cache_main(argv: list[str]) -> int:

@@ -22,8 +22,10 @@ analysis a pickle of plain tuples, lists, strings, numbers and arrays (columns, 
 per row: 100k rows load in a few tens of milliseconds). Files are
 written to a temp file and renamed into place (atomic; two instances may write the same entry
 at once, the last rename wins and both are whole). Reads verify everything before unpickling
-— with an unpickler that only knows `LayerIndex` and `array` — and a corrupt, truncated,
-foreign or stale entry is deleted and reported as a miss, never as an error.
+— with an unpickler that only knows `LayerIndex` and `array`, and a check of every decoded
+value's type — and a corrupt, truncated, ill-typed, foreign or stale entry is deleted and
+reported as a miss, never as an error. The directory must be the user's own and private, and
+entries are opened without following links or waiting on FIFOs (see `cachefs`).
 
 The cache is bounded (default 2 GiB, `LAYERSCOPE_CACHE_MAX` / `--cache-max`): a hit touches the
 entry's mtime, and after each write the least recently used entries are deleted until the
@@ -48,6 +50,7 @@ from typing import Any
 
 import xxhash
 
+from explorer.core import cachefs
 from explorer.core.cachecodec import (
     ANALYSIS_SCHEMA,
     INDEX_FORMAT,
@@ -110,18 +113,31 @@ class CacheStats:
 
 
 class LayerCache:
-    def __init__(self, root: str | os.PathLike[str], cap_bytes: int = DEFAULT_CAP) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], cap_bytes: int = DEFAULT_CAP, verify: bool = False
+    ) -> None:
         self.root = Path(root)
         self.cap = int(cap_bytes)
+        self.verify = verify  # --verify: no layer is served without its bytes hashed now
         self.stats = CacheStats()
         self._total: int | None = None  # bytes at the last scan, plus what we wrote since
+        self._private = False  # the directory was found to be ours and private
 
     def __repr__(self) -> str:
         return f"LayerCache({str(self.root)!r}, {self.cap})"
 
+    def usable(self, create: bool = False) -> bool:
+        """Is the directory the user's own and private (made, 0700, with `create`)? Else
+        the cache is not used: neither read nor written (see `cachefs.private_dir`)."""
+        if not self._private:
+            self._private = cachefs.private_dir(self.root, create)
+        return self._private
+
     # -- layers --------------------------------------------------------------------------------
     def _layer_path(self, diff_id: str) -> Path | None:
-        key = layer_key(diff_id)
+        # Only sha256 diff_ids: the only ones a layer's bytes are checked against, so the
+        # only ones an entry can be known to stand for.
+        key = layer_key(diff_id) if diff_id.startswith("sha256:") else None
         return None if key is None else self.root / f"{key}.{INDEX_FORMAT}.layer"
 
     def get(self, diff_id: str, where: str = "", verified: bool = True) -> LayerIndex | None:
@@ -145,11 +161,12 @@ class LayerCache:
         return index
 
     def has(self, diff_id: str, verified: bool = True) -> bool:
-        """Is there an entry (its header only is read: `get` may still miss)?"""
+        """Is there an entry (its header only is read: `get` may still miss)? Never with
+        `verify`: then a source reads the layer's bytes whatever the cache holds."""
         path = self._layer_path(diff_id)
-        if path is None:
+        if path is None or self.verify:
             return False
-        header = self._header(path)
+        header = self._header(path) if self.usable() else None
         return header is not None and (not verified or bool(header[3] & VERIFIED))
 
     def put(self, diff_id: str, index: LayerIndex, where: str = "", verified: bool = True) -> bool:
@@ -198,9 +215,10 @@ class LayerCache:
 
     def aliases(self, *kinds: str) -> dict[str, str]:
         """Export member name -> diff_id, learnt from earlier passes (hashed) over the
-        exports or archives of the records of `kinds`: the legacy `docker save` names a
-        layer by a v1 id that is a function of the layer chain, so a layer shared with an
-        image seen before is known by its name before it is read."""
+        engine exports of the records of `kinds`: the legacy `docker save` names a layer by
+        a v1 id that is a function of the layer chain, so a layer shared with an image seen
+        before is known by its name before it is read. Only an engine's export may use them
+        (its diff_ids are the engine's own); an archive's names are claims."""
         out: dict[str, str] = {}
         for entry in self.entries(details=False):
             if entry.kind != "image" or entry.source not in kinds:
@@ -259,6 +277,9 @@ class LayerCache:
         for name, st in self._scan():
             if name.startswith(_TMP_PREFIX):
                 continue
+            if not stat.S_ISREG(st.st_mode):  # planted under an entry's name: never read
+                out.append(CacheEntry(name, "invalid", "", st.st_size, st.st_mtime))
+                continue
             m = _LAYER_NAME.match(name)
             mi = _IMAGE_NAME.match(name)
             ma = _ANALYSIS_NAME.match(name)
@@ -290,16 +311,14 @@ class LayerCache:
 
     def size(self) -> int:
         """Bytes on disk, temp files of writers in progress included."""
-        return sum(st.st_size for name, st in self._scan() if self._ours(name))
+        return sum(st.st_size for _name, st in self._scan())
 
     def clear(self) -> tuple[int, int]:
-        """Delete every entry (and stray temp file): (entries removed, bytes freed)."""
+        """Delete every entry, stray temp file, and whatever else is there under an entry's
+        name (a link is removed, never followed): (entries removed, bytes freed)."""
         count = freed = 0
         for name, st in self._scan():
-            if not self._ours(name):
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.root / name)
+            if cachefs.remove(self.root / name, st):
                 freed += st.st_size
                 if not name.startswith(_TMP_PREFIX):
                     count += 1
@@ -312,7 +331,8 @@ class LayerCache:
         items = []
         total = 0
         for name, st in self._scan():
-            if not self._ours(name):
+            if not stat.S_ISREG(st.st_mode):
+                cachefs.remove(self.root / name, st)  # never an entry: a link, a FIFO...
                 continue
             if name.startswith(_TMP_PREFIX):
                 if now - st.st_mtime > _STALE_TMP:
@@ -351,25 +371,20 @@ class LayerCache:
         )
 
     def _scan(self) -> Iterator[tuple[str, os.stat_result]]:
-        try:
-            it = os.scandir(self.root)
-        except OSError:
-            return
-        with it:
-            for item in it:
-                try:
-                    st = item.stat(follow_symlinks=False)
-                except OSError:
-                    continue  # gone under us
-                if stat.S_ISREG(st.st_mode):
-                    yield item.name, st
+        """Whatever is in the directory under one of our names (links not followed)."""
+        for name, st in cachefs.scan(self.root):
+            if self._ours(name):
+                yield name, st
 
     def _header(self, path: Path) -> tuple[Any, ...] | None:
-        try:
-            with open(path, "rb") as f:
-                raw = f.read(HEADER_SIZE)
-        except OSError:
+        opened = cachefs.open_entry(path)
+        if opened is None:
             return None
+        with opened[0] as f:
+            try:
+                raw = f.read(HEADER_SIZE)
+            except OSError:
+                return None
         if len(raw) != HEADER_SIZE:
             return None
         fields = _HEADER.unpack(raw)
@@ -377,15 +392,11 @@ class LayerCache:
 
     def _read(self, path: Path, kind: int, key: str, flags: int = 0) -> bytes | None:
         """The checked payload of the entry at `path` (with all of `flags`), or None."""
+        opened = cachefs.open_entry(path) if self.usable() else None
+        if opened is None:
+            return None  # absent, not a private file of ours, or the directory is not
+        f, st = opened
         try:
-            f = open(path, "rb")  # noqa: SIM115 - closed below
-        except OSError:
-            return None  # absent, or deleted by another instance's eviction
-        try:
-            st = os.fstat(f.fileno())
-            # Only our own, private files: a payload is unpickled, even if only into arrays.
-            if st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-                return None
             raw = f.read(HEADER_SIZE)
             ok = len(raw) == HEADER_SIZE
             if ok:
@@ -420,7 +431,7 @@ class LayerCache:
         """Delete a bad entry, unless another instance has just replaced it with a new one."""
         self.stats.discarded += 1
         with contextlib.suppress(OSError):
-            if st is not None and os.stat(path).st_ino != st.st_ino:
+            if st is not None and os.lstat(path).st_ino != st.st_ino:
                 return
             os.unlink(path)
 
@@ -448,9 +459,10 @@ class LayerCache:
             xxhash.xxh3_128_digest(payload),
             hashlib.sha256(key.encode()).digest(),
         )
+        if not self.usable(create=True):
+            return False
         tmp = None
         try:
-            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=self.root)
             with os.fdopen(fd, "wb") as f:
                 f.write(header)

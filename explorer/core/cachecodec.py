@@ -31,7 +31,10 @@ INDEX_FORMAT = 1  # bump when the meaning of an index changes (hashing, normalis
 ANALYSIS_FORMAT = 1  # bump when efficiency.py computes anything differently
 _WHERE = "\x00"  # stands for the `where` prefix of a warning in a stored index
 _SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
-_ARRAYS = [name for name, value in vars(LayerIndex()).items() if isinstance(value, array)]
+_FIELDS = {f.name for f in dataclasses.fields(LayerIndex)}
+_ARRAYS = {
+    name: value.typecode for name, value in vars(LayerIndex()).items() if isinstance(value, array)
+}
 
 
 def _schema() -> int:
@@ -74,6 +77,15 @@ class _Unpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"{module}.{name} is not allowed") from None
 
 
+def _strings(value: Any) -> bool:
+    """A list of str, exactly (a subclass could run code of its own)."""
+    return type(value) is list and set(map(type, value)) <= {str}
+
+
+def _ints(value: Any) -> bool:
+    return type(value) is int
+
+
 def encode_index(index: LayerIndex, where: str = "") -> bytes:
     """The payload of a layer entry. Warnings starting with `where` (which names the archive
     the layer was read from) store it as a placeholder, filled in again by `decode_index`."""
@@ -90,17 +102,22 @@ def decode_index(payload: bytes, where: str = "") -> LayerIndex:
         index = _Unpickler(io.BytesIO(payload)).load()
     except Exception as exc:
         raise ValueError(f"bad payload ({type(exc).__name__})") from None
-    if not isinstance(index, LayerIndex) or not isinstance(index.paths, list):
+    if type(index) is not LayerIndex or set(vars(index)) != _FIELDS or not _strings(index.paths):
         raise ValueError("payload is not a LayerIndex")
     n = len(index.paths)
-    for name in _ARRAYS:
+    for name, typecode in _ARRAYS.items():
         column = getattr(index, name, None)
-        if not isinstance(column, array) or len(column) != n:
+        if not isinstance(column, array) or column.typecode != typecode or len(column) != n:
             raise ValueError(f"payload column {name} is damaged")
+    links = index.links
     if (
-        not isinstance(index.links, dict)
-        or not isinstance(index.warnings, list)
-        or type(index.whiteouts) is not int
+        not isinstance(links, dict)
+        or not set(map(type, links)) <= {int}
+        or not set(map(type, links.values())) <= {str}
+        or (links and not 0 <= min(links) <= max(links) < n)
+        or not _strings(index.warnings)
+        or not _ints(index.whiteouts)
+        or not _ints(index.tar_size)
     ):
         raise ValueError("payload is damaged")
     # Interned again: a chmod -R layer repeats every path of the layers below, and equal
@@ -144,14 +161,6 @@ def encode_analysis(efficiency: DiveEfficiency, reclaimable: Reclaimable) -> byt
         array("q", [code[r.reason] for r in rec.rows]),
     )
     return pickle.dumps(value, protocol=5)
-
-
-def _strings(value: Any) -> bool:
-    return isinstance(value, list) and set(map(type, value)) <= {str}
-
-
-def _ints(value: Any) -> bool:
-    return type(value) is int
 
 
 def decode_analysis(payload: bytes) -> tuple[DiveEfficiency, Reclaimable]:

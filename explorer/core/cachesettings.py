@@ -1,6 +1,6 @@
-"""Where the layer cache is and how big it may grow: the command line's and the environment's
-choices (`--cache-dir`, `--cache-max`, `--no-cache`, `LAYERSCOPE_CACHE_*`), process-wide, and
-the cache a source uses when it was given none."""
+"""Where the layer cache is, how big it may grow and how far it is trusted: the command line's
+and the environment's choices (`--cache-dir`, `--cache-max`, `--no-cache`, `--verify`,
+`LAYERSCOPE_CACHE_*`), process-wide, and the cache a source uses when it was given none."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ class Settings:
     cap: int | None = None
     enabled: bool | None = None
     skip: frozenset[str] = frozenset()  # real paths of archives never cached (the sample)
+    verify: bool = False  # hash every layer's bytes, whatever the cache knows of them
 
 
 _override = Settings()
@@ -60,9 +61,10 @@ def configured(
     cap: int | None = None,
     enabled: bool | None = None,
     skip: tuple[str | os.PathLike[str], ...] = (),
+    verify: bool = False,
 ) -> Iterator[None]:
-    """Process-wide choices (the CLI's --cache-dir, --cache-max, --no-cache) that every
-    source which was not given a cache explicitly follows, the TUI's included; `skip`:
+    """Process-wide choices (the CLI's --cache-dir, --cache-max, --no-cache, --verify) that
+    every source which was not given a cache explicitly follows, the TUI's included; `skip`:
     archives that are never cached (the bundled sample must not fill the user's cache)."""
     global _override
     saved = _override
@@ -71,6 +73,7 @@ def configured(
         cap if cap is not None else saved.cap,
         enabled if enabled is not None else saved.enabled,
         saved.skip | {os.path.realpath(p) for p in skip},
+        verify or saved.verify,
     )
     try:
         yield
@@ -91,4 +94,4 @@ def default_cache(source_path: str | None = None) -> LayerCache | None:
     cap = _override.cap if _override.cap is not None else cache_cap()
     if cap <= 0:
         return None
-    return LayerCache(_override.root or cache_root(), cap)
+    return LayerCache(_override.root or cache_root(), cap, verify=_override.verify)

@@ -197,15 +197,38 @@ socket or the image), no traceback, and no `--json` output file left behind.
 
 """
 
+CACHE_HEADER = """
+## The layer cache (`tests/unit/test_cache_trust.py`, `test_cache.py`)
+
+A warm cache must not let a lying image pass. A cached layer index stands for an archive's
+layer only when the link between these bytes and that diff_id was verified before: the same
+archive file, unchanged since the layer was hashed (a record keyed by device, inode, size,
+mtime and ctime in ns, listing member offsets and sizes), a blob whose diff_id was verified
+when it was first read (its stored bytes hashed again to match its name), or an engine's own
+diff_id. Otherwise the layer is hashed first, and a mismatch is refused exactly as a cold open
+refuses it: exit 2, one line. `--verify` hashes every layer. Member names are never trusted;
+only sha256 diff_ids (the ones checked) are cached.
+
+The directory is not a way in either (`test_cache.py`): one that another user owns or others
+may write to is not used (one warning line); a new one is created 0700; entries are opened
+with `O_NOFOLLOW | O_NONBLOCK` and read only when they are regular files the user owns (a
+planted symlink or FIFO is neither followed nor waited on, and is listed and cleared); an
+entry with a valid checksum but values of the wrong types is dropped and rebuilt, never a
+crash.
+
+"""
+
 
 def render_extra() -> str:
     from tests.engine import test_engine_faults
     from tests.fuzz import test_fuzz_findings, test_fuzz_indexer, test_fuzz_mutations
+    from tests.unit import test_cache_trust
 
     parts = []
     for header, modules in (
         (FUZZ_HEADER, [test_fuzz_indexer, test_fuzz_mutations, test_fuzz_findings]),
         (ENGINE_HEADER, [test_engine_faults]),
+        (CACHE_HEADER, [test_cache_trust]),
     ):
         table, bugs = _test_table(modules)
         parts.append(header + table + "\n")

@@ -36,6 +36,7 @@ from explorer.core.efficiency import (
 from explorer.core.sources import open_source
 from explorer.core.sources.archive import ArchiveSource
 from tests.robustness import builders as b
+from tests.unit.cache_helpers import settled
 from tests.unit.helpers import image_archive
 
 # Waste of every kind: a chmod copy, a whiteout, an opaque directory, a type change.
@@ -66,7 +67,7 @@ def store(tmp_path: Path) -> LayerCache:
 
 @pytest.fixture
 def image(tmp_path: Path) -> Path:
-    return image_archive(tmp_path / "img", *LAYERS)
+    return settled(image_archive(tmp_path / "img", *LAYERS))
 
 
 def analysis_files(store: LayerCache) -> list[Path]:
@@ -246,12 +247,12 @@ def test_listed_cleared_and_evicted_with_the_rest(image: Path, store: LayerCache
     store.cap = store.size() - 1
     assert store.evict() == 1
     assert analysis_files(store) == []
-    assert len(store.entries()) == len(LAYERS)
+    assert len(store.entries()) == len(LAYERS) + 1  # and the record of the archive file
 
     store.cap = cache_mod.DEFAULT_CAP
     assert not analyze(meta, layers, store).cached
     count, _freed = store.clear()
-    assert count == len(LAYERS) + 1
+    assert count == len(LAYERS) + 2
     assert store.entries() == []
 
 

@@ -2,13 +2,14 @@
 layout directories. A plain tar is read in place (a window per member, no extraction); a
 compressed outer tar, like an engine's export, is read in one streaming pass.
 
-Layers found in the layer cache (by diff_id) are not read at all. The others are indexed by
-`workers.index_jobs`.
+A layer whose diff_id is in the layer cache is not indexed again, but its entry stands for
+it only when these bytes were verified to be that layer before (see `proofs`): else they are
+hashed first (on the worker pool, like indexing) and a mismatch is refused as a cold open
+refuses it. The others are indexed by `workers.index_jobs`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 import threading
@@ -22,10 +23,11 @@ from explorer.core.errors import Cancelled, ImageError
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex
 from explorer.core.sources.base import DEFAULT_CACHE, LayerProgress, Source
-from explorer.core.sources.blobs import BLOB, MAX_JSON, blob_digest, check_json_blob
+from explorer.core.sources.blobs import MAX_JSON, blob_digest, check_json_blob
 from explorer.core.sources.layout import load_json, resolve_layout
+from explorer.core.sources.proofs import Proofs, blob_diff_id, learn_blob
 from explorer.core.sources.streamed import StreamedArchive
-from explorer.core.sources.workers import Job, index_jobs
+from explorer.core.sources.workers import HASH, HASH_BLOB, Job, Run, index_jobs
 from explorer.core.streams import Window, compression_of
 
 
@@ -147,35 +149,14 @@ class ArchiveSource(Source):
 
     def _open_streamed(self) -> ImageMeta:
         """A compressed archive: one pass reads everything (the manifest comes last). Layer
-        members named by their digest, or by a name an earlier pass or an engine's export
-        gave the same layer, are skipped when cached; if one of them turns out not to be the
-        layer the config says, the pass is made again without skipping."""
+        members whose bytes were hashed before, in this same unchanged file, are read past
+        unparsed and unhashed when cached (and blobs whose diff_id is known are only
+        hashed); the config must still name the diff_ids they hashed to."""
         cache = self.cache
-        aliases = cache.aliases("docker", "archive") if cache is not None else {}
-        streamed = StreamedArchive(self.path, self.platform, cache=cache, aliases=aliases)
-        try:
-            meta = streamed.run_metadata()
-            misled = any(
-                streamed.diff_ids[m] not in {lm.digest for lm in meta.layers}
-                for m in streamed.skipped
-            )
-        except ImageError:
-            if not streamed.skipped:
-                raise
-            misled = True  # a skipped layer is not what the config says: read them all
-        if misled:
-            streamed = StreamedArchive(self.path, self.platform, cache=cache)
-            meta = streamed.run_metadata()
-        claimed = {lm.digest for lm in meta.layers}
-        if cache is not None:
-            members = {
-                m: d
-                for m, d in streamed.diff_ids.items()
-                if d in claimed and m not in streamed.skipped and not BLOB.match(m)
-            }
-            if members:  # what names which layer, for the next pass over any such archive
-                key = hashlib.sha256(repr(sorted(members.items())).encode()).hexdigest()
-                cache.put_image("archive", f"sha256:{key}", {"members": members})
+        proofs = Proofs(cache, self.path)
+        streamed = StreamedArchive(self.path, self.platform, cache=cache, proofs=proofs)
+        meta = streamed.run_metadata()
+        proofs.save()
         self._streamed = streamed
         return meta
 
@@ -187,28 +168,55 @@ class ArchiveSource(Source):
             yield from self._streamed.layers()
             return
         cache = self.cache
-        hits: dict[str, LayerIndex] = {}
+        proofs: dict[str, Proofs] = {}  # by file: the archive, or each blob of an OCI dir
+        run = Run(cache, {})
+        trusted: dict[str, LayerIndex] = {}
+        claimed: dict[str, tuple[int, str]] = {}  # blob -> the first layer that is it
         jobs: dict[str, Job] = {}
         for i, member in enumerate(self._layer_members):
             if cancel is not None and cancel.is_set():
                 raise Cancelled
             key = member if self._is_dir else self._resolve(member)
-            if key in hits:
-                yield i, hits[key]
+            diff_id = meta.layers[i].digest
+            where = f"{self.path}: layer {i} ({diff_id or member})"
+            if key in claimed and claimed[key][1] != diff_id:  # one blob, two diff_ids
+                first, other = claimed[key]
+                raise ImageError(
+                    f"{where}: layer content does not match the config's diff_id {diff_id} "
+                    f"(it is the blob of layer {first}, whose diff_id is {other})"
+                )
+            claimed.setdefault(key, (i, diff_id))
+            if key in trusted:
+                yield i, trusted[key]
                 continue
             if key in jobs:
                 jobs[key].layers.append(i)
                 continue
-            diff_id = meta.layers[i].digest
-            where = f"{self.path}: layer {i} ({diff_id or member})"
-            if cache is not None:
-                index = cache.get(diff_id, where)
-                if index is not None:  # not read at all
-                    hits[key] = index
+            job = self._job(i, member, key, where, diff_id)
+            if job.path not in proofs:
+                proofs[job.path] = Proofs(cache, job.path)
+            index = cache.get(diff_id, where) if cache is not None else None
+            if index is not None:
+                if proofs[job.path].get(max(job.offset, 0), job.size) == diff_id:
+                    trusted[key] = index  # these very bytes hashed to it: not read at all
                     yield i, index
                     continue
-            jobs[key] = self._job(i, member, key, where, diff_id)
-        yield from index_jobs(list(jobs.values()), cache, progress, cancel)
+                # Cached, but these bytes are not known to be that layer: checked first.
+                linked = job.blob_digest and blob_diff_id(cache, job.blob_digest) == diff_id
+                job.mode = HASH_BLOB if linked else HASH
+                run.held[job.slot] = index
+            jobs[key] = job
+
+        def verified(job: Job) -> None:
+            proofs[job.path].learn(max(job.offset, 0), job.size, job.diff_id)
+            learn_blob(cache, job.blob_digest, job.diff_id)
+
+        run.verified = verified
+        try:
+            yield from index_jobs(list(jobs.values()), run, progress, cancel)
+        finally:
+            for known in proofs.values():
+                known.save()
 
     def _job(self, layer: int, member: str, key: str, where: str, diff_id: str) -> Job:
         if self._is_dir:

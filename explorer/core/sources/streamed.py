@@ -26,11 +26,12 @@ from explorer.core.sources.blobs import (
     verify_digest,
 )
 from explorer.core.sources.layout import load_json, resolve_layout
+from explorer.core.sources.proofs import Proofs, blob_diff_id, learn_blob
 from explorer.core.streams import compression_of, open_layer
 
 
 def _skip_member(
-    member: MemberReader,
+    member: Any,
     entries: int,
     progress: Callable[[int, int], None] | None,
     cancel: threading.Event | None,
@@ -76,11 +77,15 @@ class StreamedArchive:
     when the image's layout asks for them; they are capped (`MAX_JSON` each, `MAX_KEPT` in
     all) so that an archive full of small members cannot fill memory.
 
-    With a cache, a layer member whose identity is known before it is read — a blob named by
-    its digest, an export member name learnt from an earlier export (`aliases`), or, in the
-    legacy format, the bottom of a v1 parent chain whose diff_ids are `expected` — is skipped
-    over without parsing or hashing when the cache has it (unless `reuse` is off). Fresh
-    indexes are cached under the diff_id computed from their bytes."""
+    With a cache, a layer member whose diff_id is known before it is read is skipped over
+    without parsing when the cache has it: in an engine's export (the engine's own diff_ids
+    are `expected`), a blob named by its digest, an export member name learnt from an earlier
+    export (`aliases`), or, in the legacy format, the bottom of a v1 parent chain; in an
+    archive file (whose config only claims diff_ids), a member at an offset whose bytes
+    hashed to it before in this same unchanged file (`proofs`), or a blob whose diff_id was
+    verified when it was first read (its stored bytes are hashed to match its name). Never
+    with --verify, nor for a stream read once (`reuse` off). Fresh indexes are cached under
+    the diff_id computed from their bytes."""
 
     def __init__(
         self,
@@ -93,6 +98,7 @@ class StreamedArchive:
         preloaded: dict[str, LayerIndex] | None = None,
         verified_only: bool = True,
         reuse: bool = True,
+        proofs: Proofs | None = None,
     ):
         self.path = path
         self.where = path or "export stream"
@@ -113,7 +119,8 @@ class StreamedArchive:
         self.preloaded = preloaded if preloaded is not None else {}
         self.verified_only = verified_only  # use only cache entries whose bytes were hashed
         self.reuse = reuse  # skip layers the cache holds (a stream read once: never)
-        self.skipped: set[str] = set()  # layer members served from the cache, not read
+        self.skipped: set[str] = set()  # layer members served from the cache, not indexed
+        self.proofs = proofs
 
     def _depth(self, name: str) -> int | None:
         """How many layers lie below the legacy member `<v1id>/layer.tar`, from the `parent`
@@ -153,16 +160,30 @@ class StreamedArchive:
                 return diff_id
         return None
 
-    def _cached(self, name: str, where: str) -> tuple[str, LayerIndex] | None:
+    def _cached(
+        self, name: str, where: str, h: tarscan.TarHeader
+    ) -> tuple[str, LayerIndex, bool] | None:
+        """(diff_id, cached index, whether the member's bytes must still be hashed to match
+        its blob name) for a member that need not be indexed, else None."""
         if not self.reuse or (self.cache is None and not self.preloaded):
             return None
-        diff_id = self._identify(name)
+        if self.cache is not None and self.cache.verify:
+            return None
+        by_name = False
+        if self.expected is not None:  # the engine's export: its own diff_ids
+            diff_id = self._identify(name)
+        elif self.proofs is not None:  # an archive's: only bytes hashed before
+            diff_id = self.proofs.get(h.offset, h.stored)
+            if diff_id is None and BLOB.match(name):
+                diff_id, by_name = blob_diff_id(self.cache, blob_digest(name)), True
+        else:
+            diff_id = None
         if diff_id is None:
             return None
         index = self.preloaded.get(diff_id)
         if index is None and self.cache is not None:
             index = self.cache.get(diff_id, where, verified=self.verified_only)
-        return None if index is None else (diff_id, index)
+        return None if index is None else (diff_id, index, by_name)
 
     def _keep(self, name: str, member: BinaryIO, size: int) -> None:
         """Keep a member that may be metadata, whole, within the caps."""
@@ -199,6 +220,7 @@ class StreamedArchive:
         diff_id = "sha256:" + hashing.sha.hexdigest()
         if self.cache is not None:  # hashed: keyed by what it is
             self.cache.put(diff_id, index, where, verified=True)
+            learn_blob(self.cache, blob_digest(name), diff_id)
         self.indexes[name] = index
         self.diff_ids[name] = diff_id
         return diff_id, index
@@ -234,16 +256,24 @@ class StreamedArchive:
                     if "/" not in name or BLOB.match(name):  # a config, manifest, index?
                         self._keep(name, Prepend(head, member), h.stored)  # type: ignore[arg-type]
                     continue
-                known = self._cached(name, f"{self.where}: {name}")
-                if known is not None:  # the rest is read past, unparsed, unhashed
-                    diff_id, index = known
+                where = f"{self.where}: {name}"
+                known = self._cached(name, where, h)
+                if known is not None:  # the rest is read past, unparsed
+                    diff_id, index, by_name = known
                     self.skipped.add(name)
-                    _skip_member(member, len(index), progress, cancel)
+                    # A blob known by its name only: its bytes must still match the name.
+                    blob = Sha256Reader(Prepend(head, member)) if by_name else None  # type: ignore[arg-type]
+                    _skip_member(blob or member, len(index), progress, cancel)  # type: ignore[arg-type]
+                    if blob is not None and self.proofs is not None:
+                        verify_digest(blob_digest(name), blob.sha, where, "blob")
+                        self.proofs.learn(h.offset, h.stored, diff_id)
                     self.indexes[name] = index
                     self.diff_ids[name] = diff_id
                 else:
                     raw = Prepend(head, member)
                     diff_id, index = self._index(name, raw, progress, cancel)  # type: ignore[arg-type]
+                    if self.proofs is not None:
+                        self.proofs.learn(h.offset, h.stored, diff_id)
                 yield name, diff_id, index
                 # anything else is skipped by iter_headers
         finally:

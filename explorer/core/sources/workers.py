@@ -1,5 +1,6 @@
-"""Indexing layer blobs that lie in files: in this process, or in worker processes (one
-layer each, bottom layer first) when a cost model says that saves enough time."""
+"""Indexing layer blobs that lie in files — or only hashing them, to check them against a
+cached index — in this process, or in worker processes (one layer each, bottom layer first)
+when a cost model says that saves enough time."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import multiprocessing
 import os
 import shutil
 import signal
+import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing import forkserver
@@ -43,6 +46,11 @@ ENV_WORKERS = "LAYERSCOPE_WORKERS"  # worker processes; 1 = index in-process
 ENV_START = "LAYERSCOPE_MP_START"  # fork, forkserver or spawn: for measurements
 
 
+INDEX = "index"  # index the layer, checking its bytes against its digests
+HASH = "hash"  # only check them: a cached index stands for the layer once they match
+HASH_BLOB = "blob"  # only hash the stored bytes against the blob's name (its diff_id is known)
+
+
 @dataclass
 class Job:
     """One layer blob to index: `offset` < 0 means the whole file at `path` (OCI dir)."""
@@ -54,26 +62,36 @@ class Job:
     where: str
     diff_id: str  # what the config says; the uncompressed bytes must hash to it
     blob_digest: str = ""  # for content-addressed blobs: what the stored bytes must hash to
+    mode: str = INDEX
 
     @property
     def slot(self) -> int:
         return self.layers[0]
 
 
-def _run_job(job: Job, progress: LayerProgress | None, cancel: Any) -> LayerIndex:
+def _run_job(job: Job, progress: LayerProgress | None, cancel: Any) -> LayerIndex | None:
     """Index one layer blob (read in place: a window into the archive, or an OCI dir file),
     checking that the stored bytes hash to the blob's name and the uncompressed ones to the
-    config's diff_id."""
+    config's diff_id; only check them in modes HASH and HASH_BLOB (None then)."""
     raw: Any = Window(job.path, job.offset, job.size) if job.offset >= 0 else open(job.path, "rb")  # noqa: SIM115
     layer = job.slot
     on_progress = None if progress is None else (lambda e, b: progress(layer, e, b))
     stored = Sha256Reader(raw)
+    index = None
     try:
+        if job.mode == HASH_BLOB:
+            _hash_all(stored, on_progress, cancel)
+            verify_digest(job.blob_digest, stored.sha, job.where, "blob")
+            return None
         stream, kind = open_layer(stored, job.where)  # type: ignore[arg-type]
         plain = stored if kind == "none" else Sha256Reader(stream)
         try:
-            index = index_layer(plain if kind != "none" else stream, job.where, on_progress, cancel)
-            drain(stream if kind == "none" else plain)  # the tail after the end-of-archive
+            if job.mode == INDEX:
+                source = plain if kind != "none" else stream
+                index = index_layer(source, job.where, on_progress, cancel)
+                drain(stream if kind == "none" else plain)  # the tail after the end-of-archive
+            else:
+                _hash_all(stream if kind == "none" else plain, on_progress, cancel)
             stored.drain()
         finally:
             stream.close()
@@ -82,6 +100,17 @@ def _run_job(job: Job, progress: LayerProgress | None, cancel: Any) -> LayerInde
     verify_digest(job.blob_digest, stored.sha, job.where, "blob")
     verify_digest(job.diff_id, plain.sha, job.where, "diff_id")
     return index
+
+
+def _hash_all(stream: Any, progress: Any, cancel: Any) -> None:
+    """Read `stream` to its end (a hashing reader hashes it), reporting the bytes read."""
+    done = 0
+    while chunk := stream.read(4 << 20):
+        done += len(chunk)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        if progress is not None:
+            progress(0, done)
 
 
 # -- worker processes ------------------------------------------------------------------------
@@ -111,8 +140,8 @@ def _worker_init(
     threading.Thread(target=watch, name="lifeline", daemon=True).start()
 
 
-def _worker_run(job: Job) -> tuple[str, int, int]:
-    """Index `job`; return the file its payload is in, its entries and its tar size. The
+def _worker_run(job: Job) -> str:
+    """Index `job`; return the file its payload is in ("" for a job that only checks). The
     cache's payload is also what travels back (encoded once, cached by the parent as is),
     through a file: a result sent back through the pool's queue is copied on both sides."""
     counters = _worker["counters"]
@@ -123,13 +152,14 @@ def _worker_run(job: Job) -> tuple[str, int, int]:
         counters[slot + 1] = nbytes
 
     index = _run_job(job, progress, _worker["stop"])
-    entries, tar_size = len(index), index.tar_size
+    if index is None:
+        return ""  # checked only: the parent holds the cached index
     payload = encode_index(index, job.where)
     del index
     path = os.path.join(_worker["outdir"], f"{job.slot}.index")
     with open(path, "wb") as out:
         out.write(payload)
-    return path, entries, tar_size
+    return path
 
 
 def worker_count() -> int:
@@ -166,24 +196,49 @@ def start_worker_server() -> None:
         forkserver.ensure_running()
 
 
+Verified = Callable[[Job], None]
+
+
+@dataclass
+class Run:
+    """What the jobs of one image share: the cache fresh indexes go to, the cached indexes
+    of the jobs that only check bytes (by slot), and who is told of bytes found to match."""
+
+    cache: LayerCache | None
+    held: dict[int, LayerIndex]
+    verified: Verified | None = None
+
+    def done(self, job: Job, index: LayerIndex | None, payload: bytes | None = None) -> LayerIndex:
+        """The index of a finished job (whose bytes matched their digests)."""
+        if index is None:
+            index = self.held.pop(job.slot)
+        elif self.cache is not None and payload is not None:
+            self.cache.put_payload(job.diff_id, payload, len(index), index.tar_size)
+        elif self.cache is not None:
+            self.cache.put(job.diff_id, index, job.where, verified=True)
+        if self.verified is not None:
+            self.verified(job)
+        return index
+
+
 def index_jobs(
     jobs: list[Job],
-    cache: LayerCache | None,
+    run: Run,
     progress: LayerProgress | None,
     cancel: threading.Event | None,
     workers: int | None = None,
 ) -> Iterator[tuple[int, LayerIndex]]:
-    """Index the blobs of `jobs`, yielding (layer, index) as each completes; in worker
-    processes when there is enough to do, else in this one. Fresh indexes, their bytes
-    checked against their digests, go to the cache."""
+    """Index (or check) the blobs of `jobs`, yielding (layer, index) as each completes; in
+    worker processes when there is enough to do, else in this one. Fresh indexes, their
+    bytes checked against their digests, go to the cache."""
     workers = worker_count() if workers is None else workers
     workers = min(workers, len(jobs))
     if workers >= 2:
         saving, in_order = _plan(jobs, workers)
         if saving >= PARALLEL_MIN_SECONDS:
-            yield from _index_parallel(in_order, cache, progress, cancel, workers)
+            yield from _index_parallel(in_order, run, progress, cancel, workers)
             return
-    yield from index_serial(jobs, cache, progress, cancel)
+    yield from index_serial(jobs, run, progress, cancel)
 
 
 def _header_size(block: bytes) -> int | None:
@@ -243,11 +298,15 @@ def _sample(job: Job) -> tuple[str, float | None]:
 
 
 def _cost(job: Job) -> float:
-    """Estimated seconds of one core to index `job`."""
+    """Estimated seconds of one core to index (or check) `job`."""
+    if job.mode == HASH_BLOB:
+        return job.size * BYTE_COST["none"]
     try:
         kind, density = _sample(job)
     except OSError:
         kind, density = "none", None
+    if job.mode == HASH:
+        density = None  # no entries to parse
     plain = job.size * (PACKED_RATIO if kind != "none" else 1)
     return job.size * BYTE_COST.get(kind, BYTE_COST["gzip"]) + (density or 0) * plain * ENTRY_COST
 
@@ -264,25 +323,71 @@ def _plan(jobs: list[Job], workers: int) -> tuple[float, list[Job]]:
     return sum(queues) - max(queues), in_order
 
 
+SPILL_PREFIX = "layerscope-index-"
+STALE_SPILL = 600.0  # seconds: a spill directory untouched this long, of a process gone
+
+
+def spill_dir() -> str:
+    """A private temp directory for the workers' payloads, named after this process; stale
+    ones of ours (a process killed before it could remove its own) are removed first."""
+    clean_stale_spills(tempfile.gettempdir())
+    return tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
+
+
+def clean_stale_spills(tmp: str) -> None:
+    """Remove spill directories of ours whose process is gone and that nothing touched for
+    STALE_SPILL seconds (a live process of another pid namespace keeps writing to its own),
+    never following a link."""
+    now = time.time()
+    try:
+        names = [n for n in os.listdir(tmp) if n.startswith(SPILL_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(SPILL_PREFIX) :].partition("-")[0]
+        path = os.path.join(tmp, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if (
+            not pid.isdigit()
+            or not stat.S_ISDIR(st.st_mode)  # a link is never followed
+            or st.st_uid != os.getuid()
+            or now - st.st_mtime < STALE_SPILL
+            or _alive(int(pid))
+        ):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's: alive
+    return True
+
+
 def index_serial(
     jobs: list[Job],
-    cache: LayerCache | None,
+    run: Run,
     progress: LayerProgress | None,
     cancel: threading.Event | None,
 ) -> Iterator[tuple[int, LayerIndex]]:
     for job in jobs:
         if cancel is not None and cancel.is_set():
             raise Cancelled
-        index = _run_job(job, progress, cancel)
-        if cache is not None:
-            cache.put(job.diff_id, index, job.where, verified=True)
+        index = run.done(job, _run_job(job, progress, cancel))
         for layer in job.layers:
             yield layer, index
 
 
 def _index_parallel(
     jobs: list[Job],
-    cache: LayerCache | None,
+    run: Run,
     progress: LayerProgress | None,
     cancel: threading.Event | None,
     workers: int,
@@ -294,7 +399,7 @@ def _index_parallel(
         lifeline, alive = ctx.Pipe(duplex=False)
         # A forked worker inherits the write end too: it must close it, or never see EOF.
         inherited = alive.fileno() if ctx.get_start_method() == "fork" else -1
-        outdir = tempfile.mkdtemp(prefix="layerscope-index-")
+        outdir = spill_dir()
         pool = cf.ProcessPoolExecutor(
             workers,
             mp_context=ctx,
@@ -302,10 +407,10 @@ def _index_parallel(
             initargs=(counters, stop, lifeline, inherited, outdir),
         )
     except (OSError, ValueError):  # no shared memory or semaphores here: in-process then
-        yield from index_serial(jobs, cache, progress, cancel)
+        yield from index_serial(jobs, run, progress, cancel)
         return
     todo = list(jobs)  # in layer order (see _plan)
-    running: dict[cf.Future[tuple[str, int, int]], Job] = {}
+    running: dict[cf.Future[str], Job] = {}
     shown: dict[int, tuple[int, int]] = {}
     try:
         while todo or running:
@@ -317,7 +422,7 @@ def _index_parallel(
                 except (OSError, RuntimeError):  # cannot start a process (limits): do the rest
                     todo.extend(running.values())  # here, once the started ones are abandoned
                     running.clear()
-                    yield from index_serial(todo, cache, progress, cancel)
+                    yield from index_serial(todo, run, progress, cancel)
                     return
                 running[future] = todo.pop(0)
             done, _ = cf.wait(running, timeout=0.1, return_when=cf.FIRST_COMPLETED)
@@ -329,7 +434,7 @@ def _index_parallel(
                     if now != shown.get(job.slot, (0, 0)):
                         shown[job.slot] = now
                         progress(job.slot, *now)
-            results: list[tuple[Job, tuple[str, int, int]]] = []
+            results: list[tuple[Job, str]] = []
             for finished in done:
                 job = running.pop(finished)
                 try:
@@ -338,7 +443,7 @@ def _index_parallel(
                     # A worker died (out of memory under a limit, killed): finish here.
                     todo = [job, *running.values(), *todo]
                     running.clear()
-                    yield from index_serial(todo, cache, progress, cancel)
+                    yield from index_serial(todo, run, progress, cancel)
                     return
             # The futures hold their payloads: drop them before the consumer runs. With
             # nothing left to do, the workers go too (their memory is no use from now on).
@@ -346,14 +451,15 @@ def _index_parallel(
             if not todo and not running:
                 pool.shutdown(wait=True)
             while results:
-                job, (path, entries, tar_size) = results.pop(0)
-                with open(path, "rb") as saved:
-                    payload = saved.read()
-                os.unlink(path)
-                index = decode_index(payload, job.where)
-                if cache is not None:
-                    cache.put_payload(job.diff_id, payload, entries, tar_size, verified=True)
-                del payload
+                job, path = results.pop(0)
+                if path:
+                    with open(path, "rb") as saved:
+                        payload = saved.read()
+                    os.unlink(path)
+                    index = run.done(job, decode_index(payload, job.where), payload)
+                    del payload
+                else:
+                    index = run.done(job, None)
                 for layer in job.layers:
                     yield layer, index
     finally:
