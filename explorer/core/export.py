@@ -42,8 +42,8 @@ def _escape_char(match: re.Match[str]) -> str:
     ch = match.group()
     if ch in _ESCAPES:
         return _ESCAPES[ch]
-    if "\udc80" <= ch <= "\udcff":  # an undecodable byte: Go writes U+FFFD
-        return "\ufffd"
+    if "\udc80" <= ch <= "\udcff":  # an undecodable byte: Go writes the escape of U+FFFD
+        return "\\ufffd"
     return f"\\u{ord(ch):04x}"
 
 
