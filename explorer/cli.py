@@ -14,6 +14,7 @@ from typing import Any
 
 from explorer import __version__
 from explorer.core import ci
+from explorer.core.ciconfig import ConfigError, read_rules_file
 from explorer.core.display import safe
 from explorer.core.errors import Cancelled, ImageError
 
@@ -177,11 +178,16 @@ def _print_cache(store: Any, as_json: bool) -> None:
 
 
 def _ci_rules(args: argparse.Namespace) -> tuple[dict[str, str], str]:
+    """The rules of the CI config file and flags, and the line saying where they come from."""
     rules: dict[str, str] = {}
     config_note = "  Using default CI config"
     if args.ci_config and os.path.exists(args.ci_config):
-        rules.update(ci.read_rules_file(args.ci_config))
-        config_note = f"  Using CI config: {args.ci_config}"
+        config_note = f"  Using CI config: {safe(args.ci_config)}"
+        try:
+            rules.update(read_rules_file(args.ci_config))
+        except ConfigError:
+            print(config_note)
+            raise
     elif args.ci_config != ".dive-ci":
         raise ImageError(f"{args.ci_config}: no such CI config file")
     for name, value in (
@@ -271,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"layerscope: {safe(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except ConfigError as exc:  # dive's words, on stdout, and its exit code
+        print(f"ci configuration error: {safe(str(exc))}")
+        return 1
     except Cancelled:
         print("layerscope: cancelled", file=sys.stderr)
         return 130
