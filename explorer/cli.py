@@ -20,6 +20,8 @@ from explorer.core.errors import Cancelled, ImageError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+# What Go's strconv.ParseBool takes for true: dive's CI mode when $CI is one of these.
+GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     if at >= 0:
         return cache_main(argv[:at] + argv[at + 1 :])
     args = build_parser().parse_args(argv)
-    if os.environ.get("CI", "").lower() == "true":
+    if os.environ.get("CI") in GO_TRUE:
         args.ci = True
     try:
         with _cache_settings(args):
@@ -269,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.image:
                     raise ImageError("an image is required with --ci or --json")
                 return run_headless(args)
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                raise ImageError(
+                    "the explorer needs a terminal on stdin and stdout "
+                    "(without one: --json FILE or --ci)"
+                )
             from explorer.tui.launch import launch
 
             return launch(args)

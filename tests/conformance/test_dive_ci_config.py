@@ -92,3 +92,18 @@ def test_ci_config_verdict_equals_dives(name, oracle, tmp_path):
         assert not any(line.startswith("Results:") for line in got), shown
     else:
         assert got == want, shown
+
+
+@pytest.mark.parametrize(
+    "value", ["1", "t", "T", "TRUE", "true", "True", "0", "f", "FALSE", "yes", "on", "2", ""]
+)
+def test_ci_variable_read_as_go_reads_a_boolean(value, oracle, tmp_path):
+    """CI mode when dive takes the value for true; otherwise both go for the TUI, which has no
+    terminal here: dive fails to open its screen (exit 1), layerscope says it needs one (2)."""
+    _rc, want = oracle.ci(IMAGE, [], env={"CI": value})
+    dive_ci_mode = any(line.startswith("Result:") for line in want)
+    proc = layerscope([], tmp_path, CI=value)
+    assert ("Result:" in proc.stdout) == dive_ci_mode, proc.stdout + proc.stderr
+    if not dive_ci_mode:
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "terminal" in proc.stderr
