@@ -20,6 +20,8 @@ from explorer.core.errors import Cancelled, ImageError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+# What dive's `--ci` calls where an image is read from ("Extracting image from docker-engine...").
+RESOLVERS = {"docker": "docker-engine"}
 # What Go's strconv.ParseBool takes for true: dive's CI mode when $CI is one of these.
 GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 
@@ -207,7 +209,7 @@ def run_headless(args: argparse.Namespace) -> int:
     from explorer.core.efficiency import dive_efficiency
     from explorer.core.export import write_export
     from explorer.core.layerindex import LayerIndex, hardlink_warnings
-    from explorer.core.sources import open_source
+    from explorer.core.sources import open_source, split_target
 
     # The trees are acyclic (freed by reference counting): the cyclic collector would only
     # rescan millions of live nodes again and again.
@@ -241,8 +243,9 @@ def run_headless(args: argparse.Namespace) -> int:
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     bold = (lambda s: f"\x1b[1m{s}\x1b[0m") if color else (lambda s: s)
     print(config_note)
-    print(f"{bold('Image Source: ')}{meta.source}://{args.image.split('://')[-1]}")
-    extracting = bold(f"Extracting image from {meta.source}...")
+    reference = safe(split_target(args.image, args.source)[1])
+    print(f"{bold('Image Source: ')}{meta.source}://{reference}")
+    extracting = bold(f"Extracting image from {RESOLVERS.get(meta.source, meta.source)}...")
     print(f"{extracting} (this can take a while for large images)")
     print(bold("Analyzing image..."))
     evaluation = ci.evaluate(rules, efficiency)

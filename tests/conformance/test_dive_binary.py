@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from .dive_oracle import (
+    ANSI,
     SHARED,
     child_env,
     ci_lines,
@@ -240,3 +241,36 @@ def test_ci_env_variable_matches_dive(name, corpus_archive, oracle, tmp_path):
     proc = layerscope([archive], tmp_path, CI="true")
     assert ci_lines(proc.stdout) == want, f"CI=true layerscope {archive.name}:\n{proc.stdout}"
     assert proc.returncode == want_rc
+
+
+def header_lines(stdout: str) -> list[str]:
+    """The --ci lines naming the image and where it is read from, colour removed."""
+    lines = [ANSI.sub("", line).rstrip() for line in stdout.splitlines()]
+    return [line for line in lines if line.startswith(("Image Source:", "Extracting image"))]
+
+
+@corpus
+@pytest.mark.engine
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["corpus/waste:1"], id="bare-reference"),
+        pytest.param(["--source", "docker", "docker://corpus/waste:1"], id="docker-scheme"),
+    ],
+)
+def test_ci_names_the_image_source_as_dive(args, dive, engine_image, tmp_path):
+    """ "Image Source: docker://…" and "Extracting image from docker-engine..." (not "docker")."""
+    engine_image("corpus/waste:1")
+    want = subprocess.run(
+        [str(dive), "--ci", *args],
+        cwd=tmp_path,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    proc = layerscope([*args, "--ci"], tmp_path)
+    expected = header_lines(want.stdout)
+    assert len(expected) == 2, want.stdout
+    assert header_lines(proc.stdout) == expected, proc.stdout + proc.stderr
