@@ -69,6 +69,7 @@ def dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 def test_failed_run_leaves_previous_file_unchanged(dirs) -> None:
+    """A truncated image: one error line, the previous export unchanged, no temp file."""
     src, out_dir, cache = dirs
     out = out_dir / "export.json"
     out.write_bytes(OLD)
@@ -78,6 +79,7 @@ def test_failed_run_leaves_previous_file_unchanged(dirs) -> None:
 
 
 def test_success_replaces_previous_file(dirs) -> None:
+    """A good image: the previous export replaced by the new one."""
     src, out_dir, cache = dirs
     out = out_dir / "export.json"
     out.write_bytes(OLD)
@@ -87,6 +89,7 @@ def test_success_replaces_previous_file(dirs) -> None:
 
 
 def test_output_dir_missing_is_one_clean_error(dirs) -> None:
+    """`--json` into a directory that does not exist: one line naming it, exit 2."""
     src, out_dir, cache = dirs
     out = out_dir / "no-such-dir" / "export.json"
     res = run_cli(small_image(src), out, cache_dir=cache)
@@ -127,6 +130,7 @@ def test_fifo_output_is_written_not_replaced(dirs) -> None:
 
 
 def test_output_path_is_a_directory(dirs) -> None:
+    """`--json` naming a directory: one line, exit 2, the directory untouched."""
     src, out_dir, cache = dirs
     out = out_dir / "taken"
     out.mkdir()
@@ -225,6 +229,8 @@ def _dev_stdout_run(src: Path, cache: Path, target: str, stdout, pass_fds=()) ->
 
 @pytest.mark.parametrize("target", ["/dev/stdout", "/proc/self/fd/1", "/dev/fd/1"])
 def test_export_to_stdout_into_a_pipe(dirs, target) -> None:
+    """`--json /dev/stdout` (`/proc/self/fd/1`, `/dev/fd/1`) into a pipe: the export on the
+    pipe, exit 0 (it exited 2: the pipe has no directory to put a temp file in)."""
     src, _out_dir, cache = dirs
     proc = subprocess.run(
         cli_argv(small_image(src), Path(target)),
@@ -255,6 +261,7 @@ def test_export_to_stdout_appended_to_a_file(dirs) -> None:
 
 
 def test_export_to_an_inherited_descriptor(dirs) -> None:
+    """`--json /dev/fd/N` for a pipe the parent passed as descriptor N: written through it."""
     src, _out_dir, cache = dirs
     read_end, write_end = os.pipe()
     try:
@@ -273,6 +280,7 @@ def test_export_to_an_inherited_descriptor(dirs) -> None:
 
 
 def test_export_to_a_descriptor_not_open_is_one_error(dirs) -> None:
+    """`--json /dev/fd/97`, no descriptor 97: one line naming it, exit 2."""
     src, _out_dir, cache = dirs
     res = run_cli(small_image(src), Path("/dev/fd/97"), cache_dir=cache)
     assert_common(res)
@@ -360,7 +368,7 @@ def test_interrupted_while_reading(dirs, sig) -> None:
 )
 def test_interrupted_while_writing(dirs, sig) -> None:
     """Interrupted mid-export: the target is the old file or the complete export, never
-    partial; no temp file (except after SIGKILL, which nothing can clean up)."""
+    partial; no temp file (after SIGKILL: until the next export to that file)."""
     _check_interrupted(sig, "writing", dirs)
 
 

@@ -40,6 +40,8 @@ RULES_READ = [
 
 @pytest.mark.parametrize(("text", "rules"), RULES_READ)
 def test_rules_read_as_dive_reads_them(text, rules):
+    """Flow style, any key case, dotted keys, Go's numbers, YAML 1.2 booleans, aliases and
+    merges, the first document only; a `rules` that is no mapping empties every rule."""
     assert rules_of(text) == rules
 
 
@@ -58,6 +60,8 @@ REFUSED = [
 
 @pytest.mark.parametrize("text", REFUSED, ids=range(len(REFUSED)))
 def test_refused_as_dive_refuses_them(text):
+    """Invalid YAML, a duplicate key, a document that is no mapping, a bad merge, nesting too
+    deep for the parser: a configuration error (dive: exit 1), never thresholds half read."""
     with pytest.raises(ConfigError):
         rules_of(text)
 
@@ -73,6 +77,7 @@ def test_aliases_are_decoded_once():
 
 
 def test_file_errors_are_config_errors(tmp_path):
+    """Over 1 MiB, not UTF-8, a directory: a configuration error naming the file."""
     big = tmp_path / "big.yaml"
     big.write_bytes(b"#" * (MAX_BYTES + 1))
     bad = tmp_path / "bad.yaml"

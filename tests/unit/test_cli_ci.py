@@ -39,6 +39,7 @@ def archive(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("value", ["1", "t", "T", "TRUE", "true", "True"])
 def test_ci_variable_true_as_go_reads_it(archive, value):
+    """CI=1, t, T, TRUE, true, True: CI mode, as in dive (CI=1 opened the explorer)."""
     proc = layerscope(archive, ci=value)
     assert "Result:" in proc.stdout, proc.stdout + proc.stderr
 
@@ -64,6 +65,7 @@ def test_image_source_line_is_escaped(tmp_path):
 
 
 def test_extracting_line_names_the_archive_source(archive):
+    """The `--ci` header of an archive, in dive's words."""
     proc = layerscope(archive, "--ci")
     assert f"Image Source: docker-archive://{archive}" in proc.stdout.splitlines()
     assert "Extracting image from docker-archive... (this can take a while for large images)" in (
