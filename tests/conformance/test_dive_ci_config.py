@@ -54,6 +54,12 @@ CONFIGS = {
     "anchor": b"base: &b\n  lowestEfficiency: 0.99\nrules: *b\n",
     "merge": b"base: &b\n  lowestEfficiency: 0.99\nrules:\n  <<: *b\n  highestWastedBytes: 1KB\n",
     "documents": b"rules:\n  lowestEfficiency: 0.99\n---\nrules:\n  lowestEfficiency: 0.1\n",
+    "bytes-colon": b"rules:\n  highestWastedBytes: 1:30\n",
+    "bytes-leading-space": b'rules:\n  highestWastedBytes: " 20MB"\n',
+    "bytes-two-points": b'rules:\n  highestWastedBytes: "1.2.3MB"\n',
+    "bytes-commas": b'rules:\n  highestWastedBytes: "1,000 KiB"\n',
+    "bytes-unit-case": b'rules:\n  highestWastedBytes: "20 mB "\n',
+    "bytes-huge": b'rules:\n  highestWastedBytes: "99999999999999999999999 GB"\n',
     "byte-order-mark": b"\xef\xbb\xbfrules:\n  lowestEfficiency: 0.99\n",
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from explorer.core.ciconfig import MAX_BYTES, ConfigError, read_rules_file, rules_of
+from explorer.core.humanize_go import parse_bytes
 
 RULES_READ = [
     ("rules: {lowestEfficiency: 0.5}\n", {"lowestEfficiency": "0.5"}),
@@ -85,3 +86,27 @@ def test_file_errors_are_config_errors(tmp_path):
     for path in (big, bad, tmp_path):
         with pytest.raises(ConfigError, match=str(path)):
             read_rules_file(str(path))
+
+
+@pytest.mark.parametrize(
+    ("text", "result"),
+    [
+        ("20MB", 20_000_000),
+        ("20 mB ", 20_000_000),
+        ("1,000 KiB", 1_024_000),
+        ("1.5k", 1500),
+        (" 20MB", 'strconv.ParseFloat: parsing "": invalid syntax'),
+        ("1:30", "unhandled size name: :30"),
+        ("1.2.3MB", 'strconv.ParseFloat: parsing "1.2.3": invalid syntax'),
+        ("99999999999999999999999 GB", "too large: 99999999999999999999999 GB"),
+    ],
+)
+def test_byte_thresholds_read_as_go_humanize_reads_them(text, result):
+    """highestWastedBytes values as dive's go-humanize ParseBytes reads them, its error
+    messages included (a leading space is an error there: it was accepted here)."""
+    if isinstance(result, int):
+        assert parse_bytes(text) == result
+    else:
+        with pytest.raises(ValueError) as caught:
+            parse_bytes(text)
+        assert str(caught.value) == result
