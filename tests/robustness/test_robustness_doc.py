@@ -182,7 +182,7 @@ read as Go reads a boolean (dive's CI mode for `1`, `t`, `T`, `TRUE`, `true`, `T
 running explorer ends on SIGTERM as on `q`, the terminal restored. Everything `--ci` prints
 from the image or the command line is escaped. A `.dive-ci` file is parsed as YAML and read as
 dive reads it; one dive refuses is refused the same way (`ci configuration error`, exit 1):
-tests/conformance/test_dive_ci_config.py compares both tools on 34 files.
+tests/conformance/test_dive_ci_config.py compares both tools file by file.
 
 """
 
