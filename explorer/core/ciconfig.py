@@ -94,7 +94,7 @@ def _plain(text: str) -> Any:
     return text
 
 
-def go_string(value: Any) -> str:
+def viper_string(value: Any) -> str:
     """viper's GetString (spf13/cast ToString) of a decoded value."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -150,7 +150,7 @@ class _Decoder:
                         raise ConfigError("map merge requires map or sequence of maps")
                     merged |= decoded
                 continue
-            out[go_string(self.value(key)).lower()] = self.value(value)  # viper: keys lowercased
+            out[viper_string(self.value(key)).lower()] = self.value(value)  # viper: keys lowercased
         return merged | out
 
 
@@ -195,7 +195,7 @@ def rules_of(text: str) -> dict[str, str]:
     if config is None:
         config = {}
     if not isinstance(config, dict):
-        kind = "a sequence" if isinstance(config, list) else f"the value {go_string(config)!r}"
+        kind = "a sequence" if isinstance(config, list) else f"the value {viper_string(config)!r}"
         raise ConfigError(f"the document is {kind}, not a mapping")
     rules: dict[str, str] = {}
     parent = _find(config, ["rules"])
@@ -204,7 +204,7 @@ def rules_of(text: str) -> dict[str, str]:
     for name in RULES:
         value = _find(config, ["rules", name.lower()])
         if value is not _MISSING:
-            rules[name] = go_string(value)
+            rules[name] = viper_string(value)
         elif shadowed:
             rules[name] = ""
     return rules
