@@ -14,9 +14,8 @@ from typing import Any
 
 from explorer import __version__
 from explorer.core import ci
-from explorer.core.ciconfig import ConfigError, read_rules_file
 from explorer.core.display import safe
-from explorer.core.errors import Cancelled, ImageError
+from explorer.core.errors import Cancelled, ConfigError, ImageError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
@@ -186,6 +185,8 @@ def _ci_rules(args: argparse.Namespace) -> tuple[dict[str, str], str]:
     rules: dict[str, str] = {}
     config_note = "  Using default CI config"
     if args.ci_config and os.path.exists(args.ci_config):
+        from explorer.core.ciconfig import read_rules_file
+
         config_note = f"  Using CI config: {safe(args.ci_config)}"
         try:
             rules.update(read_rules_file(args.ci_config))

@@ -16,12 +16,9 @@ from typing import Any
 import yaml
 
 from explorer.core.ci import RULES
+from explorer.core.errors import ConfigError
 
 MAX_BYTES = 1 << 20  # a rules file is a few lines: beyond this it is not one
-
-
-class ConfigError(Exception):
-    """The file is not a configuration dive accepts (dive: `ci configuration error`, exit 1)."""
 
 
 _PLAIN = "!plain"  # the tag of an untagged plain scalar, typed below as yaml.v3 types it

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.core.ciconfig import MAX_BYTES, ConfigError, read_rules_file, rules_of
+from explorer.core.ciconfig import MAX_BYTES, read_rules_file, rules_of
+from explorer.core.errors import ConfigError
 from explorer.core.humanize_go import parse_bytes
 
 RULES_READ = [
