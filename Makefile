@@ -21,7 +21,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m compileall -q explorer
 	touch $@
 
-# Open the TUI. IMAGE=<reference or archive>; with none it opens a local image, or the bundled sample.
+# Open the TUI. IMAGE=<reference or archive>; with none, the bundled sample image (with a note on
+# opening an engine image when an engine is running).
 run: $(BIN)/.installed
 	$(BIN)/layerscope $(IMAGE)
 
@@ -64,6 +65,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/tui_bench.py $(TUI_BENCH_ARGS)
 
+# The README's screenshots, from the sample, dive's test data ($(SHARED)) and the corpus: a shot
+# whose image is missing is not taken, and the run says which and fails.
 screenshots: $(BIN)/.installed
 	$(BIN)/python -m explorer.tui.screenshots screenshots
 

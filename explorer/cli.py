@@ -16,10 +16,14 @@ from typing import Any
 from explorer import __version__
 from explorer.core import ci
 from explorer.core.display import safe
-from explorer.core.errors import Cancelled, ImageError
+from explorer.core.errors import Cancelled, ConfigError, ImageError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+# What dive's `--ci` calls where an image is read from ("Extracting image from docker-engine...").
+RESOLVERS = {"docker": "docker-engine"}
+# What Go's strconv.ParseBool takes for true: dive's CI mode when $CI is one of these.
+GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,11 +189,18 @@ def _print_cache(store: Any, as_json: bool) -> None:
 
 
 def _ci_rules(args: argparse.Namespace) -> tuple[dict[str, str], str]:
+    """The rules of the CI config file and flags, and the line saying where they come from."""
     rules: dict[str, str] = {}
     config_note = "  Using default CI config"
     if args.ci_config and os.path.exists(args.ci_config):
-        rules.update(ci.read_rules_file(args.ci_config))
-        config_note = f"  Using CI config: {args.ci_config}"
+        from explorer.core.ciconfig import read_rules_file
+
+        config_note = f"  Using CI config: {safe(args.ci_config)}"
+        try:
+            rules.update(read_rules_file(args.ci_config))
+        except ConfigError:
+            print(config_note)
+            raise
     elif args.ci_config != ".dive-ci":
         raise ImageError(f"{args.ci_config}: no such CI config file")
     for name, value in (
@@ -210,7 +221,7 @@ def run_headless(args: argparse.Namespace) -> int:
     from explorer.core.image import ImageMeta
     from explorer.core.layerindex import LayerIndex
     from explorer.core.loading import load
-    from explorer.core.sources import open_source
+    from explorer.core.sources import open_source, split_target
 
     # The trees are acyclic (freed by reference counting): the cyclic collector would only
     # rescan millions of live nodes again and again.
@@ -236,8 +247,9 @@ def run_headless(args: argparse.Namespace) -> int:
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     bold = (lambda s: f"\x1b[1m{s}\x1b[0m") if color else (lambda s: s)
     print(config_note)
-    print(f"{bold('Image Source: ')}{meta.source}://{args.image.split('://')[-1]}")
-    extracting = bold(f"Extracting image from {meta.source}...")
+    reference = safe(split_target(args.image, args.source)[1])
+    print(f"{bold('Image Source: ')}{meta.source}://{reference}")
+    extracting = bold(f"Extracting image from {RESOLVERS.get(meta.source, meta.source)}...")
     print(f"{extracting} (this can take a while for large images)")
     print(bold("Analyzing image..."))
     evaluation = ci.evaluate(rules, efficiency)
@@ -258,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     if at >= 0:
         return cache_main(argv[:at] + argv[at + 1 :])
     args = build_parser().parse_args(argv)
-    if os.environ.get("CI", "").lower() == "true":
+    if os.environ.get("CI") in GO_TRUE:
         args.ci = True
     try:
         with _cache_settings(args):
@@ -266,6 +278,11 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.image:
                     raise ImageError("an image is required with --ci or --json")
                 return run_headless(args)
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                raise ImageError(
+                    "the explorer needs a terminal on stdin and stdout "
+                    "(without one: --json FILE or --ci)"
+                )
             from explorer.tui.launch import launch
 
             return launch(args)
@@ -274,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"layerscope: {safe(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except ConfigError as exc:  # dive's words, on stdout, and its exit code
+        print(f"ci configuration error: {safe(str(exc))}")
+        return 1
     except Cancelled:
         print("layerscope: cancelled", file=sys.stderr)
         return 130

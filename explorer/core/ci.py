@@ -4,13 +4,10 @@ numbers, printed in dive's words, with dive's exit codes."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from decimal import Decimal
 
 from explorer.core.display import safe
 from explorer.core.efficiency import DiveEfficiency
-from explorer.core.errors import ImageError
 from explorer.core.humanize_go import go_bytes, go_float_v, parse_bytes
 
 PASS, FAIL, SKIP, WARN, MISCONFIGURED = "PASS", "FAIL", "SKIP", "WARN", "MISCONFIGURED"
@@ -124,41 +121,6 @@ def evaluate(rules: dict[str, str], eff: DiveEfficiency) -> Evaluation:
         for name, value in values.items()
     ]
     return Evaluation(results, misconfigured=False)
-
-
-def _yaml_scalar(raw: str) -> str:
-    """A rule value as viper hands it to dive: quoted text as is, numbers in Go's 'f' form."""
-    value = raw.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", value):
-        number = float(value)
-        text = format(Decimal(repr(number)), "f") if "e" in repr(number) else repr(number)
-        return text.removesuffix(".0")
-    return value
-
-
-def read_rules_file(path: str) -> dict[str, str]:
-    """The `rules:` mapping of a `.dive-ci` YAML file (other keys are ignored)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot read CI config ({exc.strerror})") from None
-    rules: dict[str, str] = {}
-    in_rules = False
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].rstrip()
-        if not line.strip() or line.strip() == "---":
-            continue
-        if not line.startswith((" ", "\t")):
-            in_rules = line.strip() == "rules:"
-            continue
-        if in_rules and ":" in line:
-            key, _, value = line.strip().partition(":")
-            if key in RULES and value.strip() not in ("", "~", "null"):
-                rules[key] = _yaml_scalar(value)
-    return rules
 
 
 def report(eff: DiveEfficiency, evaluation: Evaluation, color: bool) -> list[str]:

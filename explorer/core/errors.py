@@ -14,3 +14,8 @@ class EngineError(ImageError):
 
 class Cancelled(Exception):
     """Indexing was cancelled by the caller (Esc in the TUI)."""
+
+
+class ConfigError(Exception):
+    """A `.dive-ci` file dive would refuse: the CLI prints `ci configuration error: ...` on
+    stdout and exits 1, as dive does."""

@@ -1,22 +1,19 @@
 """dive's `--json` export, byte for byte: same document, same Go `encoding/json` formatting
 (MarshalIndent with two spaces, HTML-safe escapes, no trailing newline), streamed to a temp
-file layer by layer and renamed into place only when complete."""
+file layer by layer and renamed into place only when complete (see explorer.core.outfile)."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
 import re
-import stat
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import TextIO
 
 from explorer.core.efficiency import DiveEfficiency, dive_efficiency
-from explorer.core.errors import ImageError
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex, go_file_mode
+from explorer.core.outfile import open_export
 from explorer.core.tree import INDEX_MASK, NO_INFO, Node
 
 _GO_DIR = 1 << 31
@@ -42,8 +39,8 @@ def _escape_char(match: re.Match[str]) -> str:
     ch = match.group()
     if ch in _ESCAPES:
         return _ESCAPES[ch]
-    if "\udc80" <= ch <= "\udcff":  # an undecodable byte: Go writes U+FFFD
-        return "\ufffd"
+    if "\udc80" <= ch <= "\udcff":  # an undecodable byte: Go writes the escape of U+FFFD
+        return "\\ufffd"
     return f"\\u{ord(ch):04x}"
 
 
@@ -167,44 +164,11 @@ class ExportWriter:
 
 
 def write_export(path: str, meta: ImageMeta, layers: Iterable[LayerIndex]) -> DiveEfficiency:
-    """Analyse and write dive's export to `path` atomically; returns dive's numbers.
-    `layers` may still be arriving (see `dive_efficiency`).
-
-    A regular file (or a new one) is replaced only by a complete file, written beside it
-    (through a symlink: beside the file it points to) under a name fixed before it is
-    created, so an interrupt at any point can remove it. Anything else that exists — a
-    device such as /dev/null or /dev/stdout, a FIFO — is written to directly: replacing it
-    would put a regular file in its place."""
-    target = os.path.realpath(path)
-    if os.path.isdir(target):
-        raise ImageError(f"{path}: is a directory")
-    try:
-        special = not stat.S_ISREG(os.stat(target).st_mode)
-    except FileNotFoundError:
-        special = False
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot write the export ({exc.strerror})") from None
-    if special:
-        try:
-            out = open(target, "w", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
-        except OSError as exc:
-            raise ImageError(f"{path}: cannot write the export ({exc.strerror})") from None
-        with out:
-            return _write(out, meta, layers)
-    tmp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{os.getpid()}.tmp")
-    try:
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except OSError as exc:
-            raise ImageError(f"{path}: cannot write the export ({exc.strerror})") from None
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
-            eff = _write(f, meta, layers)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return eff
+    """Analyse and write dive's export to `path` (see `open_export`: complete or not at all
+    for a file); returns dive's numbers. `layers` may still be arriving (see
+    `dive_efficiency`)."""
+    with open_export(path) as out:
+        return _write(out, meta, layers)
 
 
 def _write(out: TextIO, meta: ImageMeta, layers: Iterable[LayerIndex]) -> DiveEfficiency:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 
 _SI = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
 
@@ -79,14 +80,19 @@ _BYTE_UNITS = {
 
 
 def parse_bytes(text: str) -> int:
-    """go-humanize's ParseBytes ("20Mb" = 20 MB, "1MiB" = 1024²); ValueError if invalid."""
-    s = text.strip()
-    m = re.fullmatch(r"([0-9.,]*)\s*([A-Za-z]*)", s)
-    if not m or not m.group(1).replace(",", ""):
-        number = m.group(1) if m else ""
-        raise ValueError(f'strconv.ParseFloat: parsing "{number}": invalid syntax')
-    number = float(m.group(1).replace(",", ""))
-    unit = m.group(2).lower()
+    """go-humanize's ParseBytes ("20Mb" = 20 MB, "1MiB" = 1024²); ValueError with its message
+    if invalid. The number is the leading run of digits, points and commas (no space before
+    it); the rest, trimmed and lowercased, must be a unit."""
+    end = 0
+    while end < len(text) and (text[end] in ".," or unicodedata.category(text[end]) == "Nd"):
+        end += 1
+    digits = text[:end].replace(",", "")
+    if not re.fullmatch(r"[0-9]+\.?[0-9]*|\.[0-9]+", digits):
+        raise ValueError(f'strconv.ParseFloat: parsing "{digits}": invalid syntax')
+    number = float(digits)
+    if math.isinf(number):
+        raise ValueError(f'strconv.ParseFloat: parsing "{digits}": value out of range')
+    unit = text[end:].strip().lower()
     if unit not in _BYTE_UNITS:
         raise ValueError(f"unhandled size name: {unit}")
     value = number * _BYTE_UNITS[unit]

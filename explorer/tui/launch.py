@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import signal
 import socket
 
 from explorer.tui.keymap import keymap_path, load_keymap
@@ -84,7 +86,26 @@ def launch(args: argparse.Namespace) -> int:
         theme=settings.get("theme"),
         settings_file=settings_file,
     )
-    app.run()
+    terminated = False
+
+    def terminate(_signum: int, _frame: object) -> None:
+        """SIGTERM quits the app the way `q` does (the terminal is restored), then the CLI
+        reports the interruption."""
+        nonlocal terminated
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # the app is not running (yet, or any more)
+            raise KeyboardInterrupt from None
+        terminated = True
+        loop.call_soon_threadsafe(app.exit)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        app.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if terminated:
+        raise KeyboardInterrupt
     if app.return_code not in (None, 0):
         return app.return_code
     return EXIT_BAD_INPUT if app.failed else EXIT_OK

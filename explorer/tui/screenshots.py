@@ -1,6 +1,7 @@
 """SVG screenshots of the explorer on real images: `python -m explorer.tui.screenshots OUTDIR`
-(`make screenshots`). Images: the dive test image (`$LAYERSCOPE_SHARED/dive-data`), the
-bundled sample, and `$CORPUS_OUT/archives/waste.tar` when it exists. Each picture is taken
+(`make screenshots`). Images: the bundled sample, dive's test images
+(`$LAYERSCOPE_SHARED/dive-data`) and `$CORPUS_OUT/archives/waste.tar`; a shot whose image is
+missing is not taken, and the run ends by saying which and why (exit 1). Each picture is taken
 once every background worker has settled, with a frozen clock, so reruns are identical.
 
 `--png` also converts each SVG with `rsvg-convert` (when installed), for a quick look.
@@ -32,43 +33,53 @@ class Shot:
     target: str
     keys: Sequence[str] = ()
     size: tuple[int, int] = (120, 40)
+    needs: str = ""  # what the input is and how to get it, when it can be missing
+
+
+def inputs() -> tuple[Path, Path]:
+    """(dive's test data, the corpus archives): where `make` puts them."""
+    repo = Path(__file__).resolve().parents[2]
+    shared = Path(os.environ.get("LAYERSCOPE_SHARED") or repo.parent / "shared")
+    corpus = Path(os.environ.get("CORPUS_OUT") or Path.home() / ".cache/layerscope-corpus")
+    return shared / "dive-data", corpus / "archives"
 
 
 def shots(sample: Path) -> list[Shot]:
-    shared = Path(os.environ.get("LAYERSCOPE_SHARED", "/work/shared"))
-    corpus = Path(
-        os.environ.get(
-            "CORPUS_OUT", os.path.join(os.path.expanduser("~"), ".cache/layerscope-corpus")
-        )
-    )
-    out: list[Shot] = [
-        Shot("sample-first-layer", str(sample)),
-        Shot("sample-hidden-bytes", str(sample), ("e", "v", "down")),
-    ]
+    """Every screenshot of the README, whether or not its input is there (see `missing`)."""
+    dive_data, archives = inputs()
     truncated = sample.with_name("sample-truncated.tar")  # an error screen: a cut download
     data = sample.read_bytes()
     truncated.write_bytes(data[: len(data) // 2])
-    # Named relative to the directory the shots are taken in: the screen shows the path.
-    out.append(Shot("error-truncated-archive", truncated.name))
-    rootfs = shared / "dive-data" / "test-gzip-image.tar"  # an error screen: not an image
-    if rootfs.exists():
-        out.append(Shot("error-not-an-image", str(rootfs)))
-    dive = shared / "dive-data" / "test-docker-image.tar"
-    if dive.exists():
-        out += [
-            Shot("dive-test-image", str(dive)),
-            Shot("dive-test-image-layer-changes", str(dive), ("down",) * 4 + ("tab", "ctrl+u")),
-            Shot("dive-test-image-aggregated", str(dive), ("end", "ctrl+a", "tab", "ctrl+u")),
-            Shot("dive-test-image-80x24", str(dive), ("down", "down", "tab"), (80, 24)),
-            Shot("help", str(dive), ("f1",)),
-        ]
-    waste = corpus / "archives" / "waste.tar"
-    if waste.exists():
-        out += [
-            Shot("waste", str(waste), ("down",)),
-            Shot("waste-hidden-bytes", str(waste), ("e", "v")),
-        ]
-    return out
+    dive = str(dive_data / "test-docker-image.tar")
+    from_dive = "dive's test data: set LAYERSCOPE_SHARED to the directory holding dive-data"
+    waste = str(archives / "waste.tar")
+    from_corpus = "a corpus image: `make services` builds it (CORPUS_OUT says where)"
+    return [
+        Shot("sample-first-layer", str(sample)),
+        Shot("sample-hidden-bytes", str(sample), ("e", "v", "down")),
+        # Named relative to the directory the shots are taken in: the screen shows the path.
+        Shot("error-truncated-archive", truncated.name),
+        # An error screen: a root filesystem tar, not an image.
+        Shot("error-not-an-image", str(dive_data / "test-gzip-image.tar"), needs=from_dive),
+        Shot("dive-test-image", dive, needs=from_dive),
+        Shot(
+            "dive-test-image-layer-changes",
+            dive,
+            ("down",) * 4 + ("tab", "ctrl+u"),
+            needs=from_dive,
+        ),
+        Shot(
+            "dive-test-image-aggregated", dive, ("end", "ctrl+a", "tab", "ctrl+u"), needs=from_dive
+        ),
+        Shot("dive-test-image-80x24", dive, ("down", "down", "tab"), (80, 24), needs=from_dive),
+        Shot("help", dive, ("f1",), needs=from_dive),
+        Shot("waste", waste, ("down",), needs=from_corpus),
+        Shot("waste-hidden-bytes", waste, ("e", "v"), needs=from_corpus),
+    ]
+
+
+def missing(shot: Shot) -> bool:
+    return bool(shot.needs) and not os.path.exists(shot.target)
 
 
 def take(shot: Shot) -> str:
@@ -142,8 +153,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _take_all(todo: list[Shot], outdir: Path, args: argparse.Namespace) -> int:
-    for shot in todo:
-        if args.only and not re.search(args.only, shot.name):
+    """Take every shot whose input is there; then say which could not be taken and why
+    (exit 1: the screenshots in `outdir` are then a mix of new and old ones)."""
+    chosen = [shot for shot in todo if not args.only or re.search(args.only, shot.name)]
+    for shot in chosen:
+        if missing(shot):
             continue
         started = time.perf_counter()
         path = outdir / f"{shot.name}.svg"
@@ -153,7 +167,14 @@ def _take_all(todo: list[Shot], outdir: Path, args: argparse.Namespace) -> int:
             png = to_png(path)
             note = f" (+ {png.name})" if png else " (no rsvg-convert: no PNG)"
         print(f"{path}{note}  {time.perf_counter() - started:.1f} s")
-    return 0
+    skipped = [shot for shot in chosen if missing(shot)]
+    if not skipped:
+        return 0
+    print(f"{len(skipped)} of {len(chosen)} screenshots not taken:", file=sys.stderr)
+    for target, needs in dict.fromkeys((shot.target, shot.needs) for shot in skipped):
+        names = ", ".join(shot.name for shot in skipped if shot.target == target)
+        print(f"  {names}: {target} is missing ({needs})", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

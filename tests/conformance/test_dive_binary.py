@@ -1,9 +1,9 @@
 """LayerScope against the dive 0.13.1 binary, side by side, on the same images.
 
-- `--json`: for every docker-archive of the corpus, layerscope's export must equal dive's, field
-  for field (dive's answers are cached in $CORPUS_OUT/dive-json, so reruns are fast).
+- `--json`: for every docker-archive of the corpus, layerscope's export must be dive's file, byte
+  for byte (dive's answers are cached in $CORPUS_OUT/dive-json, so reruns are fast).
 - The same image as OCI archive (gzip, zstd), OCI layout dir, or from the Docker engine must
-  give the numbers dive gives on the docker-archive (only a layer's `id` may differ).
+  give the file dive writes for the docker-archive (only a layer's `id` line may differ).
 - `--ci`: same report lines (from "efficiency:" on, without colour) and exit code as dive, for a
   few rule sets.
 
@@ -23,11 +23,12 @@ from pathlib import Path
 import pytest
 
 from .dive_oracle import (
+    ANSI,
     SHARED,
     child_env,
     ci_lines,
     describe,
-    json_diff,
+    export_diff,
     layerscope_argv,
     without_layer_ids,
 )
@@ -53,7 +54,7 @@ def layerscope(args: list, cwd: Path, timeout: float = 900, **env: str):
     )
 
 
-def layerscope_json(args: list, tmp_path: Path, timeout: float = 900) -> dict:
+def layerscope_json(args: list, tmp_path: Path, timeout: float = 900) -> bytes:
     out = tmp_path / "layerscope.json"
     proc = layerscope([*args, "--json", out], tmp_path, timeout)
     assert proc.returncode == 0, (
@@ -61,11 +62,11 @@ def layerscope_json(args: list, tmp_path: Path, timeout: float = 900) -> dict:
         f"stderr: {proc.stderr[-3000:]}"
     )
     assert out.exists(), f"layerscope exited 0 but wrote no {out}"
-    return json.loads(out.read_text())
+    return out.read_bytes()
 
 
-def assert_same(expected: dict, got: dict, what: str) -> None:
-    diffs = json_diff(expected, got)
+def assert_same(expected: bytes, got: bytes, what: str) -> None:
+    diffs = export_diff(expected, got)
     assert not diffs, (
         f"{what}: {len(diffs)} difference(s) from dive (expected = dive){describe(diffs)}"
     )
@@ -83,7 +84,7 @@ def assert_same(expected: dict, got: dict, what: str) -> None:
 def test_json_equals_dive(name, corpus_archive, oracle, tmp_path):
     """Twice: a first open (empty layer cache), then again from the layer cache it filled."""
     archive = corpus_archive(f"{name}.tar", optional=name in LARGE)
-    expected = oracle.json(archive)
+    expected = oracle.export(archive)
     timeout = 900 if name in SMALL else 3 * 3600
     for run in ("first open", "layer cache warm"):
         got = layerscope_json([archive], tmp_path, timeout=timeout)
@@ -100,7 +101,9 @@ def test_json_equals_dive(name, corpus_archive, oracle, tmp_path):
 )
 def test_json_docker_archive_spellings(args, corpus_archive, oracle, tmp_path):
     archive = corpus_archive("multistage.tar")
-    assert_same(oracle.json(archive), layerscope_json(args(archive), tmp_path), str(args(archive)))
+    assert_same(
+        oracle.export(archive), layerscope_json(args(archive), tmp_path), str(args(archive))
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,7 +136,7 @@ OCI_WASTE = [
     ],
 )
 def test_oci_same_numbers_as_dive(name, spell, corpus_archive, oracle, tmp_path):
-    reference = oracle.json(corpus_archive("waste.tar"))
+    reference = oracle.export(corpus_archive("waste.tar"))
     got = layerscope_json(spell(corpus_archive(name)), tmp_path)
     assert_same(without_layer_ids(reference), without_layer_ids(got), f"layerscope {name}")
 
@@ -143,7 +146,7 @@ def test_oci_same_numbers_as_dive(name, spell, corpus_archive, oracle, tmp_path)
 @pytest.mark.parametrize("name", ["pyml.oci-gzip.tar", "pyml.oci-zstd.tar"])
 def test_large_oci_same_numbers_as_dive(name, corpus_archive, oracle, tmp_path):
     oci = corpus_archive(name, optional=True)
-    reference = oracle.json(corpus_archive("pyml.tar", optional=True))
+    reference = oracle.export(corpus_archive("pyml.tar", optional=True))
     got = layerscope_json([oci], tmp_path, timeout=3 * 3600)
     assert_same(without_layer_ids(reference), without_layer_ids(got), f"layerscope {name}")
 
@@ -160,7 +163,7 @@ def test_large_oci_same_numbers_as_dive(name, corpus_archive, oracle, tmp_path):
 )
 def test_engine_same_numbers_as_dive(args, engine_image, corpus_archive, oracle, tmp_path):
     engine_image("corpus/waste:1")
-    reference = oracle.json(corpus_archive("waste.tar"))
+    reference = oracle.export(corpus_archive("waste.tar"))
     got = layerscope_json(args, tmp_path)
     assert_same(without_layer_ids(reference), without_layer_ids(got), f"layerscope {args}")
 
@@ -172,7 +175,7 @@ def test_engine_same_numbers_as_dive(args, engine_image, corpus_archive, oracle,
 def test_large_engine_same_numbers_as_dive(name, engine_image, corpus_archive, oracle, tmp_path):
     """The big images from the engine (an empty layer cache: the export is read): dive's
     numbers for their docker-archive."""
-    reference = oracle.json(corpus_archive(f"{name}.tar", optional=True))
+    reference = oracle.export(corpus_archive(f"{name}.tar", optional=True))
     got = layerscope_json([f"docker://{engine_image(f'corpus/{name}:1')}"], tmp_path, 3 * 3600)
     assert_same(without_layer_ids(reference), without_layer_ids(got), f"layerscope {name}")
 
@@ -197,9 +200,10 @@ RULES = {
 RULES = {k: v.split() if isinstance(v, str) else v for k, v in RULES.items()}
 
 
-def at_threshold(dive_export: dict) -> list[str]:
+def at_threshold(dive_export: bytes) -> list[str]:
     """Rules set exactly at the image's own values: checks < vs <= in every comparison."""
-    image, layers = dive_export["image"], dive_export["layer"]
+    doc = json.loads(dive_export)
+    image, layers = doc["image"], doc["layer"]
     args = ["--lowestEfficiency", repr(float(image["efficiencyScore"]))]
     args += ["--highestWastedBytes", str(image["inefficientBytes"])]
     user = sum(layer["sizeBytes"] for layer in layers[1:])
@@ -213,7 +217,7 @@ def at_threshold(dive_export: dict) -> list[str]:
 @pytest.mark.parametrize("name", SMALL)
 def test_ci_matches_dive(name, rules, corpus_archive, oracle, tmp_path):
     archive = corpus_archive(f"{name}.tar")
-    args = at_threshold(oracle.json(archive)) if rules == "at-threshold" else RULES[rules]
+    args = at_threshold(oracle.export(archive)) if rules == "at-threshold" else RULES[rules]
     want_rc, want = oracle.ci(archive, ["--ci", *args])
     proc = layerscope([archive, "--ci", *args], tmp_path)
     got = ci_lines(proc.stdout)
@@ -237,3 +241,36 @@ def test_ci_env_variable_matches_dive(name, corpus_archive, oracle, tmp_path):
     proc = layerscope([archive], tmp_path, CI="true")
     assert ci_lines(proc.stdout) == want, f"CI=true layerscope {archive.name}:\n{proc.stdout}"
     assert proc.returncode == want_rc
+
+
+def header_lines(stdout: str) -> list[str]:
+    """The --ci lines naming the image and where it is read from, colour removed."""
+    lines = [ANSI.sub("", line).rstrip() for line in stdout.splitlines()]
+    return [line for line in lines if line.startswith(("Image Source:", "Extracting image"))]
+
+
+@corpus
+@pytest.mark.engine
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["corpus/waste:1"], id="bare-reference"),
+        pytest.param(["--source", "docker", "docker://corpus/waste:1"], id="docker-scheme"),
+    ],
+)
+def test_ci_names_the_image_source_as_dive(args, dive, engine_image, tmp_path):
+    """ "Image Source: docker://…" and "Extracting image from docker-engine..." (not "docker")."""
+    engine_image("corpus/waste:1")
+    want = subprocess.run(
+        [str(dive), "--ci", *args],
+        cwd=tmp_path,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    proc = layerscope([*args, "--ci"], tmp_path)
+    expected = header_lines(want.stdout)
+    assert len(expected) == 2, want.stdout
+    assert header_lines(proc.stdout) == expected, proc.stdout + proc.stderr

@@ -3,11 +3,15 @@
 Our rule: the output file is either the complete new export or exactly what was there before.
 A failed run leaves a previous file unchanged (dive truncates it; we do not), and neither a
 failure nor an interruption (Ctrl-C, SIGTERM) leaves a temp file next to it. After SIGKILL
-nothing can clean up, but the target itself is still never partial.
+the target itself is still never partial, and a later export to it removes the temp file once
+it is stale. A replaced file keeps its mode and owner; `/dev/stdout`, `/dev/fd/N` and
+`/proc/self/fd/N` are written through the descriptor already open (a pipe, a file opened with
+`>>`), never reopened or replaced.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -65,6 +69,7 @@ def dirs(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 def test_failed_run_leaves_previous_file_unchanged(dirs) -> None:
+    """A truncated image: one error line, the previous export unchanged, no temp file."""
     src, out_dir, cache = dirs
     out = out_dir / "export.json"
     out.write_bytes(OLD)
@@ -74,6 +79,7 @@ def test_failed_run_leaves_previous_file_unchanged(dirs) -> None:
 
 
 def test_success_replaces_previous_file(dirs) -> None:
+    """A good image: the previous export replaced by the new one."""
     src, out_dir, cache = dirs
     out = out_dir / "export.json"
     out.write_bytes(OLD)
@@ -83,6 +89,7 @@ def test_success_replaces_previous_file(dirs) -> None:
 
 
 def test_output_dir_missing_is_one_clean_error(dirs) -> None:
+    """`--json` into a directory that does not exist: one line naming it, exit 2."""
     src, out_dir, cache = dirs
     out = out_dir / "no-such-dir" / "export.json"
     res = run_cli(small_image(src), out, cache_dir=cache)
@@ -123,6 +130,7 @@ def test_fifo_output_is_written_not_replaced(dirs) -> None:
 
 
 def test_output_path_is_a_directory(dirs) -> None:
+    """`--json` naming a directory: one line, exit 2, the directory untouched."""
     src, out_dir, cache = dirs
     out = out_dir / "taken"
     out.mkdir()
@@ -132,6 +140,152 @@ def test_output_path_is_a_directory(dirs) -> None:
     assert res.returncode == 2, res.describe()
     assert len(res.errors) == 1, res.describe()
     assert leftovers(out_dir) == ["taken"] and leftovers(out) == ["keep"]
+
+
+def test_replaced_file_keeps_its_mode_and_owner(dirs) -> None:
+    """The export replaces a file with one of the same mode and (we may: root) owner."""
+    src, out_dir, cache = dirs
+    out = out_dir / "export.json"
+    out.write_bytes(OLD)
+    os.chmod(out, 0o640)
+    if os.geteuid() == 0:
+        os.chown(out, 4321, 4322)
+    before = out.stat()
+    res = run_cli(small_image(src), out, cache_dir=cache)
+    assert_analysed(res, out)
+    after = out.stat()
+    assert after.st_ino != before.st_ino  # replaced, not rewritten in place
+    assert oct(after.st_mode) == oct(before.st_mode)
+    assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)
+
+
+def test_new_file_gets_dives_mode(dirs) -> None:
+    """A new export is 0644 less the umask, as dive's."""
+    src, out_dir, cache = dirs
+    out = out_dir / "export.json"
+    old = os.umask(0o027)
+    try:
+        res = run_cli(small_image(src), out, cache_dir=cache)
+    finally:
+        os.umask(old)
+    assert_analysed(res, out)
+    assert oct(out.stat().st_mode & 0o7777) == oct(0o640)
+
+
+_GONE = 4_194_305  # above the largest pid Linux hands out: a process that no longer runs
+
+
+def test_stale_temp_exports_of_killed_runs_are_removed(dirs) -> None:
+    """A run killed mid-export (SIGKILL) leaves its temp file: the next export to the same
+    file removes it — only our naming, only old ones of processes that are gone, never what a
+    link points to."""
+    src, out_dir, cache = dirs
+    out = out_dir / "export.json"
+    hour_ago = time.time() - 2 * 3600
+    stale = [f".export.json.{_GONE}.tmp", f".export.json.{_GONE}.0a1b2c3d.tmp"]
+    kept = [
+        f".export.json.{os.getpid()}.tmp",  # a live process: may be writing
+        f".other.json.{_GONE}.tmp",  # another target's
+        f".export.json.{_GONE}.tmp.bak",  # not our naming
+        f"export.json.{_GONE}.tmp",
+    ]
+    for name in stale + kept:
+        (out_dir / name).write_bytes(b"{")
+        os.utime(out_dir / name, (hour_ago, hour_ago))
+    young = f".export.json.{_GONE}.ffffffff.tmp"
+    (out_dir / young).write_bytes(b"{")
+    if os.geteuid() == 0:  # another user's: not ours to delete
+        foreign = f".export.json.{_GONE}.11111111.tmp"
+        (out_dir / foreign).write_bytes(b"{")
+        os.chown(out_dir / foreign, 4321, 4321)
+        os.utime(out_dir / foreign, (hour_ago, hour_ago))
+        kept.append(foreign)
+    victim = src / "victim"
+    victim.write_bytes(b"keep me")
+    link = out_dir / f".export.json.{_GONE}.00000000.tmp"
+    link.symlink_to(victim)
+    os.utime(link, (hour_ago, hour_ago), follow_symlinks=False)
+    res = run_cli(small_image(src), out, cache_dir=cache)
+    assert_common(res)
+    assert res.returncode == 0, res.describe()
+    assert leftovers(out_dir) == sorted([*kept, young, link.name, "export.json"])
+    assert victim.read_bytes() == b"keep me"
+
+
+def _dev_stdout_run(src: Path, cache: Path, target: str, stdout, pass_fds=()) -> int:
+    proc = subprocess.run(
+        cli_argv(small_image(src), Path(target)),
+        cwd=REPO,
+        env=cli_env(cache),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        pass_fds=pass_fds,
+        timeout=60,
+    )
+    assert proc.stderr == b"", proc.stderr
+    return proc.returncode
+
+
+@pytest.mark.parametrize("target", ["/dev/stdout", "/proc/self/fd/1", "/dev/fd/1"])
+def test_export_to_stdout_into_a_pipe(dirs, target) -> None:
+    """`--json /dev/stdout` (`/proc/self/fd/1`, `/dev/fd/1`) into a pipe: the export on the
+    pipe, exit 0 (it exited 2: the pipe has no directory to put a temp file in)."""
+    src, _out_dir, cache = dirs
+    proc = subprocess.run(
+        cli_argv(small_image(src), Path(target)),
+        cwd=REPO,
+        env=cli_env(cache),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "etc/hostname" in {f["path"] for f in json.loads(proc.stdout)["layer"][0]["fileList"]}
+
+
+def test_export_to_stdout_appended_to_a_file(dirs) -> None:
+    """`layerscope IMAGE --json /dev/stdout >> log`: the log keeps what it held, the export
+    follows it, the file is the same file (not replaced)."""
+    src, out_dir, cache = dirs
+    log = out_dir / "log"
+    log.write_bytes(b"earlier\n")
+    inode = log.stat().st_ino
+    with open(log, "ab") as stdout:
+        assert _dev_stdout_run(src, cache, "/dev/stdout", stdout) == 0
+    data = log.read_bytes()
+    assert data.startswith(b"earlier\n"), data[:40]
+    assert "layer" in json.loads(data[len(b"earlier\n") :])
+    assert log.stat().st_ino == inode
+    assert leftovers(out_dir) == ["log"]
+
+
+def test_export_to_an_inherited_descriptor(dirs) -> None:
+    """`--json /dev/fd/N` for a pipe the parent passed as descriptor N: written through it."""
+    src, _out_dir, cache = dirs
+    read_end, write_end = os.pipe()
+    try:
+        code = _dev_stdout_run(
+            src, cache, f"/dev/fd/{write_end}", subprocess.DEVNULL, pass_fds=(write_end,)
+        )
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+    finally:
+        for fd in (read_end, write_end):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    assert code == 0
+    assert "layer" in json.loads(data)
+
+
+def test_export_to_a_descriptor_not_open_is_one_error(dirs) -> None:
+    """`--json /dev/fd/97`, no descriptor 97: one line naming it, exit 2."""
+    src, _out_dir, cache = dirs
+    res = run_cli(small_image(src), Path("/dev/fd/97"), cache_dir=cache)
+    assert_common(res)
+    assert res.returncode == 2, res.describe()
+    assert len(res.errors) == 1 and "/dev/fd/97" in res.errors[0], res.describe()
 
 
 def _interrupt(image: Path, out: Path, cache: Path, sig: int, when: str) -> Result:
@@ -214,7 +368,7 @@ def test_interrupted_while_reading(dirs, sig) -> None:
 )
 def test_interrupted_while_writing(dirs, sig) -> None:
     """Interrupted mid-export: the target is the old file or the complete export, never
-    partial; no temp file (except after SIGKILL, which nothing can clean up)."""
+    partial; no temp file (after SIGKILL: until the next export to that file)."""
     _check_interrupted(sig, "writing", dirs)
 
 

@@ -47,7 +47,7 @@ in one of two ways:
 Never a traceback, a hang or a memory blow-up, and never a raw control character (ESC, BEL,
 C1...) on stderr, whatever the names inside the image. The `--json` file is written
 atomically: a failed or interrupted run (Ctrl-C, SIGTERM) leaves a previous file unchanged and
-no temp file beside it (`test_atomic_output.py`).
+no temp file beside it (see "The `--json` file and the command line" below).
 
 | # | case | input | expected behaviour |
 |---|---|---|---|
@@ -219,13 +219,37 @@ crash.
 """
 
 
+OUTPUT_HEADER = """
+## The `--json` file and the command line
+
+The export is written to a temp file beside the target (through a symlink: beside the file it
+points to) and renamed into place only when complete; the file it replaces keeps its mode, and
+its owner (or group) when the user may set it. A SIGKILLed run cannot remove its temp file: the
+next export to the same file removes it once it is stale (our naming only, a regular file of
+this user over an hour old whose process is gone, never through a link). `/dev/stdout`,
+`/dev/fd/N` and `/proc/self/fd/N` are written through the descriptor already open (a pipe, a
+file opened with `>>`); a FIFO or a device is written to, never replaced.
+
+Without a terminal on stdin and stdout the explorer does not start (one line, exit 2); `CI` is
+read as Go reads a boolean (dive's CI mode for `1`, `t`, `T`, `TRUE`, `true`, `True`); a
+running explorer ends on SIGTERM as on `q`, the terminal restored. Everything `--ci` prints
+from the image or the command line is escaped. A `.dive-ci` file is parsed as YAML and read as
+dive reads it; one dive refuses is refused the same way (`ci configuration error`, exit 1):
+tests/conformance/test_dive_ci_config.py compares both tools file by file.
+
+"""
+
+
 def render_extra() -> str:
     from tests.engine import test_engine_faults
     from tests.fuzz import test_fuzz_findings, test_fuzz_indexer, test_fuzz_mutations
-    from tests.unit import test_cache_trust
+    from tests.robustness import test_atomic_output
+    from tests.tui import test_terminal
+    from tests.unit import test_cache_trust, test_ciconfig, test_cli_ci
 
     parts = []
     for header, modules in (
+        (OUTPUT_HEADER, [test_atomic_output, test_terminal, test_cli_ci, test_ciconfig]),
         (FUZZ_HEADER, [test_fuzz_indexer, test_fuzz_mutations, test_fuzz_findings]),
         (ENGINE_HEADER, [test_engine_faults]),
         (CACHE_HEADER, [test_cache_trust]),
