@@ -77,3 +77,11 @@ def test_history_maps_to_layers_around_metadata_entries(tmp_path):
     assert [lm.command for lm in meta.layers] == ["#(nop) ADD file:abc in / ", "touch /b"]
     assert [h.instruction for h in meta.history] == ["ADD file:abc in /", "ENV A=1", "RUN touch /b"]
     assert [h.layer for h in meta.history] == [0, None, 1]
+
+
+def test_json_nested_too_deeply_is_one_clear_error():
+    from explorer.core.sources.layout import load_json
+
+    with pytest.raises(ImageError, match=r"^config\.json: JSON nested too deeply$"):
+        load_json(b"[" * 100_000 + b"]" * 100_000, "config.json")
+    assert load_json(b"[[[]]]", "config.json") == [[[]]]

@@ -214,3 +214,5 @@ def load_json(data: bytes, where: str) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise ImageError(f"{where}: invalid JSON") from None
+    except RecursionError:  # the parser recurses once per level of nesting
+        raise ImageError(f"{where}: JSON nested too deeply") from None
