@@ -1,13 +1,31 @@
-"""What an image is made of before any layer is read: layers, history and config."""
+"""What an image is made of before any layer is read: layers, history and config.
+
+Metadata is hostile like the rest of an image: a value of an odd type (a number where text
+belongs, a list, an object) is kept as its JSON text and shown, never fatal.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.core.errors import ImageError
 
 SHELL_PREFIX = "/bin/sh -c "
+
+
+def text_of(value: Any) -> str:
+    """A metadata value as text: a string as it is, nothing (absent, null) as "", anything
+    else as its JSON."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (ValueError, RecursionError):  # NaN is fine; only a nesting too deep gets here
+        return f"({type(value).__name__})"
 
 
 @dataclass
@@ -57,9 +75,7 @@ class ImageMeta:
 
     @property
     def platform(self) -> str:
-        parts = [self.config.get("os", ""), self.config.get("architecture", "")]
-        if self.config.get("variant"):
-            parts.append(self.config["variant"])
+        parts = (text_of(self.config.get(key)) for key in ("os", "architecture", "variant"))
         return "/".join(p for p in parts if p)
 
 
@@ -82,11 +98,11 @@ def parse_config(config: Any, where: str) -> tuple[list[str], list[HistoryEntry]
         empty = bool(item.get("empty_layer", False))
         history.append(
             HistoryEntry(
-                created_by=str(item.get("created_by", "")),
-                created=str(item.get("created", "")),
+                created_by=text_of(item.get("created_by")),
+                created=text_of(item.get("created")),
                 empty=empty,
                 layer=None if empty or layer >= len(diff_ids) else layer,
-                comment=str(item.get("comment", "")),
+                comment=text_of(item.get("comment")),
             )
         )
         if not empty:

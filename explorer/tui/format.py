@@ -34,9 +34,13 @@ def seconds(s: float) -> str:
 
 
 def timestamp(text: str) -> str:
-    """History times as recorded (RFC 3339); the engine API gives Unix seconds instead."""
-    if text.isdigit():
-        moment = datetime.datetime.fromtimestamp(int(text), datetime.UTC)
+    """History times as recorded (RFC 3339); the engine API gives Unix seconds instead. A
+    number no date can hold is shown as it is."""
+    if text.isascii() and text.isdigit():
+        try:
+            moment = datetime.datetime.fromtimestamp(int(text), datetime.UTC)
+        except (OverflowError, ValueError, OSError):
+            return text
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return text
 

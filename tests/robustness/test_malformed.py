@@ -474,6 +474,22 @@ def long_paths(n: int, path: Callable[[int], str]) -> Callable[[], Image]:
     return lambda: Image([Layer(entries, "gzip", command="RUN long")])
 
 
+def odd_metadata(config: dict) -> dict:
+    """Values of odd types and odd times where text belongs (issue 12: the TUI crashed)."""
+    config.update(os=5, architecture=["amd64"], variant={"v": "\x1b[31m8"})
+    history = config["history"]
+    history[0].update(created="99999999999999999999", created_by=["/bin/sh", "-c", "ls"])
+    history[1].update(created="\u00b2", comment={"by": "me"})
+    history.append({"created": 12, "created_by": 5, "empty_layer": True, "comment": None})
+    return config
+
+
+def odd_tag(arc: b.Archive) -> None:
+    index = json.loads(arc["index.json"])
+    index["manifests"][0]["annotations"] = {"org.opencontainers.image.ref.name": 5}
+    arc.set_json("index.json", index)
+
+
 OSC52 = "\x1b]52;c;ZXZpbA==\x07"
 CTRL_NAMES = [
     "ctl/tab\there",
@@ -1371,6 +1387,22 @@ CASES: list[Case] = [
         ),
         Rejected(NESTED, "index.json", problem="JSON nested too deeply"),
         "OCI index.json holding a value nested 100,000 deep",
+    ),
+    Case(
+        "odd-metadata-values",
+        tar(legacy(set_config(std_image, odd_metadata))),
+        Analysed(
+            all_of(n_layers(2), command_has(0, '["/bin/sh", "-c", "ls"]'), command_has(1, "make")),
+            "the values kept as text",
+        ),
+        "history `created` of `99999999999999999999` and `²`, `created_by` a list and a "
+        "number, a comment object; config `os` 5, `architecture` a list, `variant` an object",
+    ),
+    Case(
+        "odd-oci-tag-annotation",
+        tar(oci(std_image), odd_tag),
+        Analysed(STD_CHECK, "as the control"),
+        "the index's `org.opencontainers.image.ref.name` annotation is the number 5",
     ),
     # ---- entries: PAX / GNU / sizes
     Case(
