@@ -20,9 +20,17 @@ from typing import cast
 from explorer.core import tarscan
 from explorer.core.layerindex import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerIndex
 
+# The diff kinds, and their names (in dive's order: its keys are Ctrl+A, R, M, U).
 UNMODIFIED, MODIFIED, ADDED, REMOVED = 0, 1, 2, 3
-DIFF_NAMES = ("unmodified", "modified", "added", "removed")
+DIFF_KINDS: dict[str, int] = {
+    "added": ADDED,
+    "removed": REMOVED,
+    "modified": MODIFIED,
+    "unmodified": UNMODIFIED,
+}
+DIFF_NAMES: dict[int, str] = {kind: name for name, kind in DIFF_KINDS.items()}
 
+# A node's `info` is a ref: its layer and its entry number there, packed in one int.
 NO_INFO = -1  # a directory that exists only because something below it does
 _SHIFT = 32
 INDEX_MASK = (1 << _SHIFT) - 1  # a ref's entry number in its layer
@@ -30,6 +38,14 @@ INDEX_MASK = (1 << _SHIFT) - 1  # a ref's entry number in its layer
 
 def ref(layer: int, entry: int) -> int:
     return (layer << _SHIFT) | entry
+
+
+def ref_layer(info: int) -> int:
+    return info >> _SHIFT
+
+
+def ref_entry(info: int) -> int:
+    return info & INDEX_MASK
 
 
 # Leaves share one read-only empty mapping: most nodes are leaves, and an empty dict each

@@ -4,23 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.core.image import HistoryEntry
 from explorer.tui import format as fmt
-
-
-def entry(created_by: str, comment: str = "") -> HistoryEntry:
-    return HistoryEntry(created_by, "", False, 0, comment)
-
-
-def test_instruction_forms():
-    assert fmt.instruction(entry("/bin/sh -c echo hi")) == "RUN echo hi"
-    assert fmt.instruction(entry("/bin/sh -c #(nop)  ENV A=b")) == "ENV A=b"
-    # the classic builder's RUN with build args
-    assert fmt.instruction(entry("|1 NOTE=x /bin/sh -c dd if=/dev/zero")) == "RUN dd if=/dev/zero"
-    assert fmt.instruction(entry("RUN |2 A=1 B=2 /bin/sh -c make")) == "RUN make"
-    # `docker import`: no command, a comment
-    assert fmt.instruction(entry("", "Imported from -")) == "Imported from -"
-    assert fmt.instruction(entry("")) == "(no command recorded)"
 
 
 def test_timestamps_from_the_engine_api_are_readable():

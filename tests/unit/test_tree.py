@@ -8,10 +8,14 @@ import tracemalloc
 
 from explorer.core.layerindex import index_layer
 from explorer.core.tree import (
+    DIFF_KINDS,
+    DIFF_NAMES,
     NO_INFO,
     FileTree,
     layer_tree,
     ref,
+    ref_entry,
+    ref_layer,
     stack,
     stack_entries,
 )
@@ -69,3 +73,10 @@ def test_implicit_directories_holding_only_whiteouts_are_not_created():
     stack(tree, layer_tree(layers, 0), correct=True)
     assert sorted(tree.root.children) == ["d"]
     assert tree.get("d/e/f").info == ref(0, 1)
+
+
+def test_diff_vocabulary_and_refs():
+    assert DIFF_NAMES == {2: "added", 3: "removed", 1: "modified", 0: "unmodified"}
+    assert list(DIFF_KINDS) == ["added", "removed", "modified", "unmodified"]  # dive's order
+    info = ref(7, 123456)
+    assert (ref_layer(info), ref_entry(info)) == (7, 123456)

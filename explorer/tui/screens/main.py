@@ -22,13 +22,13 @@ from textual.worker import Worker
 
 from explorer.core.analysis import Analysis
 from explorer.core.display import safe
-from explorer.core.image import ImageMeta
+from explorer.core.image import ImageMeta, Step
 from explorer.core.layerindex import LayerIndex
 from explorer.core.opening import Opening
 from explorer.core.sources import Source
 from explorer.core.treeview import AGGREGATED, LAYER_CHANGES
 from explorer.tui import format as fmt
-from explorer.tui.format import LayerItem, layer_items
+from explorer.tui.format import layer_items
 from explorer.tui.messages import (
     AnalysisReady,
     IndexCancelled,
@@ -122,7 +122,7 @@ class MainScreen(Screen[None]):
         self.kind = kind
         self.platform = platform
         self.meta: ImageMeta | None = None
-        self.items: list[LayerItem] = []
+        self.items: list[Step] = []
         self.indexes: dict[int, LayerIndex] = {}
         self.analysis: Analysis | None = None
         self.hidden_by_layer: dict[int, int] = {}

@@ -11,10 +11,9 @@ from textual.widgets import Static
 
 from explorer.core.analysis import Analysis
 from explorer.core.display import safe
-from explorer.core.image import ImageMeta, LayerMeta
+from explorer.core.image import ImageMeta, LayerMeta, Step
 from explorer.core.layerindex import LayerIndex
 from explorer.tui import format as fmt
-from explorer.tui.format import LayerItem
 
 LABEL = "bold"
 MUTED = "$text-muted"
@@ -33,7 +32,7 @@ class LayerDetails(Static):
 
     def show(
         self,
-        item: LayerItem | None,
+        item: Step | None,
         layer: LayerMeta | None,
         index: LayerIndex | None,
         hidden_bytes: int | None,
