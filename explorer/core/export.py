@@ -14,7 +14,7 @@ from explorer.core.efficiency import DiveEfficiency, dive_efficiency
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex, go_file_mode
 from explorer.core.outfile import open_export
-from explorer.core.tree import INDEX_MASK, NO_INFO, Node
+from explorer.core.tree import NO_INFO, Node, ref_entry
 
 _GO_DIR = 1 << 31
 
@@ -88,7 +88,7 @@ def _file_entries(layer: LayerIndex, nodes: list[Node]) -> Iterator[str]:
         if info == NO_INFO:
             yield _EMPTY
             continue
-        i = info & INDEX_MASK
+        i = ref_entry(info)
         key = (types[i], modes[i], uids[i], gids[i], links.get(i, ""))
         around = texts.get(key)
         if around is None:

@@ -1,13 +1,35 @@
-"""What an image is made of before any layer is read: layers, history and config."""
+"""What an image is made of before any layer is read: layers, history and config, and how
+its history and its layers match up.
+
+Metadata is hostile like the rest of an image: a value of an odd type (a number where text
+belongs, a list, an object) is kept as its JSON text and shown, never fatal.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.core.errors import ImageError
 
 SHELL_PREFIX = "/bin/sh -c "
+# The classic builder records RUN with build args as "|2 A=1 B=2 /bin/sh -c cmd".
+_BUILD_ARGS_RUN = re.compile(r"^(?:RUN )?\|\d+ .*?/bin/sh -c (.*)$", re.S)
+
+
+def text_of(value: Any) -> str:
+    """A metadata value as text: a string as it is, nothing (absent, null) as "", anything
+    else as its JSON."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (ValueError, RecursionError):  # NaN is fine; only a nesting too deep gets here
+        return f"({type(value).__name__})"
 
 
 @dataclass
@@ -27,8 +49,19 @@ class HistoryEntry:
             if text.startswith("#(nop)"):
                 return text[len("#(nop)") :].strip()
             return "RUN " + text
-        if text.startswith("RUN |"):  # buildkit with build args: "RUN |2 A=1 B=2 /bin/sh -c x"
-            return text
+        return text
+
+    @property
+    def short_instruction(self) -> str:
+        """The instruction short enough for a list: a RUN without its build args; for an
+        entry without a command (e.g. `docker import`), the comment saying where it came
+        from."""
+        text = self.instruction
+        match = _BUILD_ARGS_RUN.match(text)
+        if match:
+            return "RUN " + match.group(1).strip()
+        if not text:
+            return self.comment.strip() or "(no command recorded)"
         return text
 
 
@@ -57,9 +90,7 @@ class ImageMeta:
 
     @property
     def platform(self) -> str:
-        parts = [self.config.get("os", ""), self.config.get("architecture", "")]
-        if self.config.get("variant"):
-            parts.append(self.config["variant"])
+        parts = (text_of(self.config.get(key)) for key in ("os", "architecture", "variant"))
         return "/".join(p for p in parts if p)
 
 
@@ -82,11 +113,11 @@ def parse_config(config: Any, where: str) -> tuple[list[str], list[HistoryEntry]
         empty = bool(item.get("empty_layer", False))
         history.append(
             HistoryEntry(
-                created_by=str(item.get("created_by", "")),
-                created=str(item.get("created", "")),
+                created_by=text_of(item.get("created_by")),
+                created=text_of(item.get("created")),
                 empty=empty,
                 layer=None if empty or layer >= len(diff_ids) else layer,
-                comment=str(item.get("comment", "")),
+                comment=text_of(item.get("comment")),
             )
         )
         if not empty:
@@ -103,4 +134,46 @@ def layer_commands(history: list[HistoryEntry], count: int) -> list[tuple[str, s
             if command.startswith(SHELL_PREFIX):
                 command = command[len(SHELL_PREFIX) :]
             out[entry.layer] = (command, entry.created)
+    return out
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the image's build, as the layer list shows it: a layer, or a
+    metadata-only instruction (ENV, LABEL...). Texts as recorded (not made safe)."""
+
+    layer: int | None
+    instruction: str  # short form, for a list
+    created: str
+    command: str = ""  # the full history command when `instruction` shortened it
+
+
+def _step(layer: int | None, entry: HistoryEntry) -> Step:
+    shortened = _BUILD_ARGS_RUN.match(entry.instruction) is not None
+    full = entry.created_by if shortened else ""
+    return Step(layer, entry.short_instruction, entry.created, full)
+
+
+def steps(meta: ImageMeta) -> list[Step]:
+    """The history matched with the layers: history order, metadata-only entries between
+    the layers they sit between; a layer the history does not describe (a short or missing
+    history) keeps its own command, in its place among the others."""
+    out: list[Step] = []
+    seen: set[int] = set()
+    for entry in meta.history:
+        if entry.layer is not None and entry.layer < len(meta.layers):
+            if entry.layer in seen:
+                continue
+            seen.add(entry.layer)
+            out.append(_step(entry.layer, entry))
+        elif entry.empty or entry.layer is None:
+            out.append(_step(None, entry))
+    for lm in meta.layers:
+        if lm.index in seen:
+            continue
+        at = next(
+            (i for i, s in enumerate(out) if s.layer is not None and s.layer > lm.index),
+            len(out),
+        )
+        out.insert(at, Step(lm.index, lm.command, lm.created))
     return out

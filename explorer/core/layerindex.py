@@ -18,12 +18,18 @@ from typing import BinaryIO
 import xxhash
 
 from explorer.core import tarscan
-from explorer.core.errors import Cancelled
+from explorer.core.errors import Cancelled, ImageError
 
 ProgressFn = Callable[[int, int], None]  # (entries so far, bytes read so far)
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
+# Paths deeper than this are hostile: the deepest a path within Linux's PATH_MAX (4,096
+# bytes, "a/a/…/a") can be, so deeper than any path a build can create (even a runaway
+# recursive copy stops there). It bounds what one path costs the views, which work out a
+# path and a prefix per level.
+MAX_DEPTH = 2048
+_DEEP = 2 * MAX_DEPTH - 1  # the length of the shortest path that deep ("a/a/…/a")
 
 # Go's fs.FileMode bits, as dive serialises them.
 _GO_DIR = 1 << 31
@@ -132,6 +138,11 @@ def index_layer(
         if not name:
             _in_pieces(reader, h.stored, None, tick)
             continue
+        if len(name) >= _DEEP and name.count("/") >= MAX_DEPTH:
+            raise ImageError(
+                f"{where}: tar entry at offset {h.offset - tarscan.BLOCK} is "
+                f"{name.count('/') + 1:,} levels deep (the limit is {MAX_DEPTH:,})"
+            )
         paths.append(name)
         if name.startswith(WHITEOUT_PREFIX) or "/.wh." in name:
             idx.whiteouts += 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 import xxhash
 
@@ -39,7 +39,11 @@ _GNU_LONGLINK = ord("K")
 _GNU_SPARSE = ord("S")
 _REGA = 0
 
-_MAX_META = 1 << 20  # PAX and GNU long-name payloads larger than this are hostile
+_MAX_META = 1 << 20  # PAX and GNU long-name payloads larger than this are hostile (as in Go)
+# Names and link targets longer than this are hostile: four times Linux's PATH_MAX, so longer
+# than any path a container runtime can create or open (no real image holds one), and the
+# bound on what one entry's names cost (a 1 MiB PAX header could otherwise carry a 1 MiB path).
+MAX_NAME = 16 << 10
 
 
 @dataclass(slots=True)
@@ -301,6 +305,8 @@ def iter_headers(
         if long_name is not None:
             name = long_name
         link = long_link if long_link is not None else header[157:257].partition(b"\0")[0]
+        if len(name) > MAX_NAME or len(link) > MAX_NAME:
+            _too_long(name, link, start, where)
         size = stored
         try:
             mode = int(header[100:107], 8)
@@ -330,6 +336,8 @@ def iter_headers(
                 link = pax["linkpath"]
             if "GNU.sparse.name" in pax:
                 name = pax["GNU.sparse.name"]
+            if len(name) > MAX_NAME or len(link) > MAX_NAME:
+                _too_long(name, link, start, where)
             for key in ("size", "uid", "gid", "mtime"):
                 value = _pax_int(pax, key, where)
                 if value is None:
@@ -376,6 +384,14 @@ def iter_headers(
                 reader.offset += left
             else:
                 reader.skip(left)
+
+
+def _too_long(name: bytes, link: bytes, start: int, where: str) -> NoReturn:
+    what, length = ("name", len(name)) if len(name) > MAX_NAME else ("link target", len(link))
+    raise ImageError(
+        f"{where}: tar entry at offset {start} has a {what} of {length:,} bytes "
+        f"(the limit is {MAX_NAME:,})"
+    )
 
 
 def normalize(name: str) -> str:

@@ -20,9 +20,17 @@ from typing import cast
 from explorer.core import tarscan
 from explorer.core.layerindex import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerIndex
 
+# The diff kinds, and their names (in dive's order: its keys are Ctrl+A, R, M, U).
 UNMODIFIED, MODIFIED, ADDED, REMOVED = 0, 1, 2, 3
-DIFF_NAMES = ("unmodified", "modified", "added", "removed")
+DIFF_KINDS: dict[str, int] = {
+    "added": ADDED,
+    "removed": REMOVED,
+    "modified": MODIFIED,
+    "unmodified": UNMODIFIED,
+}
+DIFF_NAMES: dict[int, str] = {kind: name for name, kind in DIFF_KINDS.items()}
 
+# A node's `info` is a ref: its layer and its entry number there, packed in one int.
 NO_INFO = -1  # a directory that exists only because something below it does
 _SHIFT = 32
 INDEX_MASK = (1 << _SHIFT) - 1  # a ref's entry number in its layer
@@ -30,6 +38,14 @@ INDEX_MASK = (1 << _SHIFT) - 1  # a ref's entry number in its layer
 
 def ref(layer: int, entry: int) -> int:
     return (layer << _SHIFT) | entry
+
+
+def ref_layer(info: int) -> int:
+    return info >> _SHIFT
+
+
+def ref_entry(info: int) -> int:
+    return info & INDEX_MASK
 
 
 # Leaves share one read-only empty mapping: most nodes are leaves, and an empty dict each
@@ -139,7 +155,10 @@ class FileTree:
 
 def layer_tree(layers: list[LayerIndex], n: int) -> FileTree:
     """Layer n's own tree, as dive builds it: every entry, whiteout files included; an
-    opaque marker (never a node in dive) marks its directory in `tree.opaque`."""
+    opaque marker (never a node in dive) marks its directory in `tree.opaque`.
+
+    Work and memory grow with the bytes of the layer's paths, never with the square of a
+    path's depth: the only paths remembered are the index's own and its entries' parents."""
     tree = FileTree(layers)
     idx = layers[n]
     by_path: dict[str, Node] = {"": tree.root}
@@ -149,41 +168,41 @@ def layer_tree(layers: list[LayerIndex], n: int) -> FileTree:
         if node is None:
             parent_path, _, name = path.rpartition("/")
             parent = by_path.get(parent_path)
-            if parent is not None and not name.startswith(".wh..wh."):  # the usual case
-                node = by_path[path] = Node(name)
-                if parent.children is NO_CHILDREN:
-                    parent.children = {}
-                parent.children[name] = node
-            else:
-                node = _make_node(tree, by_path, path)
-                if node is None:
+            if parent is None:  # an implicit directory: found or made from the root
+                parent = _make_dirs(tree, parent_path)
+                if parent is None:
+                    continue  # below a `.wh..wh.` meta name
+                by_path[parent_path] = parent
+            node = parent.children.get(name)
+            if node is None:
+                if name.startswith(".wh..wh."):  # dive never adds these; OCI: opaque marker
+                    if name == OPAQUE_MARKER:
+                        tree.opaque[parent] = "/" + parent_path
                     continue
+                node = parent.add(Node(name))
+            by_path[path] = node
         node.info = base | i
     return tree
 
 
-def _make_node(tree: FileTree, by_path: dict[str, Node], path: str) -> Node | None:
-    """The node for `path` with its missing parents (implicit directories); None for an
-    opaque marker or other `.wh..wh.` meta entry."""
-    missing = []
-    parent_path = path
+def _make_dirs(tree: FileTree, path: str) -> Node | None:
+    """The node at `path`, made with its missing parents (implicit directories); None when
+    a component is a `.wh..wh.` meta name, which is never a node (an opaque marker there
+    still marks its directory)."""
+    node, start = tree.root, 0
     while True:
-        missing.append(parent_path)
-        parent_path = parent_path.rpartition("/")[0]
-        parent = by_path.get(parent_path)
-        if parent is not None:
-            break
-    node = parent
-    for p in reversed(missing):
-        name = p.rpartition("/")[2]
-        if name.startswith(".wh..wh."):  # dive never adds these; OCI: an opaque marker
-            if name == OPAQUE_MARKER:
-                tree.opaque[node] = "/" + p.rpartition("/")[0]
-            return None
-        child = node.add(Node(name))
-        by_path[p] = child
-        node = child
-    return node
+        end = path.find("/", start)
+        name = path[start:] if end < 0 else path[start:end]
+        child = node.children.get(name)
+        if child is None:
+            if name.startswith(".wh..wh."):
+                if name == OPAQUE_MARKER:
+                    tree.opaque[node] = "/" + path[: max(start - 1, 0)]
+                return None
+            child = node.add(Node(name))
+        if end < 0:
+            return child
+        node, start = child, end + 1
 
 
 def walk_post(root: Node) -> Iterator[tuple[Node, str]]:
@@ -224,8 +243,8 @@ def stack_entries(tree: FileTree, n: int, stamp: int) -> None:
     for i, path in enumerate(layer.paths):
         parent_path, _, name = path.rpartition("/")
         parent = dirs.get(parent_path)
-        if parent is None:
-            parent = _touch_dirs(tree.root, dirs, parent_path, stamp)
+        if parent is None:  # remembered: its path is one of the layer's, or its parent's
+            parent = dirs[parent_path] = _touch_dirs(tree.root, parent_path, stamp)
         node = parent.children.get(name)
         if node is None:
             node = Node(name)
@@ -238,19 +257,18 @@ def stack_entries(tree: FileTree, n: int, stamp: int) -> None:
             dirs[path] = node
 
 
-def _touch_dirs(root: Node, dirs: dict[str, Node], path: str, stamp: int) -> Node:
+def _touch_dirs(root: Node, path: str, stamp: int) -> Node:
     """The node at `path`, created or stamped with its ancestors: a parent this layer never
     listed is implicit (no info), one it listed keeps the info it gave."""
-    node, at = root, ""
+    node = root
     for name in path.split("/"):
-        at = f"{at}/{name}" if at else name
         child = node.children.get(name)
         if child is None:
             child = node.add(Node(name))
         if child.diff != stamp:
             child.diff = stamp
             child.info = NO_INFO
-        dirs[at] = node = child
+        node = child
     return node
 
 
@@ -291,6 +309,7 @@ def stack(lower: FileTree, upper: FileTree, *, correct: bool = False) -> None:
     opaque = upper.opaque if correct else ()
     if upper.root in opaque:
         lower.root.children = NO_CHILDREN
+    content: set[int] | None = None  # see _with_content, worked out when first needed
     todo = [(lower.root, upper.root)]
     while todo:
         low, up = todo.pop()
@@ -307,8 +326,11 @@ def stack(lower: FileTree, upper: FileTree, *, correct: bool = False) -> None:
                 continue
             target = low.children.get(name)
             if target is None:
-                if correct and child.info == NO_INFO and not _has_content(child):
-                    continue  # only whiteouts below: nothing to create
+                if correct and child.info == NO_INFO:
+                    if content is None:
+                        content = _with_content(upper.root)
+                    if id(child) not in content:
+                        continue  # only whiteouts below: nothing to create
                 target = low.add(Node(name))
             elif correct and target.children and not lower.is_dir_info(child.info):
                 target.children = NO_CHILDREN  # a directory replaced by something else
@@ -319,15 +341,21 @@ def stack(lower: FileTree, upper: FileTree, *, correct: bool = False) -> None:
                 todo.append((target, child))
 
 
-def _has_content(node: Node) -> bool:
-    """Is there anything but whiteouts at or below `node`?"""
-    todo = [node]
+def _with_content(root: Node) -> set[int]:
+    """The ids of the nodes with something but whiteouts at or below them, in one pass
+    (asking it of each node in turn would walk a deep path once per level)."""
+    order, todo = [], [root]
     while todo:
-        n = todo.pop()
-        if n.info != NO_INFO and not n.name.startswith(WHITEOUT_PREFIX):
-            return True
-        todo.extend(n.children.values())
-    return False
+        node = todo.pop()
+        order.append(node)
+        todo.extend(node.children.values())
+    found: set[int] = set()
+    for node in reversed(order):  # children before their parents
+        if (node.info != NO_INFO and not node.name.startswith(WHITEOUT_PREFIX)) or any(
+            id(child) in found for child in node.children.values()
+        ):
+            found.add(id(node))
+    return found
 
 
 def stacked(lower: FileTree, upper: FileTree) -> FileTree:

@@ -21,10 +21,7 @@ from collections.abc import Callable, Sequence
 
 from explorer.core.layerindex import LayerIndex
 from explorer.core.treeview import (
-    ADDED,
     LAYER_CHANGES,
-    MODIFIED,
-    REMOVED,
     SORT_NAME,
     SORT_SIZE,
     UNMODIFIED,
@@ -35,7 +32,6 @@ from explorer.tui.messages import ViewReady
 
 Op = Callable[[TreeViewModel], None]
 
-KINDS = {"added": ADDED, "removed": REMOVED, "modified": MODIFIED, "unmodified": UNMODIFIED}
 # Leaves compared equal keep dive's tentative diff (-1): they are unmodified too.
 _UNMODIFIED_ALIASES = {UNMODIFIED, -1}
 

@@ -267,7 +267,7 @@ def product_tree(layers):
 
 def walk_tree(tree) -> dict[str, Node]:
     """``{path: Node}`` of a product FileTree (implicit directories as plain dirs)."""
-    from explorer.core.tree import NO_INFO
+    from explorer.core.tree import NO_INFO, ref_entry, ref_layer
 
     out: dict[str, Node] = {}
     todo = [(tree.root, "")]
@@ -279,7 +279,7 @@ def walk_tree(tree) -> dict[str, Node]:
             if child.info == NO_INFO:
                 out[rel] = Node("dir")
                 continue
-            layer, i = tree.layers[child.info >> 32], child.info & 0xFFFFFFFF
+            layer, i = tree.layers[ref_layer(child.info)], ref_entry(child.info)
             kind = _KIND.get(layer.types[i], f"type:{layer.types[i]}")
             own = dict(mode=layer.modes[i] & 0o7777, uid=layer.uids[i], gid=layer.gids[i])
             if kind == "file":

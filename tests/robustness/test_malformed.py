@@ -69,6 +69,9 @@ GZIP_BAD = r"gzip|deflate|decompress|corrupt|invalid|crc|checksum|truncat|unexpe
 ZSTD_BAD = r"zstd|zstandard|decompress|corrupt|invalid|checksum|truncat|unexpected end|diff.?id"
 TAR_BAD = r"tar|header|checksum|corrupt|invalid|malformed"
 PAX_BAD = r"pax|header|invalid|malformed|record|size|" + TRUNC
+TOO_LONG = r"has a (name|link target) of [\d,]+ bytes \(the limit is 16,384\)"
+DEEP = r"is [\d,]+ levels deep \(the limit is 2,048\)"
+NESTED = r"JSON nested too deeply"
 
 
 @dataclass(frozen=True)
@@ -526,7 +529,54 @@ def lazy_image(make: Callable[[], Image]) -> Callable[[], Image]:
 # A name long enough to need PAX/GNU records, and past PATH_MAX.
 LONG = "long-" + "n" * 295
 DEEP_WIDE = "/".join(["d" * 99] * 45) + "/leaf"
-DEEP_NARROW = "/".join(["a"] * 2100) + "/leaf"
+DEEP_NARROW = "/".join(["a"] * 2047) + "/leaf"  # 2,048 levels: the deepest path allowed
+TOO_DEEP = "a/" + DEEP_NARROW
+MIB_PATH = "/".join(["c" * 99] * 10_000) + "/leaf"  # 1 MB, 10,000 levels
+MIB_AAA = "a/" * 500_000 + "z"  # 1 MB, 500,001 levels
+MAX_PATH = "x0000/" + "/".join(["p" * 255] * 64)[: (16 << 10) - 6]  # 16,384 bytes
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def with_nesting(text: bytes, depth: int) -> bytes:
+    """A JSON document (object or list) with one more value nested ``depth`` deep."""
+    if text.lstrip().startswith(b"["):
+        return b"[" + nested(depth).encode() + b"," + text.lstrip()[1:]
+    return b'{"deep": ' + nested(depth).encode() + b"," + text.lstrip()[1:]
+
+
+def deep_chains(n: int, levels: int) -> Callable[[], Image]:
+    """``n`` files each ``levels`` deep below their own top directory, no directory entries
+    (every level an implicit directory), in a gzip layer of a few KB."""
+    chain = "/".join(["a"] * (levels - 2))
+    entries = [file(f"x{i}/{chain}/leaf", b"deep") for i in range(n)]
+    return lambda: Image([Layer(entries, "gzip", command="RUN deep")])
+
+
+def long_paths(n: int, path: Callable[[int], str]) -> Callable[[], Image]:
+    """A gzip layer of ``n`` files named by ``path(i)``, generated lazily."""
+    entries = (file(path(i), b"") for i in range(n))
+    return lambda: Image([Layer(entries, "gzip", command="RUN long")])
+
+
+def odd_metadata(config: dict) -> dict:
+    """Values of odd types and odd times where text belongs (issue 12: the TUI crashed)."""
+    config.update(os=5, architecture=["amd64"], variant={"v": "\x1b[31m8"})
+    history = config["history"]
+    history[0].update(created="99999999999999999999", created_by=["/bin/sh", "-c", "ls"])
+    history[1].update(created="\u00b2", comment={"by": "me"})
+    history.append({"created": 12, "created_by": 5, "empty_layer": True, "comment": None})
+    return config
+
+
+def odd_tag(arc: b.Archive) -> None:
+    index = json.loads(arc["index.json"])
+    index["manifests"][0]["annotations"] = {"org.opencontainers.image.ref.name": 5}
+    arc.set_json("index.json", index)
+
+
 OSC52 = "\x1b]52;c;ZXZpbA==\x07"
 CTRL_NAMES = [
     "ctl/tab\there",
@@ -1326,10 +1376,120 @@ CASES: list[Case] = [
         "a 4,504-byte path (45 components of 99 bytes)",
     ),
     Case(
-        "deep-path-2100-levels",
+        "deep-path-2048-levels",
         tar(legacy(lambda: one_layer(file(DEEP_NARROW, b"deep")))),
         Analysed(has(DEEP_NARROW, 0, size=4), "the full path (no recursion limit)"),
-        "a 4,205-byte path 2,100 directories deep (implicit parents)",
+        "a 4,099-byte path 2,048 levels deep, the deepest allowed (implicit parents)",
+    ),
+    # ---- bounded cost: paths, JSON nesting, odd metadata (issue 12)
+    Case(
+        "deep-path-2049-levels",
+        tar(legacy(lambda: one_layer(file(TOO_DEEP, b"deep"))), lambda a: layer_names(a, 0)),
+        Rejected(DEEP, "the layer", problem="levels deep (the limit is 2,048)"),
+        "a path 2,049 levels deep: one more than a path within Linux's PATH_MAX can have",
+    ),
+    Case(
+        "deep-paths-200-chains",
+        tar(oci(deep_chains(200, 2048)), lambda a: layer_names(a, 0)),
+        Analysed(has("x199/" + "a/" * 2046 + "leaf", 0, size=4), "all 409,600 levels"),
+        "a 13 KB archive: 200 files 2,048 levels deep, no directory entries",
+        mem=GIB // 2,
+    ),
+    Case(
+        "path-1mb-10000-levels",
+        tar(
+            oci(lambda: one_layer(file(MIB_PATH, b"x"), compression="gzip")),
+            lambda a: layer_names(a, 0),
+        ),
+        Rejected(TOO_LONG, "the layer", problem="a name of 1,000,004 bytes (limit 16,384)"),
+        "a 10 KB archive holding one 1 MB PAX path, 10,000 levels deep (gzip)",
+        mem=GIB // 2,
+    ),
+    Case(
+        "path-1mb-a-a-a",
+        tar(
+            oci(lambda: one_layer(file(MIB_AAA, b"x"), long_names="gnu", compression="gzip")),
+            lambda a: layer_names(a, 0),
+        ),
+        Rejected(TOO_LONG, "the layer", problem="a name of 1,000,001 bytes (limit 16,384)"),
+        "a 1 MB `a/a/…` GNU long name, 500,001 levels deep (gzip)",
+        mem=GIB // 2,
+    ),
+    Case(
+        "pax-link-target-over-16kib",
+        tar(
+            legacy(lambda: one_layer(symlink("link", "t/" * 8193))),
+            lambda a: layer_names(a, 0),
+        ),
+        Rejected(TOO_LONG, "the layer", problem="a link target of 16,386 bytes (limit 16,384)"),
+        "a symlink whose PAX `linkpath` is 16,386 bytes",
+    ),
+    Case(
+        "pax-paths-3000-at-the-limit",
+        tar(oci(long_paths(3000, lambda i: f"x{i:04d}" + MAX_PATH[5:]))),
+        Analysed(all_of(n_layers(1), has("x2999" + MAX_PATH[5:], 0)), "every full path"),
+        "3,000 entries with 16,384-byte PAX paths (the longest allowed), gzip",
+        mem=GIB // 2,
+    ),
+    Case(
+        "pax-paths-3000-of-1mb",
+        tar(oci(long_paths(3000, lambda i: f"x{i:04d}/" + MIB_PATH)), lambda a: layer_names(a, 0)),
+        Rejected(TOO_LONG, "the layer", problem="a name of 1,000,010 bytes (limit 16,384)"),
+        "3,000 entries with 1 MB PAX paths (3 GB of tar, gzip)",
+        mem=GIB // 2,
+        timeout=300,
+        slow=True,
+    ),
+    Case(
+        "config-json-nested-100000-deep",
+        tar(
+            legacy(set_config(std_image, lambda c: with_nesting(b.jdump(c), 100_000))),
+            lambda a: (a.config_path,),
+        ),
+        Rejected(NESTED, "the config file", problem="JSON nested too deeply"),
+        "a config holding a value nested 100,000 deep",
+    ),
+    Case(
+        "manifest-json-nested-100000-deep",
+        tar(
+            legacy(),
+            edit(
+                lambda a: "manifest.json",
+                lambda d: with_nesting(d, 100_000),
+                lambda a: ("manifest.json",),
+            ),
+        ),
+        Rejected(NESTED, "manifest.json", problem="JSON nested too deeply"),
+        "manifest.json holding a list nested 100,000 deep",
+    ),
+    Case(
+        "index-json-nested-100000-deep",
+        tar(
+            oci(std_image),
+            edit(
+                lambda a: "index.json",
+                lambda d: with_nesting(d, 100_000),
+                lambda a: ("index.json",),
+            ),
+        ),
+        Rejected(NESTED, "index.json", problem="JSON nested too deeply"),
+        "OCI index.json holding a value nested 100,000 deep",
+    ),
+    Case(
+        "odd-metadata-values",
+        tar(legacy(set_config(std_image, odd_metadata))),
+        Analysed(
+            all_of(n_layers(2), command_has(0, '["/bin/sh", "-c", "ls"]'), command_has(1, "make")),
+            "the values kept as text",
+        ),
+        "history `created` of `99999999999999999999` and `²`, `created_by` a list and a "
+        "number, a comment object; config `os` 5, `architecture` a list, `variant` an object",
+    ),
+    Case(
+        "odd-oci-tag-annotation",
+        tar(oci(std_image), odd_tag),
+        Analysed(STD_CHECK, "as the control"),
+        "the index's `org.opencontainers.image.ref.name` annotation is the number 5",
     ),
     # ---- entries: PAX / GNU / sizes
     Case(

@@ -86,3 +86,36 @@ async def test_hostile_filter_text_is_literal(build_archive):
         await wait_for(pilot, lambda: main_screen(app).tree.state.filter == "[bold]")
         await settle(pilot)
         assert "filter /[bold]/" in screen_text(app)
+
+
+async def test_odd_metadata_is_shown_as_recorded(tmp_path):
+    """History times no date can hold, values of odd types in the config and the index:
+    shown as they are (escaped), never fatal (the app crashed with a traceback on each)."""
+    from tests.robustness.test_malformed import CASES
+
+    cases = {c.name: c for c in CASES}
+    path = cases["odd-metadata-values"].build(tmp_path).path
+    app = app_for(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        assert screen.failure is None and screen.analysis is not None
+        text = screen_text(app)
+        assert 'Platform 5/["amd64"]/{"v": "\\u001b[31m8"}' in text  # an object: its JSON
+        assert "\x1b" not in text
+        assert "Created  99999999999999999999" in text
+        assert 'RUN ["/bin/sh", "-c", "ls"]' not in text  # a list is no shell command
+        assert '["/bin/sh", "-c", "ls"]' in text
+        await pilot.press("down")
+        await settle(pilot)
+        assert screen.layer_list.selected_layer == 1
+        assert "Created  ²" in screen_text(app)
+        await pilot.press("q")
+
+    (tmp_path / "oci").mkdir()
+    tagged = cases["odd-oci-tag-annotation"].build(tmp_path / "oci").path
+    app = app_for(tagged)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert main_screen(app).failure is None
+        assert "Tags     5" in screen_text(app)

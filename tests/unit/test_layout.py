@@ -128,3 +128,11 @@ def test_a_platform_the_single_image_is_not_for_is_refused(tmp_path, make, compr
         open_source(str(path), platform="linux/arm64").open()
     meta, _ = index_all(open_source(str(path), platform="linux/amd64"))
     assert meta.platform == "linux/amd64"
+
+
+def test_json_nested_too_deeply_is_one_clear_error():
+    from explorer.core.sources.layout import load_json
+
+    with pytest.raises(ImageError, match=r"^config\.json: JSON nested too deeply$"):
+        load_json(b"[" * 100_000 + b"]" * 100_000, "config.json")
+    assert load_json(b"[[[]]]", "config.json") == [[[]]]

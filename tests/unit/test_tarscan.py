@@ -101,3 +101,35 @@ def test_an_empty_layer_is_an_empty_index_but_an_empty_archive_is_an_error(tmp_p
     empty.write_bytes(b"")
     with pytest.raises(ImageError, match="empty archive"):
         open_source(str(empty)).open()
+
+
+NAME_LIMIT = 16 << 10  # bytes of a name or a link target
+
+
+@pytest.mark.parametrize("long_names", ["pax", "gnu"])
+def test_names_and_link_targets_up_to_16_kib_are_read(long_names):
+    name, target = "n" * NAME_LIMIT, "t/" * (NAME_LIMIT // 2)
+    idx = index(b.tar_bytes([b.symlink(name, target)], long_names=long_names))
+    assert idx.paths == [name] and idx.link(0) == target
+
+
+@pytest.mark.parametrize("long_names", ["pax", "gnu"])
+@pytest.mark.parametrize(
+    ("entry", "what"),
+    [
+        (b.file("n" * (NAME_LIMIT + 1)), "a name of 16,385 bytes"),
+        (b.symlink("s", "t" * (NAME_LIMIT + 1)), "a link target of 16,385 bytes"),
+    ],
+)
+def test_a_longer_name_or_link_target_is_refused(entry, what, long_names):
+    data = b.tar_bytes([b.file("first", b"x"), entry], long_names=long_names)
+    with pytest.raises(ImageError, match=rf"^test: tar entry at offset \d+ has {what} \(the limit"):
+        index(data)
+
+
+def test_paths_up_to_2048_levels_deep_are_read_and_deeper_ones_refused():
+    deepest = "/".join(["a"] * 2048)
+    assert index(b.tar_bytes([b.file(deepest)])).paths == [deepest]
+    assert index(b.tar_bytes([b.file("./" + deepest + "/")])).paths == [deepest]
+    with pytest.raises(ImageError, match=r"is 2,049 levels deep \(the limit is 2,048\)"):
+        index(b.tar_bytes([b.file("a/" + deepest)]))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from explorer.core.errors import ImageError
-from explorer.core.image import ImageMeta, LayerMeta, layer_commands, parse_config
+from explorer.core.image import ImageMeta, LayerMeta, layer_commands, parse_config, text_of
 
 INDEX_TYPES = {
     "application/vnd.oci.image.index.v1+json",
@@ -199,7 +199,7 @@ def _from_oci_index(
     tag = (desc.get("annotations") or {}).get("org.opencontainers.image.ref.name", "")
     meta = _meta(name, source, config, f"{where}: {config_name}", members, descriptors, [])
     if tag:
-        meta.tags = [tag]
+        meta.tags = [text_of(tag)]
     return meta, members
 
 
@@ -245,3 +245,5 @@ def load_json(data: bytes, where: str) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise ImageError(f"{where}: invalid JSON") from None
+    except RecursionError:  # the parser recurses once per level of nesting
+        raise ImageError(f"{where}: JSON nested too deeply") from None

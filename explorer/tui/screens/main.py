@@ -26,7 +26,7 @@ from textual.worker import Worker
 
 from explorer.core.analysis import Analysis
 from explorer.core.display import safe
-from explorer.core.image import ImageMeta
+from explorer.core.image import ImageMeta, Step
 from explorer.core.layerindex import LayerIndex
 from explorer.core.loading import (
     Analysed,
@@ -45,7 +45,7 @@ from explorer.core.sources import Source, open_source
 from explorer.core.treeview import AGGREGATED, LAYER_CHANGES
 from explorer.tui import format as fmt
 from explorer.tui.bindings import MAIN_BINDINGS
-from explorer.tui.format import LayerItem, layer_items
+from explorer.tui.format import layer_items
 from explorer.tui.loadstate import OVER, READING, LoadState, hint_for
 from explorer.tui.messages import LoadEvent
 from explorer.tui.widgets.details import ImageSummary, LayerDetails
@@ -87,7 +87,7 @@ class MainScreen(Screen[None]):
         self.kind = kind
         self.platform = platform
         self.meta: ImageMeta | None = None
-        self.items: list[LayerItem] = []
+        self.items: list[Step] = []
         self.indexes: dict[int, LayerIndex] = {}
         self.analysis: Analysis | None = None
         self.hidden_by_layer: dict[int, int] = {}

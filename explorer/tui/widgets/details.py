@@ -19,10 +19,9 @@ from textual.widgets import Static
 
 from explorer.core.analysis import Analysis
 from explorer.core.display import safe
-from explorer.core.image import ImageMeta, LayerMeta
+from explorer.core.image import ImageMeta, LayerMeta, Step
 from explorer.core.layerindex import LayerIndex
 from explorer.tui import format as fmt
-from explorer.tui.format import LayerItem
 
 LABEL = "bold"
 MUTED = "$text-muted"
@@ -80,7 +79,7 @@ class LayerDetails(ScrollView, can_focus=True):
 
     def show(
         self,
-        item: LayerItem | None,
+        item: Step | None,
         layer: LayerMeta | None,
         index: LayerIndex | None,
         hidden_bytes: int | None,
@@ -138,7 +137,7 @@ LABEL_WIDTH = 9
 
 
 def layer_parts(
-    item: LayerItem, layer: LayerMeta, index: LayerIndex | None, hidden_bytes: int | None
+    item: Step, layer: LayerMeta, index: LayerIndex | None, hidden_bytes: int | None
 ) -> list[Part]:
     parts: list[Part] = [("", item.instruction or "—", "")]  # the item's text is safe already
     if item.command:

@@ -18,10 +18,11 @@ from textual.message import Message
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from explorer.core.display import safe
-from explorer.core.treeview import ADDED, AGGREGATED, MODIFIED, REMOVED, SORT_SIZE, Row
+from explorer.core.tree import DIFF_KINDS, DIFF_NAMES
+from explorer.core.treeview import AGGREGATED, SORT_SIZE, Row
 from explorer.tui import format as fmt
 from explorer.tui.messages import ViewReady
-from explorer.tui.treestate import KINDS, TreeState, find_path
+from explorer.tui.treestate import TreeState, find_path
 from explorer.tui.widgets.vlist import VirtualList
 
 SIZE_WIDTH = 9
@@ -288,7 +289,7 @@ class FileTreeView(VirtualList):
         self.refresh_view()
 
     def action_toggle_kind(self, kind: str) -> None:
-        self.state.toggle_kind(KINDS[kind])
+        self.state.toggle_kind(DIFF_KINDS[kind])
         self.refresh_view()
 
     def action_toggle_attributes(self) -> None:
@@ -326,7 +327,7 @@ class FileTreeView(VirtualList):
         parts = []
         if self.state.filter:
             parts.append(f"filter /{safe(self.state.filter)}/")
-        hidden = [name for name, kind in KINDS.items() if kind in self.state.hidden]
+        hidden = [name for name, kind in DIFF_KINDS.items() if kind in self.state.hidden]
         if hidden:
             parts.append("hiding " + ", ".join(hidden))
         parts.append("by size" if self.state.sort == SORT_SIZE else "by name")
@@ -353,7 +354,7 @@ class FileTreeView(VirtualList):
     def render_row(self, index: int, width: int, style: Style) -> list[Segment]:
         row = self.rows[index]
         diff = row.diff
-        kind = {ADDED: "added", REMOVED: "removed", MODIFIED: "modified"}.get(diff, "unmodified")
+        kind = DIFF_NAMES[diff]
         if self.stale:
             kind = "guide"  # old rows stay readable but greyed until the new ones arrive
         name_style = style + self._style(kind)

@@ -9,9 +9,10 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding, BindingType
 
+from explorer.core.image import Step
 from explorer.core.treeview import AGGREGATED, LAYER_CHANGES, compare_indexes
 from explorer.tui import format as fmt
-from explorer.tui.format import LayerItem, one_line
+from explorer.tui.format import one_line
 from explorer.tui.widgets.vlist import VirtualList
 
 SIZE_WIDTH = 9
@@ -65,7 +66,7 @@ class LayerList(VirtualList):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.items: list[LayerItem] = []
+        self.items: list[Step] = []
         self.sizes: dict[int, int] = {}
         self.reading: int | None = None
         self.mode = LAYER_CHANGES
@@ -83,7 +84,7 @@ class LayerList(VirtualList):
         return [(text, self._style("pending"))]
 
     # -- state ---------------------------------------------------------------------------------
-    def set_items(self, items: list[LayerItem]) -> None:
+    def set_items(self, items: list[Step]) -> None:
         self.items = items
         self.rows_changed(cursor=self._nearest(0, 1))
 

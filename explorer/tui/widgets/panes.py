@@ -15,14 +15,13 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from explorer.core.display import safe
-from explorer.core.treeview import ADDED, MODIFIED, REMOVED
+from explorer.core.tree import DIFF_NAMES
 from explorer.tui import format as fmt
 from explorer.tui.treestate import validate_filter
 from explorer.tui.widgets.details import ImageSummary
 from explorer.tui.widgets.efficiency import WasteTable
 from explorer.tui.widgets.filetree import FileTreeView, column_header
 
-DIFF_NAMES = {ADDED: "added", REMOVED: "removed", MODIFIED: "modified"}
 FILTER_DEBOUNCE = 0.15  # seconds: typing a regex must not start a recompute per key
 
 
@@ -102,7 +101,7 @@ class TreePane(Vertical):
         if row is None:
             line.update("", layout=False)  # one line: never a layout pass
             return
-        kind = DIFF_NAMES.get(row.diff, "unmodified")
+        kind = DIFF_NAMES[row.diff]
         parts = [(safe(row.path), "bold")]
         if row.link:
             parts.append((" → " + safe(row.link), ""))
