@@ -12,6 +12,10 @@ Per image, in one run:
   the layer pane and in the file tree (median, once the program is idle), peak RSS.
 - **warm, archive**: the same archive opened again (every layer index and the analysis in the
   cache): time until the screen is complete (score shown), median of `--repeat` runs.
+- **keys during the prefetch**: in the cold and warm archive runs, as soon as the first
+  layer's files show, LayerScope works out the next layers' views in the background: Down
+  keys in the file tree meanwhile (one every 0.2 s while the program keeps a core busy),
+  their redraw times pooled (p50 / p95), and how long that background work lasted.
 - **warm, engine**: the same image from the Docker engine (`docker://corpus/NAME:1`, corpus
   images only): the engine is asked for the image once (`--json`, which exports it and
   remembers its layers), then each TUI open reads no export at all.
@@ -20,7 +24,11 @@ Per image, in one run:
   screen when only its own layers are read.
 
     python bench/tui_bench.py [--images A.tar ...] [--repeat 3] [--dive-timeout 300]
-                              [--output bench/tui-results.md]
+                              [--output bench/tui-results.md] [--program "COMMAND"]
+
+`--program` measures another LayerScope (e.g. `"env PYTHONPATH=/tmp/old .venv/bin/python -m
+explorer"` for a checkout of an earlier commit): runs of two programs, alternated, compare
+them on a machine whose load changes.
 """
 
 from __future__ import annotations
@@ -28,8 +36,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import math
 import os
 import re
+import shlex
 import shutil
 import signal
 import statistics
@@ -38,7 +48,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +64,9 @@ BASE_IMAGE = "debian"  # corpus images are built FROM corpus/debian:1
 TIMEOUT = 600.0
 SOCKET = "layerscope-bench"
 TREE_WAIT = 20.0  # seconds after the score to wait for the first tree view
+PREFETCH_GAP = 0.2  # seconds between Down keys while the next views are worked out
+BUSY = 0.25  # share of a core above which the program is still working them out
+PROGRAM = [str(LAYERSCOPE)]  # the LayerScope command measured (--program)
 
 Screen = Callable[[str], bool]
 
@@ -66,6 +79,8 @@ class TuiSample:
     tree: float | None = None  # seconds until the first layer's files show (LayerScope only)
     key_ms: float | None = None  # median redraw after a Down key in the layer pane
     tree_key_ms: float | None = None  # the same in the file tree pane (after Tab)
+    prefetch_keys_ms: list[float] = field(default_factory=list)  # Down keys meanwhile
+    prefetch_seconds: float | None = None  # from the first files shown until the work ended
     peak_rss: int = 0  # bytes
     timed_out: float | None = None  # the limit, when the first screen did not come within it
     note: str = ""
@@ -154,6 +169,7 @@ def measure(
     tree: Screen | None = None,
     keys: bool = True,
     all_read: Screen | None = None,
+    prefetch_keys: bool = False,
 ) -> TuiSample:
     session = f"bench{int(time.time() * 1000) % 100000}"
     sample = TuiSample()
@@ -170,6 +186,8 @@ def measure(
             sample.indexed = wait_for(session, indexed, timeout, start)
         if tree is not None:  # not waited for long: the score is what is measured
             sample.tree = wait_for(session, tree, (sample.indexed or 0) + TREE_WAIT, start)
+        if prefetch_keys and sample.tree is not None:
+            keys_during_prefetch(session, sample)
         if keys:
             # Key latency is that of an idle program: the views LayerScope works out ahead
             # (and dive's own loading) are over first.
@@ -209,20 +227,54 @@ def _exists(pid: int) -> bool:
     return state != "Z"
 
 
+def keys_during_prefetch(session: str, sample: TuiSample, presses: int = 40) -> None:
+    """Down keys in the file tree while the program works out the next layers' views (it
+    keeps a core busy between the keys), then focus back on the layer list."""
+    pid = pane_pid(session)
+    shown = time.perf_counter()
+    tmux("send-keys", "-t", session, "Tab")
+    t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
+    for _ in range(presses):
+        time.sleep(PREFETCH_GAP)
+        t1, cpu1 = time.perf_counter(), cpu_seconds(pid)
+        if cpu1 - cpu0 < BUSY * (t1 - t0):
+            sample.prefetch_seconds = t0 - shown
+            break
+        took = down_key(session, colours=True)
+        if took is None:
+            break
+        sample.prefetch_keys_ms.append(took)
+        t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
+    tmux("send-keys", "-t", session, "BTab")
+    time.sleep(0.5)
+
+
+def down_key(session: str, colours: bool) -> float | None:
+    """Milliseconds until the right-hand pane shows something new after Down."""
+    before = right_half(screen(session, colours))
+    t0 = time.perf_counter()
+    tmux("send-keys", "-t", session, "Down")
+    changed = lambda s, b=before: right_half(s) != b  # noqa: E731
+    took = wait_for(session, changed, 60, t0, colours)
+    return None if took is None else took * 1000
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of `values`."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
 def down_key_ms(session: str, colours: bool, presses: int = 6) -> float | None:
     """Median milliseconds until the right-hand pane shows something new after Down. In
     the layer pane its text must change (new rows, not old ones greyed while computing);
     in the file tree the cursor moves by colour alone."""
     times = []
     for _ in range(presses):
-        before = right_half(screen(session, colours))
-        t0 = time.perf_counter()
-        tmux("send-keys", "-t", session, "Down")
-        changed = lambda s, b=before: right_half(s) != b  # noqa: E731
-        took = wait_for(session, changed, 60, t0, colours)
+        took = down_key(session, colours)
         if took is None:
             break
-        times.append(took * 1000)
+        times.append(took)
         time.sleep(0.3)
     return statistics.median(times) if times else None
 
@@ -272,11 +324,22 @@ def ls_tree(s: str) -> bool:
 
 
 def layerscope(
-    target: str, cache_dir: Path, keys: bool = False, timeout: float = TIMEOUT
+    target: str,
+    cache_dir: Path,
+    keys: bool = False,
+    timeout: float = TIMEOUT,
+    prefetch_keys: bool = False,
 ) -> TuiSample:
-    argv = [str(LAYERSCOPE), target, "--cache-dir", str(cache_dir)]
+    argv = [*PROGRAM, target, "--cache-dir", str(cache_dir)]
     return measure(
-        argv, ls_ready, timeout, indexed=ls_indexed, tree=ls_tree, keys=keys, all_read=ls_all_read
+        argv,
+        ls_ready,
+        timeout,
+        indexed=ls_indexed,
+        tree=ls_tree,
+        keys=keys,
+        all_read=ls_all_read,
+        prefetch_keys=prefetch_keys,
     )
 
 
@@ -285,7 +348,7 @@ def headless(target: str, cache_dir: Path, scratch: Path) -> float:
     engine image, remembers its export so that the TUI opens it without one)."""
     t0 = time.perf_counter()
     out = scratch / "out.json"
-    argv = [str(LAYERSCOPE), target, "--json", str(out), "--cache-dir", str(cache_dir)]
+    argv = [*PROGRAM, target, "--json", str(out), "--cache-dir", str(cache_dir)]
     subprocess.run(argv, check=True, capture_output=True)
     return time.perf_counter() - t0
 
@@ -340,16 +403,21 @@ def bench_image(image: Path, args: argparse.Namespace, scratch: Path) -> ImageRe
     # dive stopped at its limit held gigabytes: the page cache may have lost the archive and
     # LayerScope's own files. "Cold" means an empty layer cache, not a cold disk.
     warm(image)
-    subprocess.run([str(LAYERSCOPE), "--version"], capture_output=True)
-    subprocess.run(
-        [str(LAYERSCOPE.parent / "python"), "-c", "import explorer.tui.app"], capture_output=True
-    )
+    subprocess.run([*PROGRAM, "--version"], capture_output=True)
+    subprocess.run([sys.executable, "-c", "import explorer.tui.app"], capture_output=True)
     cache = Path(tempfile.mkdtemp(prefix=f"cache-{name}-", dir=scratch))
-    cold = layerscope(str(image), cache, keys=True)
-    print(f"  cold: first {seconds(cold.first_screen)} indexed {seconds(cold.indexed)}", flush=True)
+    cold = layerscope(str(image), cache, keys=True, prefetch_keys=True)
+    print(
+        f"  cold: first {seconds(cold.first_screen)} all read {seconds(cold.all_read)} "
+        f"indexed {seconds(cold.indexed)}",
+        flush=True,
+    )
 
-    warm_archive = [layerscope(str(image), cache, keys=n == 0) for n in range(args.repeat)]
+    warm_archive = [
+        layerscope(str(image), cache, keys=n == 0, prefetch_keys=True) for n in range(args.repeat)
+    ]
     print(f"  warm archive: {[seconds(s.indexed) for s in warm_archive]}", flush=True)
+    print(f"  keys during the prefetch: {prefetch_keys([cold, *warm_archive])}", flush=True)
 
     warm_engine: list[TuiSample] = []
     reference = f"corpus/{name}:1"
@@ -371,6 +439,19 @@ def bench_image(image: Path, args: argparse.Namespace, scratch: Path) -> ImageRe
 
 
 # -- the report --------------------------------------------------------------------------------
+
+
+def prefetch_keys(samples: list[TuiSample]) -> str:
+    """The Down keys pressed while the next views were worked out, pooled: p50 / p95 (n),
+    and how long that work lasted (median)."""
+    times = [t for s in samples for t in s.prefetch_keys_ms]
+    if not times:
+        return "—"
+    took = [s.prefetch_seconds for s in samples if s.prefetch_seconds is not None]
+    lasted = f", {statistics.median(took):.1f} s" if took else ""
+    return (
+        f"{percentile(times, 50):.0f} / {percentile(times, 95):.0f} ms ({len(times)} keys{lasted})"
+    )
 
 
 def seconds(value: float | None, sample: TuiSample | None = None) -> str:
@@ -407,9 +488,10 @@ def report(results: list[ImageResult], args: argparse.Namespace) -> str:
     detail = [
         "| image | warm, archive: first screen / files of layer 0 shown | warm, engine: "
         "first screen / files shown | Down key in the layers / the file tree, dive | the same, "
-        "LayerScope cold | the same, LayerScope warm | peak RSS, dive | peak RSS, LayerScope "
-        "(cold run) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "LayerScope cold | the same, LayerScope warm | Down key in the file tree while the next "
+        "views are worked out: p50 / p95 (keys, how long) | peak RSS, dive | peak RSS, "
+        "LayerScope (cold run) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
 
@@ -435,7 +517,8 @@ def report(results: list[ImageResult], args: argparse.Namespace) -> str:
         detail.append(
             f"| {r.name} | {pair(r.warm_archive)} | {pair(r.warm_engine)} | "
             f"{keys(r.dive)} | {keys(r.cold)} | "
-            f"{keys(r.warm_archive[0] if r.warm_archive else None)} | {mb(r.dive.peak_rss)} | "
+            f"{keys(r.warm_archive[0] if r.warm_archive else None)} | "
+            f"{prefetch_keys([r.cold, *r.warm_archive])} | {mb(r.dive.peak_rss)} | "
             f"{mb(r.cold.peak_rss)} |"
         )
     notes = [n for r in results for n in r.notes]
@@ -461,7 +544,11 @@ def report(results: list[ImageResult], args: argparse.Namespace) -> str:
             "pane shows something new (polled every 20 ms), median of 6 presses from layer 0, "
             "once the program is idle (under 5 % of a core for 0.3 s: LayerScope has worked "
             "out the next layers' views, dive has loaded); in the file tree the cursor moves "
-            "by colour alone.",
+            "by colour alone. While the next views are worked out: from the moment the first "
+            "layer's files show in the cold and each warm archive run, a Down key in the file "
+            "tree every 0.2 s as long as the program keeps over a quarter of a core busy "
+            "(nearest-rank percentiles of every such key; how long: median time until the "
+            "program went idle).",
             "",
             machine(),
             *(["", *[f"- {n}" for n in notes]] if notes else []),
@@ -477,7 +564,10 @@ def main() -> int:
     parser.add_argument("--dive-timeout", type=float, default=300)
     parser.add_argument("--no-dive", action="store_true", help="LayerScope only")
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "tui-results.md")
+    parser.add_argument("--program", help="the LayerScope command to measure (shell words)")
     args = parser.parse_args()
+    if args.program:
+        PROGRAM[:] = shlex.split(args.program)
     if shutil.which("tmux") is None:
         print("tmux is needed: apt-get install tmux", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from explorer.core.gosort import go_sort
 from explorer.core.layerindex import WHITEOUT_PREFIX, LayerIndex
 from explorer.core.tree import (
     INDEX_MASK,
+    NO_CHILDREN,
     NO_INFO,
     FileTree,
     Node,
@@ -358,6 +359,14 @@ class ReclaimableBuilder:
     def add(self, layer: LayerIndex) -> None:
         n = len(self.layers)
         self.layers.append(layer)
+        if has_whiteouts(layer):
+            self._add_tree(n)
+        else:
+            self._add_entries(n)
+
+    def _add_tree(self, n: int) -> None:
+        """Layer n through a tree of its own, walked beside the stack, then stacked: what a
+        layer with whiteouts or opaque markers needs."""
         stacked = self.stacked
         upper = layer_tree(self.layers, n)
         for d_path in upper.opaque.values():
@@ -376,6 +385,42 @@ class ReclaimableBuilder:
                         self._hide(child, n, REPLACED, f"{path}/{name}")
                 self._hide_one(existing, path, n, OVERWRITTEN)
         stack(stacked, upper, correct=True)
+
+    def _add_entries(self, n: int) -> None:
+        """Layer n, which deletes nothing, straight from its entries onto the stack (no tree
+        of its own: a chmod -R layer would be a second tree of every file).
+
+        What `_add_tree` finds walking the layer's tree beside the stack, found by looking
+        each entry up in the stack as it was below the layer: every lower node an entry
+        writes over is overwritten (the last entry for a path decides its type); a lower
+        directory that a non-directory replaces loses what was below it (replaced, unless
+        an entry of the layer overwrote it first: the walk visits children first)."""
+        layer, stacked = self.layers[n], self.stacked
+        types = layer.types
+        below: dict[str, Node | None] = {"": stacked.root}  # lower directories by path
+        overwritten: list[tuple[Node, str]] = []
+        replaced: dict[str, tuple[Node, int]] = {}  # path -> (lower directory, last entry)
+        for i, path in enumerate(layer.paths):
+            parent_path, _, name = path.rpartition("/")
+            parent = below.get(parent_path, _UNSEEN)
+            if parent is _UNSEEN:
+                parent = _lower(below, parent_path)
+            if parent is None:
+                continue
+            lower = parent.children.get(name)
+            if lower is None:
+                continue
+            overwritten.append((lower, path))
+            if lower.children:
+                replaced[path] = (lower, i)
+        for lower, path in overwritten:
+            self._hide_one(lower, "/" + path, n, OVERWRITTEN)
+        for path, (lower, i) in replaced.items():
+            if types[i] != tarscan.DIR:
+                for name, child in lower.children.items():
+                    self._hide(child, n, REPLACED, f"/{path}/{name}")
+                lower.children = NO_CHILDREN
+        stack_entries(stacked, n, stamp=n + 1)
 
     def result(self) -> Reclaimable:
         rows = _drop_kept_by_hardlinks(self.rows, self.layers, self.stacked)
@@ -401,6 +446,22 @@ def analyse_layers(layers: Iterable[LayerIndex]) -> tuple[DiveEfficiency, Reclai
         dive.add(n)
         ours.add(layer)
     return dive.result(), ours.result()
+
+
+_UNSEEN = Node("")  # not looked up yet (None: looked up, not there)
+
+
+def _lower(below: dict[str, Node | None], path: str) -> Node | None:
+    """The node at `path` in the stack whose root is `below[""]`, remembered in `below`
+    with the directories on the way."""
+    missing = [path]
+    while (at := missing[-1].rpartition("/")[0]) not in below:
+        missing.append(at)
+    node = below[at]
+    for at in reversed(missing):
+        node = node.children.get(at.rpartition("/")[2]) if node is not None else None
+        below[at] = node
+    return node
 
 
 def _walk_post_beside(root: Node, other: Node) -> Iterator[tuple[Node, str, Node | None]]:

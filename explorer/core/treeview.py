@@ -13,7 +13,6 @@ import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import cast, overload
 
 from explorer.core import tarscan
@@ -36,6 +35,8 @@ from explorer.core.tree import (
 
 LAYER_CHANGES, AGGREGATED = "layer", "aggregated"
 SORT_NAME, SORT_SIZE = "name", "size"
+# Entries whose display facts one step of `prepare_step` works out (a few milliseconds).
+MEMO_SLICE = 4096
 
 _MIDDLE, _LAST = "├─", "└─"
 _BRANCH, _SPACE = "│   ", "    "
@@ -145,14 +146,17 @@ class TreeViewModel:
         self._rows: Rows | None = None
         self._stamp = next(_stamps)
         self._presentation: _Presentation | None = None
-        self._layer_tree = lru_cache(maxsize=None)(self._build_layer_tree)
+        self._layer_trees: dict[int, FileTree] = {}
         self._sizes = FileTree(layers)  # size_of works for a node of any of the trees
         self._stacks: list[FileTree] = []  # layers 0..k stacked, for each k so far
         self._aggregated: list[FileTree] = []  # layer 0 marked with layers 1..k, each k
         self._views: dict[tuple[int, str], FileTree] = {}
 
-    def _build_layer_tree(self, n: int) -> FileTree:
-        return layer_tree(self.layers, n)
+    def _layer_tree(self, n: int) -> FileTree:
+        tree = self._layer_trees.get(n)
+        if tree is None:
+            tree = self._layer_trees[n] = layer_tree(self.layers, n)
+        return tree
 
     # -- model ---------------------------------------------------------------------------------
     def set_layer(self, layer: int, mode: str | None = None) -> None:
@@ -167,9 +171,34 @@ class TreeViewModel:
     def has_view(self, layer: int, mode: str) -> bool:
         return (layer, mode) in self._views
 
-    def prepare(self, layer: int, mode: str) -> None:
-        """Work out a view ahead of time (its tree and what its rows need)."""
-        self.dir_memo(self.view(layer, mode).root, "", self.presentation())
+    def prepare_step(self, layer: int, mode: str) -> bool:
+        """One step of working out a view ahead of time: a tree it is built from, its own
+        tree, then what its rows need, a slice at a time (so that a thread doing this can
+        give way between steps); False when the view is ready."""
+        tree = self._views.get((layer, mode))
+        if tree is None:
+            if not self._view_step(layer, mode):
+                self.view(layer, mode)
+            return True
+        pres = self.presentation()
+        memo = tree.root.memo
+        if isinstance(memo, _Dir) and memo.stamp == pres.stamp:
+            return False
+        self._memo_walk(tree.root, "", pres, MEMO_SLICE)
+        return True
+
+    def _view_step(self, layer: int, mode: str) -> bool:
+        """Build the next missing tree that view(layer, mode) starts from; False when they
+        are all there."""
+        if mode == AGGREGATED and layer > 0:
+            return self._chain_step(self._aggregated, marked, layer)
+        _start, below, top, _stop = compare_indexes(layer, LAYER_CHANGES)
+        if self._chain_step(self._stacks, stacked, below):
+            return True
+        if top not in self._layer_trees:
+            self._layer_tree(top)
+            return True
+        return False
 
     def view(self, layer: int, mode: str) -> FileTree:
         """The marked tree of a layer in a compare mode."""
@@ -198,11 +227,25 @@ class TreeViewModel:
     ) -> FileTree:
         """trees[k] = step(trees[k - 1], layer k's tree), from layer 0's tree, kept for good
         (each shares what it can with the one before)."""
-        if not trees:
-            trees.append(self._layer_tree(0))
-        while len(trees) <= upto:
-            trees.append(step(trees[-1], self._layer_tree(len(trees))))
+        while self._chain_step(trees, step, upto):
+            pass
         return trees[upto]
+
+    def _chain_step(
+        self, trees: list[FileTree], step: Callable[[FileTree, FileTree], FileTree], upto: int
+    ) -> bool:
+        """Build the next missing tree of `_chain` (or the layer tree it needs); False when
+        trees[upto] is there."""
+        k = len(trees)
+        if k > upto:
+            return False
+        if k not in self._layer_trees:
+            self._layer_tree(k)
+        elif k == 0:
+            trees.append(self._layer_tree(0))
+        else:
+            trees.append(step(trees[-1], self._layer_tree(k)))
+        return True
 
     # -- presentation state --------------------------------------------------------------------
     def _changed(self) -> None:
@@ -262,6 +305,13 @@ class TreeViewModel:
     def dir_memo(self, node: Node, path: str, pres: _Presentation) -> _Dir:
         """The display facts of directory `node` at `path` under `pres`, worked out
         (children first) for the nodes that do not have them for it yet."""
+        return cast(_Dir, self._memo_walk(node, path, pres, None))
+
+    def _memo_walk(
+        self, node: Node, path: str, pres: _Presentation, budget: int | None
+    ) -> _Dir | None:
+        """`dir_memo`; with a `budget`, it stops (None) once it has worked out directories
+        of that many entries in all (what it did stays: the next walk skips it)."""
         stamp = pres.stamp
         memo = node.memo
         if isinstance(memo, _Dir) and memo.stamp == stamp:
@@ -270,6 +320,10 @@ class TreeViewModel:
         while todo:
             n, p, children_done = todo.pop()
             if children_done:
+                if budget is not None:
+                    if budget <= 0:
+                        return None
+                    budget -= len(n.children)
                 memo = self._work_out(n, p, pres)
                 n.memo = memo
                 continue

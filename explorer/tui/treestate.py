@@ -2,7 +2,8 @@
 
 The model's work can take long (the first view of a 100k-file layer: about a second; later
 layers cost what they change), so it runs in a thread worker, and an idle worker works out
-the views the user is likely to ask for next (`prefetch`).
+the views the user is likely to ask for next (`prefetch`), in steps that give way to the UI
+(one interpreter runs both: see `prefetch`).
 The UI never calls the model: it records what it wants (the layer and mode to show, and a
 queue of presentation changes) and starts a worker, which applies everything pending under
 one lock and returns the rows. Changes queued while a computation runs are picked up by
@@ -14,17 +15,18 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from explorer.core.layerindex import LayerIndex
 from explorer.core.treeview import (
     LAYER_CHANGES,
     SORT_NAME,
     SORT_SIZE,
-    UNMODIFIED,
     Row,
     TreeViewModel,
 )
@@ -32,13 +34,43 @@ from explorer.tui.messages import ViewReady
 
 Op = Callable[[TreeViewModel], None]
 
-# Leaves compared equal keep dive's tentative diff (-1): they are unmodified too.
-_UNMODIFIED_ALIASES = {UNMODIFIED, -1}
+
+# While a prefetch step runs, a thread that wants the interpreter gets it within this many
+# seconds (Python's default is 5 ms: a key's handling waits that long each time the UI's event
+# loop comes back from the terminal, dozens of times per key).
+SWITCH_INTERVAL = 0.0005
+# A prefetch step that spent over this share of its time waiting for the interpreter shared
+# it with the UI: the prefetch then pauses (PAUSE seconds) so that the UI ends its work alone.
+CROWDED = 0.25
+PAUSE = 0.03
 
 
-def model_hidden(kinds: set[int]) -> set[int]:
-    """The set to give the model for the diff kinds the user hid."""
-    return kinds | (_UNMODIFIED_ALIASES if UNMODIFIED in kinds else set())
+class _ShortSwitches:
+    """The interpreter's switch interval lowered while any prefetch step runs (it is one
+    setting for the whole process: the last step to end puts it back)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._saved = 0.0
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if not self._running:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(SWITCH_INTERVAL)
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if not self._running:
+                    sys.setswitchinterval(self._saved)
+
+
+short_switches = _ShortSwitches()
 
 
 def validate_filter(pattern: str) -> str | None:
@@ -69,6 +101,7 @@ class TreeState:
         self._lock = threading.Lock()
         self._wanted = threading.Event()  # a view is wanted now: prefetching stops
         self._reported: tuple[int, str, int] | None = None  # the view compute() last returned
+        self._preparing: tuple[int, str] | None = None  # the view the prefetch is working out
         # Presentation changes so far: views computed at another version are stale.
         self.version = 0
         self._applied = 0
@@ -82,6 +115,7 @@ class TreeState:
         self._model = TreeViewModel(self.layers)  # type: ignore[arg-type]
         self._shown = None
         self._reported = None
+        self._preparing = None
         self._cache.clear()
 
     def add_layer(self, n: int, index: LayerIndex) -> None:
@@ -99,7 +133,7 @@ class TreeState:
 
     def toggle_kind(self, kind: int) -> None:
         self.hidden ^= {kind}
-        hidden = model_hidden(self.hidden)
+        hidden = set(self.hidden)
         self._push(lambda m: m.set_hidden(hidden))
 
     def set_filter(self, pattern: str) -> None:
@@ -180,29 +214,46 @@ class TreeState:
         self._cache = cache
 
     def prefetch(self) -> bool:
-        """Work out one more view the user is likely to ask for next (the layers below the
-        wanted one, then those above, in the wanted mode); False when there is none left or
-        something is wanted now (the compute worker goes first)."""
+        """One step of working out a view the user is likely to ask for next (the layers
+        below the wanted one, then those above, in the wanted mode; each view once, for the
+        presentation of the time); False when there is none left or something is wanted now
+        (the compute worker goes first).
+
+        The UI runs on the same interpreter, one thread at a time: the steps are short (see
+        `TreeViewModel.prepare_step`, the longest is one tree of a big layer), the
+        interpreter switches to the UI quickly while they run, and a step that had to share
+        it with the UI is followed by a pause that leaves the UI alone."""
         if self._ops or self._wanted.is_set() or not self._lock.acquire(blocking=False):
             return False
         try:
-            model, layer, mode = self._model, self.layer, self.mode
-            if model is None or self._shown != (layer, mode) or self._ops:
-                return False
-            count = len(self.layers)
-            for n in [*range(layer + 1, count), *range(layer - 1, -1, -1)]:
-                if not self.ready(n):
-                    continue
-                if not model.has_view(n, mode):
-                    model.prepare(n, mode)
-                    # The views are kept for good and hold no cycles: out of the cyclic
-                    # collector's sight, or its full collections rescan every node of every
-                    # view (a third of a second each on a 100k-file image, on the UI's time).
-                    gc.freeze()
-                    return True
-            return False
+            started, cpu = time.perf_counter(), time.thread_time()
+            worked = self._prefetch_step()
+            took = time.perf_counter() - started
+            waited = took - (time.thread_time() - cpu)
         finally:
             self._lock.release()
+        if worked and waited > CROWDED * took:
+            self._wanted.wait(PAUSE)  # a view wanted meanwhile ends the pause
+        return worked
+
+    def _prefetch_step(self) -> bool:
+        model, layer, mode = self._model, self.layer, self.mode
+        if model is None or self._shown != (layer, mode) or self._ops:
+            return False
+        count = len(self.layers)
+        for n in [*range(layer + 1, count), *range(layer - 1, -1, -1)]:
+            if not self.ready(n) or (model.has_view(n, mode) and self._preparing != (n, mode)):
+                continue
+            with short_switches():
+                worked = model.prepare_step(n, mode)
+            self._preparing = (n, mode) if worked else None
+            if worked:
+                # The views are kept for good and hold no cycles: out of the cyclic
+                # collector's sight, or its full collections rescan every node of every
+                # view (a third of a second each on a 100k-file image, on the UI's time).
+                gc.freeze()
+                return True
+        return False
 
 
 def find_path(rows: Sequence[Row], path: str) -> int:
