@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from explorer.core.cache import LayerCache
-from explorer.core.efficiency import DiveEfficiency, Reclaimable, analyse_layers
+from explorer.core.efficiency import DiveEfficiency
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex, hardlink_warnings
+from explorer.core.reclaim import Reclaimable, analyse_layers
 from explorer.core.sources import LayerProgress, Source
 
 

@@ -61,8 +61,9 @@ from explorer.core.cachecodec import (
     encode_analysis,
     encode_index,
 )
-from explorer.core.efficiency import DiveEfficiency, Reclaimable
+from explorer.core.efficiency import DiveEfficiency
 from explorer.core.layerindex import LayerIndex
+from explorer.core.reclaim import Reclaimable
 
 DEFAULT_CAP = 2 << 30  # 2 GiB
 

@@ -16,16 +16,9 @@ from collections.abc import Sequence
 from sys import intern
 from typing import Any
 
-from explorer.core.efficiency import (
-    REMEDY,
-    DiveEfficiency,
-    HiddenBytes,
-    HiddenRows,
-    Reclaimable,
-    WasteRow,
-    WasteRows,
-)
+from explorer.core.efficiency import DiveEfficiency, WasteRow, WasteRows
 from explorer.core.layerindex import LayerIndex
+from explorer.core.reclaim import REMEDY, HiddenBytes, HiddenRows, Reclaimable
 
 INDEX_FORMAT = 1  # bump when the meaning of an index changes (hashing, normalisation...)
 ANALYSIS_FORMAT = 1  # bump when efficiency.py computes anything differently

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import cast, overload
 
 from explorer.core import tarscan
-from explorer.core.humanize_go import go_bytes
 from explorer.core.layerindex import LayerIndex, go_file_mode
 from explorer.core.tree import (
     ADDED,
@@ -32,6 +31,7 @@ from explorer.core.tree import (
     stacked,
     walk_post,
 )
+from explorer.core.treerow import Row, permission_string
 
 LAYER_CHANGES, AGGREGATED = "layer", "aggregated"
 SORT_NAME, SORT_SIZE = "name", "size"
@@ -43,22 +43,6 @@ _BRANCH, _SPACE = "│   ", "    "
 _OPEN, _CLOSED = "─ ", "⊕ "
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    node: Node
-    depth: int
-    prefix: str  # tree glyphs before the name, e.g. "│   ├── "
-    name: str
-    diff: int
-    is_dir: bool
-    collapsed: bool
-    mode: str  # e.g. "drwxr-xr-x"
-    owner: str  # "uid:gid"
-    size: int  # directories: everything below that is not removed
-    link: str  # symlink / hardlink target, "" otherwise
-    path: str
-
-
 def compare_indexes(layer: int, mode: str, start: int = 0) -> tuple[int, int, int, int]:
     """dive's (bottomStart, bottomStop, topStart, topStop) for a selected layer."""
     if layer == start:
@@ -66,21 +50,6 @@ def compare_indexes(layer: int, mode: str, start: int = 0) -> tuple[int, int, in
     if mode == LAYER_CHANGES:
         return start, layer - 1, layer, layer
     return start, start, start + 1, layer
-
-
-def permission_string(go_mode: int, is_dir: bool) -> str:
-    """dive's attribute column: type char plus rwx bits with setuid/setgid/sticky."""
-    chars = []
-    for shift, letters in ((6, "rwx"), (3, "rwx"), (0, "rwx")):
-        for bit, letter in zip((4, 2, 1), letters, strict=True):
-            chars.append(letter if go_mode >> shift & bit else "-")
-    if go_mode & (1 << 23):
-        chars[2] = "s" if chars[2] == "x" else "S"
-    if go_mode & (1 << 22):
-        chars[5] = "s" if chars[5] == "x" else "S"
-    if go_mode & (1 << 20):
-        chars[8] = "t" if chars[8] == "x" else "T"
-    return ("d" if is_dir else "-") + "".join(chars)
 
 
 _stamps = itertools.count(1)
@@ -502,15 +471,6 @@ class Rows(Sequence[Row]):
         return at
 
 
-def render_row(row: Row, attributes: bool = True) -> str:
-    """One row as dive's text view prints it (no colour)."""
-    name = row.name + (f" → {row.link}" if row.link else "")
-    tree = row.prefix + name
-    if not attributes:
-        return tree
-    return f"{row.mode} {row.owner:>11} {go_bytes(row.size):>10}  {tree}"
-
-
 __all__ = [
     "ADDED",
     "AGGREGATED",
@@ -520,9 +480,7 @@ __all__ = [
     "SORT_NAME",
     "SORT_SIZE",
     "UNMODIFIED",
-    "Row",
     "Rows",
     "TreeViewModel",
     "compare_indexes",
-    "render_row",
 ]

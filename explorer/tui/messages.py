@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from explorer.core.loading import Event, Progress
-from explorer.core.treeview import Row
+from explorer.core.treerow import Row
 
 
 @dataclass

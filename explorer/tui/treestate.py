@@ -23,13 +23,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from explorer.core.layerindex import LayerIndex
-from explorer.core.treeview import (
-    LAYER_CHANGES,
-    SORT_NAME,
-    SORT_SIZE,
-    Row,
-    TreeViewModel,
-)
+from explorer.core.treerow import Row
+from explorer.core.treeview import LAYER_CHANGES, SORT_NAME, SORT_SIZE, TreeViewModel
 from explorer.tui.messages import ViewReady
 
 Op = Callable[[TreeViewModel], None]

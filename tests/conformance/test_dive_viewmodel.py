@@ -14,7 +14,8 @@ import pytest
 from explorer.core.analysis import index_all
 from explorer.core.sources import open_source
 from explorer.core.tree import ADDED, MODIFIED, REMOVED, UNMODIFIED
-from explorer.core.treeview import AGGREGATED, LAYER_CHANGES, TreeViewModel, render_row
+from explorer.core.treerow import render_row
+from explorer.core.treeview import AGGREGATED, LAYER_CHANGES, TreeViewModel
 
 from ..paths import DIVE_DATA
 

@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explorer.core import efficiency, tarscan
+from explorer.core import reclaim as reclaim_mod
 from explorer.core.layerindex import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerIndex
 from explorer.core.tree import Node
 from tests.fuzz.profiles import examples
@@ -48,12 +49,15 @@ def analyse(layers: list[LayerIndex]) -> tuple[efficiency.DiveEfficiency, list]:
 @contextmanager
 def layer_trees_only() -> Iterator[None]:
     """Every layer through a tree of its own (the reference way)."""
-    original = efficiency.has_whiteouts
-    efficiency.has_whiteouts = lambda _layer: True
+    modules = (efficiency, reclaim_mod)
+    originals = [m.has_whiteouts for m in modules]
+    for m in modules:
+        m.has_whiteouts = lambda _layer: True  # type: ignore[assignment]
     try:
         yield
     finally:
-        efficiency.has_whiteouts = original
+        for m, original in zip(modules, originals, strict=True):
+            m.has_whiteouts = original
 
 
 @settings(max_examples=examples(ci=300, long=3000))
@@ -88,8 +92,8 @@ def final_tree(tree) -> dict[str, int]:
     return out
 
 
-def reclaim(layers: list[LayerIndex]) -> tuple[efficiency.Reclaimable, dict[str, int]]:
-    builder = efficiency.ReclaimableBuilder()
+def reclaim(layers: list[LayerIndex]) -> tuple[reclaim_mod.Reclaimable, dict[str, int]]:
+    builder = reclaim_mod.ReclaimableBuilder()
     for layer in layers:
         builder.add(layer)
     return builder.result(), final_tree(builder.stacked)

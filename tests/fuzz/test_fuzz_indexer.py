@@ -23,8 +23,8 @@ from hypothesis import note as _note
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from explorer.core.efficiency import reclaimable
 from explorer.core.layerindex import index_layer
+from explorer.core.reclaim import reclaimable
 from tests.fuzz import model
 from tests.fuzz.profiles import examples
 from tests.fuzz.strategies import free_layers, images

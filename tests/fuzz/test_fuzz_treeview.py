@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explorer.core import treeview
+from explorer.core.treerow import render_row
 from explorer.core.treeview import (
     ADDED,
     AGGREGATED,
@@ -26,7 +27,6 @@ from explorer.core.treeview import (
     UNMODIFIED,
     Rows,
     TreeViewModel,
-    render_row,
 )
 from tests.fuzz import model
 from tests.fuzz.profiles import examples

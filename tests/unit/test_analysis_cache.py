@@ -23,16 +23,8 @@ from explorer.core.cachecodec import (
     decode_analysis,
     encode_analysis,
 )
-from explorer.core.efficiency import (
-    DELETED,
-    OVERWRITTEN,
-    DiveEfficiency,
-    HiddenBytes,
-    Reclaimable,
-    WasteRow,
-    dive_efficiency,
-    reclaimable,
-)
+from explorer.core.efficiency import DiveEfficiency, WasteRow, dive_efficiency
+from explorer.core.reclaim import DELETED, OVERWRITTEN, HiddenBytes, Reclaimable, reclaimable
 from explorer.core.sources import open_source
 from explorer.core.sources.archive import ArchiveSource
 from tests.robustness import builders as b

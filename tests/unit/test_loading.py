@@ -14,7 +14,7 @@ from explorer.core import cachesettings
 from explorer.core import loading as loading_mod
 from explorer.core.analysis import index_all
 from explorer.core.cache import LayerCache
-from explorer.core.efficiency import DiveEfficiency, Reclaimable, dive_efficiency
+from explorer.core.efficiency import DiveEfficiency, dive_efficiency
 from explorer.core.errors import Cancelled, ImageError
 from explorer.core.loading import (
     Analysed,
@@ -27,6 +27,7 @@ from explorer.core.loading import (
     Stopped,
     load,
 )
+from explorer.core.reclaim import Reclaimable
 from explorer.core.sources import open_source
 from explorer.core.sources.archive import ArchiveSource
 from tests.robustness import builders as b

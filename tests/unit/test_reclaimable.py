@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from explorer.core.efficiency import DELETED, OPAQUE, OVERWRITTEN, REPLACED
+from explorer.core.reclaim import DELETED, OPAQUE, OVERWRITTEN, REPLACED
 from tests.robustness.builders import directory, file, hardlink, opaque, whiteout
 
 from .helpers import analysed

@@ -12,6 +12,7 @@ import pytest
 
 from explorer.core import treeview
 from explorer.core.layerindex import LayerIndex, index_layer
+from explorer.core.treerow import render_row
 from explorer.core.treeview import (
     ADDED,
     LAYER_CHANGES,
@@ -20,7 +21,6 @@ from explorer.core.treeview import (
     SORT_SIZE,
     UNMODIFIED,
     TreeViewModel,
-    render_row,
 )
 from explorer.tui import treestate
 from explorer.tui.messages import ViewReady

@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 
 from explorer.core.analysis import Analysis
 from explorer.core.display import safe
-from explorer.core.efficiency import REMEDY
+from explorer.core.reclaim import REMEDY
 from explorer.tui import format as fmt
 from explorer.tui.widgets.vlist import VirtualList
 

@@ -19,7 +19,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from explorer.core.display import safe
 from explorer.core.tree import DIFF_KINDS, DIFF_NAMES
-from explorer.core.treeview import AGGREGATED, SORT_SIZE, Row
+from explorer.core.treerow import Row
+from explorer.core.treeview import AGGREGATED, SORT_SIZE
 from explorer.tui import format as fmt
 from explorer.tui.messages import ViewReady
 from explorer.tui.treestate import TreeState, find_path
