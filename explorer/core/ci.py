@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from explorer.core.display import safe
 from explorer.core.efficiency import DiveEfficiency
 from explorer.core.humanize_go import go_bytes, go_float_v, parse_bytes
+from explorer.core.safetext import safe
 
 PASS, FAIL, SKIP, WARN, MISCONFIGURED = "PASS", "FAIL", "SKIP", "WARN", "MISCONFIGURED"
 

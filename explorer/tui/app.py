@@ -127,7 +127,7 @@ class LayerScopeApp(App[int]):
         main = self.main_screen
         if main is None or main.load_state not in OVER or main.workers_in_group("index"):
             return False
-        tree = main.tree
+        tree = main.file_tree
         # The views worked out ahead too: nothing may still compete for the CPU.
         busy = tree.workers_running() or tree.workers_running("tree-prefetch")
         return not (tree.computing or busy)

@@ -24,8 +24,8 @@ def panes() -> list[Pane]:
     from explorer.tui.widgets.details import LayerDetails
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
+    from explorer.tui.widgets.filterbar import FilterInput
     from explorer.tui.widgets.layers import LayerList
-    from explorer.tui.widgets.panes import FilterInput
     from explorer.tui.widgets.vlist import VirtualList
 
     return [
@@ -73,8 +73,8 @@ def focus_chains() -> list[tuple[str, list[type[DOMNode]]]]:
     from explorer.tui.widgets.details import LayerDetails
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
+    from explorer.tui.widgets.filterbar import FilterInput
     from explorer.tui.widgets.layers import LayerList
-    from explorer.tui.widgets.panes import FilterInput
 
     above: list[type[DOMNode]] = [MainScreen, LayerScopeApp]
     return [

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import humanize
 
-from explorer.core.display import safe
 from explorer.core.image import ImageMeta, Step, steps
+from explorer.core.safetext import safe
 
 
 def size(n: int | None) -> str:

@@ -119,7 +119,7 @@ async def settle(pilot, timeout: float = 20.0) -> None:
 
 def tree_text(app: LayerScopeApp) -> list[str]:
     """The tree pane's visible lines as plain text."""
-    tree = main_screen(app).tree
+    tree = main_screen(app).file_tree
     return [tree.render_line(y).text.rstrip() for y in range(tree.size.height)]
 
 

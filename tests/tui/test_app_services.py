@@ -47,7 +47,7 @@ async def test_user_keymap_rebinds_a_key(sample_archive):
     app = app_for(sample_archive, keymap=keymap)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        tree = main_screen(app).tree
+        tree = main_screen(app).file_tree
         await pilot.press("tab", "x")  # unmodified, rebound to x
         await settle(pilot)
         assert tree.state.hidden == {0}
@@ -100,7 +100,7 @@ async def test_palette_offers_every_action_and_runs_it(sample_archive):
         # run one: a tree toggle works even though the layer list has focus
         await commands["Files: Sort by name or by size"].callback()
         await settle(pilot)
-        assert main_screen(app).tree.state.sort == "size"
+        assert main_screen(app).file_tree.state.sort == "size"
 
 
 async def test_palette_opens_with_ctrl_p(sample_archive):
@@ -115,7 +115,7 @@ async def test_palette_opens_with_ctrl_p(sample_archive):
         assert "Files: Sort" in text and "key: ^o" in text
         await pilot.press("enter")
         await settle(pilot)
-        assert main_screen(app).tree.state.sort == "size"
+        assert main_screen(app).file_tree.state.sort == "size"
 
 
 # -- launch ----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from explorer.core.treeview import ADDED, REMOVED, SORT_SIZE
-from explorer.tui.widgets.panes import FilterBar, FilterInput
+from explorer.tui.widgets.filterbar import FilterBar, FilterInput
 
 from .conftest import app_for, main_screen, screen_text, settle, tree_text, wait_for
 
@@ -14,7 +14,7 @@ async def test_filter_updates_live_and_stays_across_layers(sample_archive):
     app = app_for(sample_archive)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        tree = main_screen(app).tree
+        tree = main_screen(app).file_tree
         await pilot.press("ctrl+f")
         assert isinstance(app.focused, FilterInput)
         await pilot.press(*"passwd$")
@@ -41,7 +41,7 @@ async def test_bad_regex_shows_an_error_and_keeps_the_tree(sample_archive):
     app = app_for(sample_archive)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        tree = main_screen(app).tree
+        tree = main_screen(app).file_tree
         before = tree.rows
         await pilot.press("ctrl+f", *"etc/(")
         await wait_for(pilot, lambda: main_screen(app).query_one(FilterBar).has_class("-invalid"))
@@ -63,7 +63,7 @@ async def test_escape_leaves_the_filter_and_empty_filter_clears(sample_archive):
     app = app_for(sample_archive)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        tree = main_screen(app).tree
+        tree = main_screen(app).file_tree
         count = tree.count
         await pilot.press("ctrl+f", "x")
         await wait_for(pilot, lambda: tree.state.filter == "x")
@@ -81,7 +81,7 @@ async def test_diff_kind_toggles(sample_archive):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = main_screen(app)
-        tree = screen.tree
+        tree = screen.file_tree
         await pilot.press("end", "tab")  # layer 3: removes, modifies; unmodified around
         await settle(pilot)
         kinds = {r.diff for r in tree.rows}
@@ -108,7 +108,7 @@ async def test_added_toggle_in_tree_vs_aggregated_in_layers(sample_archive):
     app = app_for(sample_archive)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        tree = main_screen(app).tree
+        tree = main_screen(app).file_tree
         await pilot.press("down", "tab")  # layer 1 adds files
         await settle(pilot)
         assert ADDED in {r.diff for r in tree.rows}
@@ -143,7 +143,7 @@ async def test_special_permission_bits_and_links(sample_archive):
         assert "tool → ../local/bi…" in lines  # cut to the pane's width
         await pilot.press("tab", *["down"] * 18)
         await pilot.pause()
-        assert main_screen(app).tree.current.path == "/usr/bin/tool"
+        assert main_screen(app).file_tree.current.path == "/usr/bin/tool"
         assert "/usr/bin/tool → ../local/bin/tool  0 bytes · added" in screen_text(app)
 
 
@@ -151,7 +151,7 @@ async def test_sort_by_size_and_it_stays_across_layers(sample_archive):
     app = app_for(sample_archive)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        tree = main_screen(app).tree
+        tree = main_screen(app).file_tree
         await pilot.press("tab")
         top = [r.name for r in tree.rows if r.depth == 0]
         assert top == sorted(top)
@@ -172,7 +172,7 @@ async def test_collapse_and_expand(sample_archive):
     app = app_for(sample_archive)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        tree = main_screen(app).tree
+        tree = main_screen(app).file_tree
         await pilot.press("tab")
         full = tree.count
         assert tree.current.path == "/bin"
@@ -197,7 +197,7 @@ async def test_double_click_toggles_a_directory(sample_archive):
     app = app_for(sample_archive)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        tree = main_screen(app).tree
+        tree = main_screen(app).file_tree
         full = tree.count
         await pilot.double_click(tree, offset=(40, 0))
         await settle(pilot)

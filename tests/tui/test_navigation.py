@@ -35,7 +35,7 @@ async def test_down_skips_metadata_entries_and_changes_the_tree(sample_archive):
         await pilot.press("down")  # over the ENV entry, onto layer 1
         await settle(pilot)
         assert screen.layer_list.selected_layer == 1
-        assert screen.tree.shown == (1, LAYER_CHANGES)
+        assert screen.file_tree.shown == (1, LAYER_CHANGES)
         assert any("config.json" in line for line in tree_text(app))
         await pilot.press("j", "j")
         await settle(pilot)
@@ -91,15 +91,15 @@ async def test_compare_modes(sample_archive):
         screen = main_screen(app)
         await pilot.press("end", "ctrl+a")
         await settle(pilot)
-        assert screen.tree.shown == (3, AGGREGATED)
+        assert screen.file_tree.shown == (3, AGGREGATED)
         assert "Aggregated contents, layers 0–3" in screen_text(app)
         # aggregated: the tool added in layer 1 shows as added at layer 3
-        rows = {r.path: r for r in screen.tree.rows}
+        rows = {r.path: r for r in screen.file_tree.rows}
         assert rows["/usr/local/bin/tool"].diff == 2  # ADDED
         await pilot.press("ctrl+l")
         await settle(pilot)
-        assert screen.tree.shown == (3, LAYER_CHANGES)
-        rows = {r.path: r for r in screen.tree.rows}
+        assert screen.file_tree.shown == (3, LAYER_CHANGES)
+        rows = {r.path: r for r in screen.file_tree.rows}
         assert rows["/usr/local/bin/tool"].diff != 2
         assert rows["/var/cache/pkg"].diff == 3  # REMOVED by the whiteout in layer 3
 
@@ -121,7 +121,7 @@ async def test_tree_cursor_keys(sample_archive):
     app = app_for(sample_archive)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        tree = main_screen(app).tree
+        tree = main_screen(app).file_tree
         await pilot.press("tab")
         assert tree.current is not None and tree.current.path == "/bin"
         await pilot.press("l")  # into /bin
@@ -182,7 +182,7 @@ async def test_mouse_wheel_scrolls_the_tree(dive_image):
     app = app_for(dive_image)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        tree = main_screen(app).tree
+        tree = main_screen(app).file_tree
         assert tree.scroll_y == 0
         for _ in range(3):
             tree.post_message(
@@ -225,9 +225,9 @@ async def test_keys_typed_ahead_reach_the_new_pane(sample_archive):
         await settle(pilot)
         app.post_message(events.Key("tab", None))
         app.post_message(events.Key("ctrl+u", None))
-        await wait_for(pilot, lambda: main_screen(app).tree.state.hidden == {0}, timeout=5)
+        await wait_for(pilot, lambda: main_screen(app).file_tree.state.hidden == {0}, timeout=5)
         await settle(pilot)
-        assert main_screen(app).tree.state.hidden == {0}
+        assert main_screen(app).file_tree.state.hidden == {0}
 
 
 async def test_footer_shows_the_main_keys_quit_first(sample_archive):

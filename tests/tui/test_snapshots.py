@@ -23,7 +23,7 @@ def steps(*keys: str):
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
-        tree = main_screen(pilot.app).tree
+        tree = main_screen(pilot.app).file_tree
         assert not (tree.rows and tree.stale), (
             f"the tree still shows an old view after {keys}: computing={tree.computing}, "
             f"shown={tree.shown}, layer={tree.state.layer}"

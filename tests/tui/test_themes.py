@@ -27,7 +27,7 @@ async def test_diff_colours_are_distinct_and_readable_in_every_theme(sample_arch
     app = app_for(sample_archive)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        tree = main_screen(app).tree
+        tree = main_screen(app).file_tree
         themes = sorted(app.available_themes)
         assert {"solarized-light", "solarized-dark", "flexoki", "ansi-light"} <= set(themes)
         for theme in themes:

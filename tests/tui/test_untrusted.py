@@ -40,7 +40,7 @@ async def test_hostile_names_render_literally(build_archive):
     app = app_for(path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        tree = main_screen(app).tree
+        tree = main_screen(app).file_tree
         names = {r.name for r in tree.rows}
         assert MARKUP in names  # the model keeps the real name
         text = screen_text(app)
@@ -83,7 +83,7 @@ async def test_hostile_filter_text_is_literal(build_archive):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+f", *"[bold]")
-        await wait_for(pilot, lambda: main_screen(app).tree.state.filter == "[bold]")
+        await wait_for(pilot, lambda: main_screen(app).file_tree.state.filter == "[bold]")
         await settle(pilot)
         assert "filter /[bold]/" in screen_text(app)
 

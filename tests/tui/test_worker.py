@@ -91,7 +91,7 @@ async def test_escape_cancels_indexing_and_keeps_what_is_indexed(sample_archive)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, source.started.is_set)
         screen = main_screen(app)
-        await wait_for(pilot, lambda: screen.tree.shown is not None)  # layer 0 browsable
+        await wait_for(pilot, lambda: screen.file_tree.shown is not None)  # layer 0 browsable
         assert screen.indexing
         assert "esc Cancel" in screen_text(app)
         await pilot.press("escape")
@@ -131,7 +131,7 @@ async def test_escape_is_free_once_indexing_is_done(sample_archive):
         screen = main_screen(app)
         assert not screen.check_action("cancel_index", ())
         await pilot.press("ctrl+f", "escape")
-        assert app.focused is screen.tree
+        assert app.focused is screen.file_tree
 
 
 async def test_engine_history_without_layers_is_fine():
@@ -240,7 +240,7 @@ async def test_each_image_opened_replaces_the_last(tmp_path, sample_archive):
         stack = app.screen_stack
         assert [type(s).__name__ for s in stack] == ["MainScreen", "MainScreen"]
         assert stack[0] is first and first.analysis is None and not first.indexes
-        assert not first.tree.state.layers and first.meta is None
+        assert not first.file_tree.state.layers and first.meta is None
         await pilot.press("q")
 
 
@@ -269,7 +269,9 @@ async def test_layers_are_browsable_while_the_analysis_is_busy(sample_archive, m
             await wait_for(pilot, lambda: len(screen.indexes) == 4)
             assert screen.analysis is None
             await pilot.press("down")
-            await wait_for(pilot, lambda: screen.tree.shown == (1, screen.tree.state.mode))
+            await wait_for(
+                pilot, lambda: screen.file_tree.shown == (1, screen.file_tree.state.mode)
+            )
             assert tree_text(app) and "not indexed" not in screen_text(app)
         finally:
             release.set()

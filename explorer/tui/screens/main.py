@@ -25,7 +25,6 @@ from textual.widgets import Footer
 from textual.worker import Worker
 
 from explorer.core.analysis import Analysis
-from explorer.core.display import safe
 from explorer.core.image import ImageMeta, Step
 from explorer.core.layerindex import LayerIndex
 from explorer.core.loading import (
@@ -41,6 +40,7 @@ from explorer.core.loading import (
     Stopped,
     describe,
 )
+from explorer.core.safetext import safe
 from explorer.core.sources import Source, open_source
 from explorer.core.treeview import AGGREGATED, LAYER_CHANGES
 from explorer.tui import format as fmt
@@ -126,7 +126,7 @@ class MainScreen(Screen[None]):
         return self.query_one(LayerList)
 
     @property
-    def tree(self) -> FileTreeView:
+    def file_tree(self) -> FileTreeView:
         return self.query_one(FileTreeView)
 
     @property
@@ -208,7 +208,7 @@ class MainScreen(Screen[None]):
         summary = self.query_one(ImageSummary)
         waste = self.query_one(WasteTable)
         if state in OVER:
-            self.tree.prefetch_allowed = True  # nothing more will come
+            self.file_tree.prefetch_allowed = True  # nothing more will come
             self.header.set_progress(None, None)
             self.layer_list.set_reading(None)
         if state is LoadState.OPENING:
@@ -238,7 +238,7 @@ class MainScreen(Screen[None]):
             waste.set_analysis(analysis)
             self.query_one(ImagePane).update_frame()
             # Once the screen that shows the analysis is drawn: that work would slow it.
-            self.call_after_refresh(self.tree.prefetch)
+            self.call_after_refresh(self.file_tree.prefetch)
         elif state is LoadState.FAILED:
             self.header.set_status("could not read the image", error=True)
             summary.show(self.meta, indexed=done, state="could not read the image")
@@ -254,11 +254,11 @@ class MainScreen(Screen[None]):
     def _opened(self, meta: ImageMeta) -> None:
         self.meta = meta
         self.items = layer_items(meta)
-        self.tree.state.reset(len(meta.layers))
+        self.file_tree.state.reset(len(meta.layers))
         self.header.set_image(fmt.display_name(meta))
         self.layer_list.set_items(self.items)
         if not meta.layers:
-            self.tree.set_notice([("this image has no layers", "guide")])
+            self.file_tree.set_notice([("this image has no layers", "guide")])
         if self.load_state is LoadState.OPENING:
             self.load_state = LoadState.INDEXING
 
@@ -275,7 +275,7 @@ class MainScreen(Screen[None]):
         if self.meta is None:
             return
         self.indexes[layer] = index
-        self.tree.state.add_layer(layer, index)
+        self.file_tree.state.add_layer(layer, index)
         self.layer_list.set_size(layer, index.size)
         n = len(self.meta.layers)
         if self.cancelled:
@@ -290,7 +290,7 @@ class MainScreen(Screen[None]):
             # Once: the layers that arrive while the first view is computed change nothing in
             # it, and each refresh would start the same computation again. After the next
             # redraw: layers that arrive together (a warm cache) are drawn first.
-            tree = self.tree
+            tree = self.file_tree
             if (
                 tree.shown is None
                 and not tree.computing
@@ -304,8 +304,12 @@ class MainScreen(Screen[None]):
 
     def _first_view(self) -> None:
         self._first_view_due = False
-        if self.tree.shown is None and not self.tree.computing and self.tree.state.ready():
-            self.tree.refresh_view()
+        if (
+            self.file_tree.shown is None
+            and not self.file_tree.computing
+            and self.file_tree.state.ready()
+        ):
+            self.file_tree.refresh_view()
 
     def _analysed(self, analysis: Analysis) -> None:
         if self.meta is None:
@@ -339,8 +343,8 @@ class MainScreen(Screen[None]):
         ]
         if self.indexes:
             lines.append(("Layers indexed before the error can still be browsed.", "guide"))
-        if not self.tree.rows:
-            self.tree.set_notice(lines)
+        if not self.file_tree.rows:
+            self.file_tree.set_notice(lines)
         else:  # the tree pane cannot say it: a toast does
             self.notify(
                 safe(message),
@@ -356,8 +360,8 @@ class MainScreen(Screen[None]):
             done, n = len(self.indexes), len(self.meta.layers)
             self.header.set_status(f"cancelled: {done}/{n} layers indexed")
             self.query_one(ImageSummary).show(self.meta, indexed=done, state="cancelled")
-        if not self.tree.rows:
-            self.tree.set_notice(
+        if not self.file_tree.rows:
+            self.file_tree.set_notice(
                 [
                     ("Indexing was cancelled before this layer was read.", "guide"),
                     ("Open the image again to read it all.", "guide"),
@@ -375,11 +379,13 @@ class MainScreen(Screen[None]):
     def _select(self, layer: int, mode: str | None = None) -> None:
         self.layer_list.refresh()
         self._show_details(layer)
-        self.tree.show_layer(layer, mode)
-        if not self.tree.state.ready(layer):
+        self.file_tree.show_layer(layer, mode)
+        if not self.file_tree.state.ready(layer):
             stopped = self.failure is not None or self.cancelled
             why = "the image could not be read" if self.failure else "indexing was cancelled"
-            self.tree.set_notice(fmt.not_ready(layer, set(self.indexes), why if stopped else None))
+            self.file_tree.set_notice(
+                fmt.not_ready(layer, set(self.indexes), why if stopped else None)
+            )
 
     def _show_details(self, layer: int) -> None:
         if self.meta is None or layer >= len(self.meta.layers):
@@ -398,7 +404,7 @@ class MainScreen(Screen[None]):
         if layer is not None:
             self._select(layer, mode)
         else:
-            self.tree.state.mode = mode
+            self.file_tree.state.mode = mode
 
     # Focus moves with set_focus (at once), not widget.focus() (on the next turn of the
     # loop): keys typed ahead, e.g. Tab then Ctrl+U, must reach the newly focused pane.
@@ -406,16 +412,16 @@ class MainScreen(Screen[None]):
         if self.screen.maximized is not None:
             self.minimize()
         if backwards:
-            panes = [self.layer_list, self.tree, self.query_one(WasteTable), self.details]
+            panes = [self.layer_list, self.file_tree, self.query_one(WasteTable), self.details]
             at = next((i for i, pane in enumerate(panes) if pane.has_focus), 0)
             self.set_focus(panes[at - 1])
         elif self.layer_list.has_focus:
-            self.set_focus(self.tree)
+            self.set_focus(self.file_tree)
         else:
             self.set_focus(self.layer_list)
 
     def action_focus_tree(self) -> None:
-        self.set_focus(self.tree)
+        self.set_focus(self.file_tree)
 
     def action_focus_layers(self) -> None:
         self.set_focus(self.layer_list)
@@ -453,13 +459,13 @@ class MainScreen(Screen[None]):
     def retire(self) -> None:
         """Stop reading and let go of the image (this screen stays, hidden and empty)."""
         self.action_cancel_index()
-        self.app.workers.cancel_node(self.tree)
+        self.app.workers.cancel_node(self.file_tree)
         self.retired = True  # what the stopped load may still say is then ignored
         self.meta = None
         self.load_job = None
         self.items, self.indexes, self.analysis, self.hidden_by_layer = [], {}, None, {}
-        self.tree.state.reset(0)
-        self.tree.rows = []
+        self.file_tree.state.reset(0)
+        self.file_tree.rows = []
         self.layer_list.set_items([])
         self.query_one(WasteTable).set_analysis(None)
 

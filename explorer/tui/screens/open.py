@@ -18,9 +18,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from explorer.core.display import safe
 from explorer.core.errors import Cancelled
 from explorer.core.loading import Loading, describe
+from explorer.core.safetext import safe
 from explorer.core.sources import open_source
 
 

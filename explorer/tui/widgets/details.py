@@ -18,9 +18,9 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from explorer.core.analysis import Analysis
-from explorer.core.display import safe
 from explorer.core.image import ImageMeta, LayerMeta, Step
 from explorer.core.layerindex import LayerIndex
+from explorer.core.safetext import safe
 from explorer.tui import format as fmt
 
 LABEL = "bold"

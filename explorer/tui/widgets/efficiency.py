@@ -11,8 +11,8 @@ from rich.style import Style
 from textual.binding import Binding, BindingType
 
 from explorer.core.analysis import Analysis
-from explorer.core.display import safe
 from explorer.core.reclaim import REMEDY
+from explorer.core.safetext import safe
 from explorer.tui import format as fmt
 from explorer.tui.widgets.vlist import VirtualList
 

@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from explorer.core.display import safe
+from explorer.core.safetext import safe
 from explorer.core.tree import DIFF_KINDS, DIFF_NAMES
 from explorer.core.treerow import Row
 from explorer.core.treeview import AGGREGATED, SORT_SIZE

@@ -7,7 +7,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import ProgressBar, Static
 
-from explorer.core.display import safe
+from explorer.core.safetext import safe
 
 
 class AppHeader(Horizontal):

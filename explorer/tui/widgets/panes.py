@@ -3,66 +3,23 @@ details with the waste table. Each pane keeps its frame (titles) in step with it
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.content import Content
-from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from explorer.core.display import safe
+from explorer.core.safetext import safe
 from explorer.core.tree import DIFF_NAMES
 from explorer.tui import format as fmt
 from explorer.tui.treestate import validate_filter
 from explorer.tui.widgets.details import ImageSummary
 from explorer.tui.widgets.efficiency import WasteTable
 from explorer.tui.widgets.filetree import FileTreeView, column_header
+from explorer.tui.widgets.filterbar import FilterBar, FilterInput
 
 FILTER_DEBOUNCE = 0.15  # seconds: typing a regex must not start a recompute per key
-
-
-class FilterInput(Input):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "enter",
-            "done",
-            "Apply",
-            tooltip="Keep the filter, back to the tree (the bar stays while it filters)",
-            id="filter.apply",
-        ),
-        Binding(
-            "escape",
-            "done(True)",
-            "Clear",
-            tooltip="Clear the filter and close the bar",
-            id="filter.close",
-        ),
-        Binding("down", "done", "To tree", show=False, id="filter.to-tree"),
-    ]
-
-    def action_done(self, clear: bool = False) -> None:
-        self.post_message(FilterBar.Done(clear))
-
-
-class FilterBar(Vertical):
-    """`Path filter: <regex>`; a bad regex shows its error and leaves the tree as it was."""
-
-    class Done(Message):
-        """Enter or Down (keep the filter) or Esc (`clear` it) in the filter: back to the tree."""
-
-        def __init__(self, clear: bool) -> None:
-            super().__init__()
-            self.clear = clear
-
-    def compose(self) -> ComposeResult:
-        with Horizontal(id="filter-line"):
-            yield Static("Path filter ", classes="filter-label")
-            yield FilterInput(placeholder="regex, e.g. \\.so$ or ^/etc", id="filter-input")
-        yield Static("", id="filter-error")
 
 
 class TreePane(Vertical):
@@ -81,11 +38,11 @@ class TreePane(Vertical):
         self.update_frame()
 
     @property
-    def tree(self) -> FileTreeView:
+    def file_tree(self) -> FileTreeView:
         return self.query_one(FileTreeView)
 
     def update_frame(self) -> None:
-        tree = self.tree
+        tree = self.file_tree
         # Content, not str: a str title is parsed as markup, and the filter is user text.
         self.border_title = Content(tree.title())
         self.border_subtitle = Content(tree.subtitle())
@@ -96,7 +53,7 @@ class TreePane(Vertical):
 
     def update_path(self) -> None:
         """The full path of the entry under the cursor (names are cut in narrow panes)."""
-        row = self.tree.current
+        row = self.file_tree.current
         line = self.query_one("#tree-path", Static)
         if row is None:
             line.update("", layout=False)  # one line: never a layout pass
@@ -136,7 +93,9 @@ class TreePane(Vertical):
             self._debounce.stop()
         if error is None:
             pattern = event.value
-            self._debounce = self.set_timer(FILTER_DEBOUNCE, lambda: self.tree.set_filter(pattern))
+            self._debounce = self.set_timer(
+                FILTER_DEBOUNCE, lambda: self.file_tree.set_filter(pattern)
+            )
 
     @on(FilterBar.Done)
     def _filter_done(self, event: FilterBar.Done) -> None:
@@ -146,10 +105,10 @@ class TreePane(Vertical):
             if self._debounce is not None:
                 self._debounce.stop()
             box.value = ""  # its Changed event is posted: the filter goes at once below
-            self.tree.set_filter("")
+            self.file_tree.set_filter("")
         if not box.value:
             self.remove_class("-filtering")
-        self.screen.set_focus(self.tree)
+        self.screen.set_focus(self.file_tree)
 
 
 class ImagePane(Vertical):
