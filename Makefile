@@ -27,9 +27,7 @@ run: $(BIN)/.installed
 	$(BIN)/layerscope $(IMAGE)
 
 # The whole suite: unit, conformance (dive data and the dive binary), engine integration, TUI.
-test: $(BIN)/.installed services
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The conformance tests on the large corpus images (build them first: see README).
@@ -46,9 +44,12 @@ services:
 	mkdir -p $(CORPUS_OUT)
 	bash $(SHARED)/corpus/build.sh > $(CORPUS_OUT).build.log 2>&1 || { tail -30 $(CORPUS_OUT).build.log; exit 1; }
 
+# Style (ruff), the layering (import-linter's contracts in pyproject.toml) and types (mypy).
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(BIN)/.installed
 	$(BIN)/ruff format .

@@ -166,7 +166,7 @@ def docker_archive(spec: ImageSpec) -> bytes:
             layers.append((blob, "sha256:" + hashlib.sha256(blob).hexdigest()))
     history = []
     for step in spec.steps:
-        item = {"created": step.created, "created_by": step.created_by}
+        item: dict[str, str | bool] = {"created": step.created, "created_by": step.created_by}
         if step.entries is None:
             item["empty_layer"] = True
         history.append(item)

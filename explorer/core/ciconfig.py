@@ -125,6 +125,7 @@ class _Decoder:
             return _plain(node.value) if node.tag in _TYPED else node.value
         if isinstance(node, yaml.SequenceNode):
             return [self.value(item) for item in node.value]
+        assert isinstance(node, yaml.MappingNode), "a composed node is one of the three kinds"
         return self._mapping(node)
 
     def _mapping(self, node: yaml.MappingNode) -> dict[str, Any]:

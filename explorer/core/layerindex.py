@@ -13,12 +13,12 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from sys import intern
-from typing import BinaryIO
 
 import xxhash
 
 from explorer.core import tarscan
 from explorer.core.errors import Cancelled, ImageError
+from explorer.core.streams import Readable
 
 ProgressFn = Callable[[int, int], None]  # (entries so far, bytes read so far)
 
@@ -110,7 +110,7 @@ def go_file_mode(tar_mode: int, kind: int) -> int:
 
 
 def index_layer(
-    stream: BinaryIO,
+    stream: Readable,
     where: str,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,

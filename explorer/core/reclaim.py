@@ -75,6 +75,7 @@ class Reclaimable:
 
     def by_layer(self) -> dict[int, int]:
         rows = self.rows
+        pairs: Iterable[tuple[int, int]]
         if isinstance(rows, HiddenRows):
             pairs = zip(rows.added_by, rows.sizes, strict=True)
         else:

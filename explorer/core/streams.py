@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
-from typing import BinaryIO
+from typing import BinaryIO, Protocol, cast
 
 import zstandard
 
@@ -14,6 +14,15 @@ from explorer.core.errors import ImageError
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 ZSTD_SKIPPABLE = b"\x2a\x4d\x18"  # after 0x50-0x5f: a skippable frame
+
+
+class Readable(Protocol):
+    """What the indexer needs of a byte stream: `read(n)` (files, pipes, decompressors,
+    the engine's export chunks alike)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
 
 
 class Window(io.RawIOBase):
@@ -67,7 +76,7 @@ class Window(io.RawIOBase):
 class _Checked(io.RawIOBase):
     """Turns decompressor exceptions into ImageError naming the blob."""
 
-    def __init__(self, stream: BinaryIO, where: str, kind: str) -> None:
+    def __init__(self, stream: Readable, where: str, kind: str) -> None:
         self._stream = stream
         self._where = where
         self._kind = kind
@@ -98,16 +107,21 @@ def compression_of(head: bytes) -> str:
     return "none"
 
 
-def open_layer(raw: BinaryIO, where: str) -> tuple[BinaryIO, str]:
+def open_layer(raw: Readable, where: str) -> tuple[BinaryIO, str]:
     """Wrap a raw blob stream so it reads as an uncompressed tar; sniff the magic bytes
     (media types lie often enough that the content decides)."""
-    buffered = io.BufferedReader(raw, 1 << 20) if not isinstance(raw, io.BufferedReader) else raw  # type: ignore[arg-type]
+    buffered = (
+        raw
+        if isinstance(raw, io.BufferedReader)
+        else io.BufferedReader(cast(io.RawIOBase, raw), 1 << 20)
+    )
     head = buffered.peek(4)[:4]
     kind = compression_of(head)
     if kind == "gzip":
-        return _Checked(gzip.GzipFile(fileobj=buffered, mode="rb"), where, "gzip"), kind  # type: ignore[return-value]
+        unzipped = gzip.GzipFile(fileobj=buffered, mode="rb")
+        return cast(BinaryIO, _Checked(unzipped, where, "gzip")), kind
     if kind == "zstd":
-        return _Checked(_Zstd(buffered, where), where, "zstd"), kind  # type: ignore[return-value]
+        return cast(BinaryIO, _Checked(_Zstd(buffered, where), where, "zstd")), kind
     return buffered, kind
 
 
@@ -117,7 +131,7 @@ class _ZstdFrames:
     frames from input cut inside one (the library's reader just stops at the end of its
     input). Costs a few operations per block (blocks hold up to 128 KiB)."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: Readable) -> None:
         self._raw = raw
         self._state = "magic"  # what the next header is: magic, skippable, fhd, block, lost
         self._want = 4  # the size of that header
@@ -175,12 +189,12 @@ class _Zstd(io.RawIOBase):
     streaming reader, so a read returns at most what it asks for whatever the ratio; input
     that ends inside a frame is truncated."""
 
-    def __init__(self, raw: BinaryIO, where: str) -> None:
+    def __init__(self, raw: Readable, where: str) -> None:
         self._raw = raw
         self._where = where
         self._frames = _ZstdFrames(raw)
         self._reader = zstandard.ZstdDecompressor().stream_reader(
-            self._frames, read_size=1 << 17, read_across_frames=True
+            cast(BinaryIO, self._frames), read_size=1 << 17, read_across_frames=True
         )
 
     def readable(self) -> bool:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, NoReturn
+from typing import BinaryIO, NoReturn, cast
 
 import xxhash
 
 from explorer.core.errors import ImageError
+from explorer.core.streams import Readable
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
@@ -144,16 +145,19 @@ def _pax_int(records: dict[str, bytes], key: str, where: str) -> int | None:
 class BlockReader:
     """Sequential reader with skip; seeks over data when the stream allows it."""
 
-    def __init__(self, stream: BinaryIO, where: str) -> None:
+    def __init__(self, stream: Readable, where: str) -> None:
         self._stream = stream
         self.where = where
         self._buf = b""
         self._pos = 0
         self.offset = 0  # stream offset of self._buf[self._pos]
+        # A file (not a pipe): data it need not hash is seeked over.
+        self._file: BinaryIO | None = None
         try:
-            self._seekable = stream.seekable()
-        except (AttributeError, OSError):
-            self._seekable = False
+            if getattr(stream, "seekable", lambda: False)():
+                self._file = cast(BinaryIO, stream)
+        except OSError:
+            pass
         self.bytes_read = 0
 
     def _fill(self, need: int) -> bool:
@@ -192,12 +196,12 @@ class BlockReader:
         n -= have
         self.offset += have
         self._buf, self._pos = b"", 0
-        if self._seekable:
-            here = self._stream.tell()
-            end = self._stream.seek(0, 2)
+        if self._file is not None:
+            here = self._file.tell()
+            end = self._file.seek(0, 2)
             if here + n > end:
                 raise ImageError(f"{self.where}: archive is truncated")
-            self._stream.seek(here + n)
+            self._file.seek(here + n)
             self.offset += n
             return
         while n:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -173,7 +173,7 @@ def make_app(
     target: str,
     kind: str | None = None,
     platform: str | None = None,
-    **options,
+    **options: Any,
 ) -> LayerScopeApp:
     """An app for `target` (an archive path or an engine reference); options go to
     `LayerScopeApp` (clock, keymap, keymap_file, notices, opener, load_job, theme,

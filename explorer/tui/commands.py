@@ -6,7 +6,7 @@ key), run against the widget that owns them, so a tree toggle works from the lay
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -66,7 +66,7 @@ class ThemeChoices(ThemeProvider):
                 yield Hit(match, self._label(name, matcher.highlight(name)), callback, text=name)
 
 
-def _runner(app: App, action: str, node: DOMNode):
+def _runner(app: App, action: str, node: DOMNode) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         await app.run_action(action, node)
 

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from explorer.sample import docker_archive, sample_spec
 from explorer.tui.app import LayerScopeApp, make_app
 
@@ -96,9 +98,9 @@ def take(shot: Shot) -> str:
             await pilot_ref[0].pause(0.05)
         await pilot_ref[0].pause()
 
-    pilot_ref: list = []
+    pilot_ref: list[Pilot[object]] = []
 
-    async def auto_pilot(pilot) -> None:
+    async def auto_pilot(pilot: Pilot[object]) -> None:
         pilot_ref.append(pilot)
         await settle()
         for key in shot.keys:
@@ -106,10 +108,13 @@ def take(shot: Shot) -> str:
             await settle()
         await pilot.wait_for_scheduled_animations()
         await pilot.pause()
-        app.exit(app.export_screenshot(title=f"LayerScope — {shot.name}"))
+        taken.append(app.export_screenshot(title=f"LayerScope — {shot.name}"))
+        app.exit()
 
-    svg = app.run(headless=True, size=shot.size, auto_pilot=auto_pilot)
-    if not isinstance(svg, str):
+    taken: list[str] = []
+    app.run(headless=True, size=shot.size, auto_pilot=auto_pilot)
+    svg = taken[0] if taken else None
+    if svg is None:
         raise RuntimeError(f"{shot.name}: no screenshot taken")
     return svg
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from typing import Any, BinaryIO
+from typing import Any
 
 from explorer.core import tarscan
 from explorer.core.errors import ImageError
+from explorer.core.streams import Readable
 
 MAX_JSON = 16 << 20  # one metadata member (manifest.json, index, manifest, config)
 MAX_KEPT = 128 << 20  # all the members a streamed pass keeps as possible metadata
@@ -38,7 +39,7 @@ def verify_digest(expected: str, sha: Any, where: str, what: str) -> None:
 class Prepend(io.RawIOBase):
     """A stream with some already-read bytes put back in front."""
 
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+    def __init__(self, head: bytes, rest: Readable) -> None:
         self._head = head
         self._rest = rest
 
@@ -91,7 +92,7 @@ class MemberReader(io.RawIOBase):
 
 
 class Sha256Reader(io.RawIOBase):
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: Readable) -> None:
         self._stream = stream
         self.sha = hashlib.sha256()
 

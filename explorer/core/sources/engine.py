@@ -120,6 +120,7 @@ class EngineSource(Source):
 
     def _connect(self) -> Any:
         """An SDK client with short timeouts: a hung engine fails within seconds."""
+        assert self.endpoint is not None, "chosen at open"
         try:
             client = self.endpoint.client(CONTROL_TIMEOUT)
             client.ping()

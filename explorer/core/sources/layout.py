@@ -107,7 +107,8 @@ def _choose_manifest(
         if not isinstance(desc, dict):
             continue
         media = desc.get("mediaType", "")
-        plat = desc.get("platform") if isinstance(desc.get("platform"), dict) else {}
+        found = desc.get("platform")
+        plat: dict[str, Any] = found if isinstance(found, dict) else {}
         if plat.get("os") == "unknown":  # buildkit attestations
             continue
         if media in INDEX_TYPES:

@@ -6,7 +6,7 @@ import io
 import posixpath
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 from explorer.core import tarscan
 from explorer.core.cache import LayerCache
@@ -27,7 +27,7 @@ from explorer.core.sources.blobs import (
 )
 from explorer.core.sources.layout import load_json, resolve_layout
 from explorer.core.sources.proofs import Proofs, blob_diff_id, learn_blob
-from explorer.core.streams import compression_of, open_layer
+from explorer.core.streams import Readable, compression_of, open_layer
 
 
 def _skip_member(
@@ -91,7 +91,7 @@ class StreamedArchive:
         self,
         path: str | None,
         platform: str | None,
-        stream: BinaryIO | None = None,
+        stream: Readable | None = None,
         cache: LayerCache | None = None,
         expected: list[str] | None = None,
         aliases: dict[str, str] | None = None,
@@ -185,7 +185,7 @@ class StreamedArchive:
             index = self.cache.get(diff_id, where, verified=self.verified_only)
         return None if index is None else (diff_id, index, by_name)
 
-    def _keep(self, name: str, member: BinaryIO, size: int) -> None:
+    def _keep(self, name: str, member: Readable, size: int) -> None:
         """Keep a member that may be metadata, whole, within the caps."""
         if size > MAX_JSON:
             self._oversized.add(name)
@@ -204,14 +204,14 @@ class StreamedArchive:
     def _index(
         self,
         name: str,
-        raw: BinaryIO,
+        raw: Readable,
         progress: Callable[[int, int], None] | None,
         cancel: threading.Event | None,
     ) -> tuple[str, LayerIndex]:
         """Index a layer member: its blob digest checked, its diff_id computed, cached."""
         where = f"{self.where}: {name}"
         stored = Sha256Reader(raw)
-        stream, kind = open_layer(stored, where)  # type: ignore[arg-type]
+        stream, kind = open_layer(stored, where)
         hashing = stored if kind == "none" else Sha256Reader(stream)
         index = index_layer(stream if kind == "none" else hashing, where, progress, cancel)
         drain(stream if kind == "none" else hashing)
@@ -254,7 +254,7 @@ class StreamedArchive:
                 layer = name.endswith("/layer.tar") or name in self.aliases
                 if not (layer or compression_of(head) != "none" or _looks_like_tar(head)):
                     if "/" not in name or BLOB.match(name):  # a config, manifest, index?
-                        self._keep(name, Prepend(head, member), h.stored)  # type: ignore[arg-type]
+                        self._keep(name, Prepend(head, member), h.stored)
                     continue
                 where = f"{self.where}: {name}"
                 known = self._cached(name, where, h)
@@ -262,8 +262,8 @@ class StreamedArchive:
                     diff_id, index, by_name = known
                     self.skipped.add(name)
                     # A blob known by its name only: its bytes must still match the name.
-                    blob = Sha256Reader(Prepend(head, member)) if by_name else None  # type: ignore[arg-type]
-                    _skip_member(blob or member, len(index), progress, cancel)  # type: ignore[arg-type]
+                    blob = Sha256Reader(Prepend(head, member)) if by_name else None
+                    _skip_member(blob or member, len(index), progress, cancel)
                     if blob is not None and self.proofs is not None:
                         verify_digest(blob_digest(name), blob.sha, where, "blob")
                         self.proofs.learn(h.offset, h.stored, diff_id)
@@ -271,7 +271,7 @@ class StreamedArchive:
                     self.diff_ids[name] = diff_id
                 else:
                     raw = Prepend(head, member)
-                    diff_id, index = self._index(name, raw, progress, cancel)  # type: ignore[arg-type]
+                    diff_id, index = self._index(name, raw, progress, cancel)
                     if self.proofs is not None:
                         self.proofs.learn(h.offset, h.stored, diff_id)
                 yield name, diff_id, index
@@ -308,7 +308,7 @@ class StreamedArchive:
         for i, member in enumerate(self._layer_members):
             target = self.links.get(member, member)
             if target not in self.indexes and target in self._kept:  # small: kept as bytes
-                self._index(target, io.BytesIO(self._kept[target]), None, None)  # type: ignore[arg-type]
+                self._index(target, io.BytesIO(self._kept[target]), None, None)
             if target not in self.indexes:
                 if target in self._oversized:
                     raise ImageError(f"{self.where}: layer {i} ({member}) is not a tar archive")

@@ -83,7 +83,7 @@ def _run_job(job: Job, progress: LayerProgress | None, cancel: Any) -> LayerInde
             _hash_all(stored, on_progress, cancel)
             verify_digest(job.blob_digest, stored.sha, job.where, "blob")
             return None
-        stream, kind = open_layer(stored, job.where)  # type: ignore[arg-type]
+        stream, kind = open_layer(stored, job.where)
         plain = stored if kind == "none" else Sha256Reader(stream)
         try:
             if job.mode == INDEX:
@@ -276,7 +276,7 @@ def _sample(job: Job) -> tuple[str, float | None]:
         try:
             if kind != "none":
                 raw.seek(0)
-                stream, _ = open_layer(raw, job.where)  # type: ignore[arg-type]
+                stream, _ = open_layer(raw, job.where)
                 data = stream.read(_SAMPLE_BYTES)
                 entries, span = _walk_headers(lambda o: data[o : o + 512], 0, _SAMPLE_HEADERS)
             else:
