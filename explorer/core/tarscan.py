@@ -245,6 +245,18 @@ class BlockReader:
             n -= take
 
 
+def _first_header(reader: BlockReader) -> bytes:
+    """The first block; a stream that ends inside it is only a truncated archive when what
+    there is looks like a tar header (a short text file is no archive at all)."""
+    try:
+        return reader.read(BLOCK)
+    except ImageError:
+        partial = reader._buf[reader._pos :]
+        if partial[257:263] in (b"ustar\x00", b"ustar "):
+            raise
+        raise ImageError(f"{reader.where}: not a tar archive") from None
+
+
 def iter_headers(
     reader: BlockReader,
     on_global: Callable[[dict[str, bytes]], None] | None = None,
@@ -265,6 +277,8 @@ def iter_headers(
             header = buf[pos : pos + BLOCK]
             reader._pos = pos + BLOCK
             reader.offset = start + BLOCK
+        elif first:
+            header = _first_header(reader)
         else:
             header = reader.read(BLOCK)
         if not header:

@@ -1984,3 +1984,16 @@ def test_malformed(case: Case, tmp_path: Path) -> None:
     check_schema(doc)
     if expect.check:
         expect.check(doc)
+
+
+def test_a_short_text_file_named_tar_is_not_a_tar_archive(tmp_path, capsys):
+    """Under one tar block of text: not "truncated" (nothing in it looks like an archive)."""
+    path = tmp_path / "notes.tar"
+    path.write_text("hello world\n")
+    from explorer.cli import main
+
+    out = tmp_path / "out.json"
+    assert main([str(path), "--json", str(out)]) == 2
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a tar archive" in err and "truncated" not in err

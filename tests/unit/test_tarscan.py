@@ -80,6 +80,7 @@ def test_gnu_sparse_file_has_its_real_size():
     ("data", "message"),
     [
         (b"not a tar at all, just text" * 40, "not a tar archive"),
+        (b"a text file shorter than one tar block\n", "not a tar archive"),
         (b.tar_bytes([b.file("f", b"x" * 5000)])[:3000], "truncated"),
         (b.tar_header("f", size=10)[:300], "truncated"),
     ],
