@@ -246,15 +246,13 @@ class BlockReader:
 
 
 def _first_header(reader: BlockReader) -> bytes:
-    """The first block; a stream that ends inside it is only a truncated archive when what
-    there is looks like a tar header (a short text file is no archive at all)."""
-    try:
-        return reader.read(BLOCK)
-    except ImageError:
-        partial = reader._buf[reader._pos :]
-        if partial[257:263] in (b"ustar\x00", b"ustar "):
-            raise
-        raise ImageError(f"{reader.where}: not a tar archive") from None
+    """The first block; a stream that ends inside it is a truncated archive when what there
+    is could begin a tar header (its name field is NUL-padded), else no archive at all (a
+    short text file named `.tar`)."""
+    partial = not reader._fill(BLOCK) and reader._buf[reader._pos :]
+    if partial and b"\0" not in partial:
+        raise ImageError(f"{reader.where}: not a tar archive")
+    return reader.read(BLOCK)
 
 
 def iter_headers(
