@@ -1,0 +1,243 @@
+"""Real registries for the tests, and a proxy in front of one that misbehaves on demand.
+
+* `Registry`: Debian's docker-registry (the CNCF distribution registry) on a loopback port of
+  its own, started by ../shared/corpus/start-registry.sh (which installs the package when it
+  is missing), logging every request so that a test can count the blobs it served.
+* `FaultProxy`: forwards GETs to a registry unchanged, except that it can corrupt one blob,
+  reset the connection in the middle of one, send every body slowly, or stand in front as a
+  bearer-token gate with a token endpoint of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from tests.paths import SHARED
+
+START = SHARED / "corpus" / "start-registry.sh"
+REQUIRED = os.environ.get("LAYERSCOPE_REQUIRE_ENGINE") == "1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Registry:
+    """A docker-registry of our own (its pid is ours to stop)."""
+
+    def __init__(self, root: Path, htpasswd: Path | None = None) -> None:
+        self.root = root
+        self.addr = f"127.0.0.1:{free_port()}"
+        self.htpasswd = htpasswd
+        self.pid: int | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.root / "registry.log"
+
+    def start(self) -> None:
+        env = dict(
+            os.environ,
+            REGISTRY_ADDR=self.addr,
+            REGISTRY_ROOT=str(self.root),
+            REGISTRY_PIDFILE=str(self.root / "registry.pid"),
+            REGISTRY_LOG_LEVEL="info",
+        )
+        if self.htpasswd is not None:
+            env["REGISTRY_HTPASSWD"] = str(self.htpasswd)
+        done = subprocess.run(
+            ["bash", str(START)], env=env, capture_output=True, text=True, timeout=600
+        )
+        pidfile = self.root / "registry.pid"
+        if pidfile.exists():
+            self.pid = int(pidfile.read_text().strip())
+        if done.returncode != 0:
+            raise RuntimeError((done.stdout + done.stderr)[-1500:])
+
+    def stop(self) -> None:
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            self.pid = None
+
+    def mark(self) -> int:
+        """Where the log ends now: `requests_since` counts what comes after."""
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def requests_since(
+        self, mark: int, pattern: str = r"/v2/[^ ]*/blobs/sha256:[0-9a-f]+"
+    ) -> list[str]:
+        """The request URIs matching `pattern` served since `mark` (the access log's lines)."""
+        # the access log is written after the response: wait until it has settled
+        size = -1
+        for _ in range(50):
+            now = self.mark()
+            if now == size:
+                break
+            size = now
+            time.sleep(0.05)
+        with open(self.log, "rb") as f:
+            f.seek(mark)
+            text = f.read().decode(errors="replace")
+        return re.findall(rf'"GET ({pattern}) HTTP', text)
+
+
+def skopeo_copy(source: str, dest: str, *extra: str, creds: str | None = None) -> None:
+    argv = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", *extra, source, dest]
+    if creds:
+        argv[2:2] = ["--dest-creds", creds]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"skopeo copy {source} {dest}: {done.stderr.strip()[-800:]}")
+
+
+def have(tool: str) -> bool:
+    return shutil.which(tool) is not None
+
+
+# -- the proxy -------------------------------------------------------------------------------
+
+
+class FaultProxy:
+    """An HTTP proxy to `upstream` (HOST:PORT) on a loopback port of its own. Knobs (set by a
+    test before it reads through the proxy):
+
+    * `corrupt`: blob digests whose bytes are changed (one byte in the middle flipped);
+    * `reset_after`: digest -> bytes after which the connection is reset, once per digest;
+    * `always_reset_after`: digest -> bytes after which it is reset, every time;
+    * `delay`: seconds to wait before each 64 KiB of a body;
+    * `token`: serve as a bearer-token gate: /v2/ requests need `Authorization: Bearer` with
+      the token `/token` gives to `user`:`password` (basic auth) for the scope asked.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.corrupt: set[str] = set()
+        self.reset_after: dict[str, int] = {}
+        self.always_reset_after: dict[str, int] = {}
+        self.delay = 0.0
+        self.token: tuple[str, str] | None = None
+        self.ranges: list[str] = []  # Range headers seen on blob requests
+        self.token_requests: list[dict[str, list[str]]] = []
+        self.blob_requests: list[str] = []
+        self._issued: set[str] = set()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                proxy._handle(self)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.handle_error = lambda *_: None  # type: ignore[method-assign]  # resets
+        self.addr = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handle(self, h: http.server.BaseHTTPRequestHandler) -> None:
+        url = urlparse(h.path)
+        if url.path == "/token":
+            self._token_endpoint(h, parse_qs(url.query))
+            return
+        if self.token is not None:
+            auth = h.headers.get("Authorization", "")
+            if not (auth.startswith("Bearer ") and auth[7:] in self._issued):
+                repo = url.path.removeprefix("/v2/").split("/blobs/")[0].split("/manifests/")[0]
+                scope = f',scope="repository:{repo}:pull"' if "/" in url.path[4:] else ""
+                challenge = f'Bearer realm="http://{self.addr}/token",service="faultproxy"{scope}'
+                self._reply(h, 401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', challenge)
+                return
+        digest = url.path.rsplit("/blobs/", 1)[1] if "/blobs/" in url.path else ""
+        if digest:
+            self.blob_requests.append(digest)
+            self.ranges.append(h.headers.get("Range", ""))
+        conn = http.client.HTTPConnection(self.upstream, timeout=60)
+        headers = {k: v for k, v in h.headers.items() if k.lower() in ("accept", "range")}
+        conn.request("GET", h.path, headers=headers)
+        up = conn.getresponse()
+        body = up.read()
+        conn.close()
+        if digest in self.corrupt and body:
+            middle = len(body) // 2
+            body = body[:middle] + bytes([body[middle] ^ 0xFF]) + body[middle + 1 :]
+        cut = self.always_reset_after.get(digest)
+        if cut is None and digest in self.reset_after:
+            cut = self.reset_after.pop(digest)
+        h.send_response(up.status)
+        for key, value in up.getheaders():
+            if key.lower() not in ("connection", "transfer-encoding", "content-length", "date"):
+                h.send_header(key, value)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        sent = 0
+        while sent < len(body):
+            piece = body[sent : sent + (64 << 10)]
+            if cut is not None and sent + len(piece) >= cut:
+                h.wfile.write(body[sent:cut])
+                h.wfile.flush()
+                _reset(h.connection)
+                return
+            if self.delay:
+                time.sleep(self.delay)
+            try:
+                h.wfile.write(piece)
+            except OSError:
+                return  # the client went away (cancelled)
+            sent += len(piece)
+
+    def _token_endpoint(
+        self, h: http.server.BaseHTTPRequestHandler, query: dict[str, list[str]]
+    ) -> None:
+        self.token_requests.append(query)
+        auth = h.headers.get("Authorization", "")
+        given = base64.b64decode(auth[6:]).decode() if auth.startswith("Basic ") else ""
+        if self.token is None or given != ":".join(self.token):
+            self._reply(h, 401, b'{"errors":[{"code":"UNAUTHORIZED"}]}')
+            return
+        token = base64.urlsafe_b64encode(os.urandom(18)).decode()
+        self._issued.add(token)
+        self._reply(h, 200, json.dumps({"token": token, "expires_in": 300}).encode())
+
+    @staticmethod
+    def _reply(
+        h: http.server.BaseHTTPRequestHandler, status: int, body: bytes, challenge: str = ""
+    ) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        if challenge:
+            h.send_header("WWW-Authenticate", challenge)
+        h.end_headers()
+        h.wfile.write(body)
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with a TCP reset (SO_LINGER 0), as a dropped connection looks to the client."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
