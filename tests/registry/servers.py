@@ -120,8 +120,9 @@ class FaultProxy:
     test before it reads through the proxy):
 
     * `corrupt`: blob digests whose bytes are changed (one byte in the middle flipped);
-    * `reset_after`: digest -> bytes after which the connection is reset, once per digest;
-    * `always_reset_after`: digest -> bytes after which it is reset, every time;
+    * `cut_after`: digest -> bytes after which the connection is closed (the response short
+      of its Content-Length; every byte sent before arrives), once per digest;
+    * `always_reset_after`: digest -> bytes of every response after which it is reset;
     * `delay`: seconds to wait before each 64 KiB of a body;
     * `token`: serve as a bearer-token gate: /v2/ requests need `Authorization: Bearer` with
       the token `/token` gives to `user`:`password` (basic auth) for the scope asked.
@@ -130,7 +131,7 @@ class FaultProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.corrupt: set[str] = set()
-        self.reset_after: dict[str, int] = {}
+        self.cut_after: dict[str, int] = {}
         self.always_reset_after: dict[str, int] = {}
         self.delay = 0.0
         self.token: tuple[str, str] | None = None
@@ -185,9 +186,9 @@ class FaultProxy:
         if digest in self.corrupt and body:
             middle = len(body) // 2
             body = body[:middle] + bytes([body[middle] ^ 0xFF]) + body[middle + 1 :]
-        cut = self.always_reset_after.get(digest)
-        if cut is None and digest in self.reset_after:
-            cut = self.reset_after.pop(digest)
+        cut, reset = self.always_reset_after.get(digest), True
+        if cut is None and digest in self.cut_after:
+            cut, reset = self.cut_after.pop(digest), False
         h.send_response(up.status)
         for key, value in up.getheaders():
             if key.lower() not in ("connection", "transfer-encoding", "content-length", "date"):
@@ -200,7 +201,7 @@ class FaultProxy:
             if cut is not None and sent + len(piece) >= cut:
                 h.wfile.write(body[sent:cut])
                 h.wfile.flush()
-                _reset(h.connection)
+                _drop(h, reset)
                 return
             if self.delay:
                 time.sleep(self.delay)
@@ -236,8 +237,18 @@ class FaultProxy:
         h.wfile.write(body)
 
 
-def _reset(sock: socket.socket) -> None:
-    """Close with a TCP reset (SO_LINGER 0), as a dropped connection looks to the client."""
+def _drop(h: http.server.BaseHTTPRequestHandler, reset: bool) -> None:
+    """Drop the connection: with a TCP reset (SO_LINGER 0: what the client has not read yet
+    is lost) or closed (FIN). The handler's files hold the socket open: closed first."""
+    sock = h.connection
+    if reset:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    h.close_connection = True
+    for f in (h.rfile, h.wfile):
+        with contextlib.suppress(OSError, ValueError):
+            f.close()
     with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if not reset:
+            sock.shutdown(socket.SHUT_RDWR)
         sock.close()

@@ -14,6 +14,7 @@ import base64
 import io
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from explorer.core.errors import Cancelled, ImageError
@@ -120,7 +121,8 @@ class RegistryClient:
         if status == 404 or "NAME_UNKNOWN" in codes or "MANIFEST_UNKNOWN" in codes:
             if "NAME_UNKNOWN" in codes:
                 raise RegistryError(f"{self.where}: no repository {self.repo!r}")
-            raise RegistryError(f"{self.where}: {what} not found (HTTP {status})")
+            unknown = " (unknown repository or tag)" if what.startswith("manifest") else ""
+            raise RegistryError(f"{self.where}: {what} not found{unknown} (HTTP {status})")
         detail = f" ({', '.join(sorted(codes))})" if codes else ""
         raise RegistryError(f"{self.where}: HTTP {status} for {what}{detail}")
 
@@ -214,8 +216,10 @@ class RegistryClient:
             raise RegistryError(f"{self.where}: {what} is too large to be image metadata")
         return data, response
 
-    def blob(self, digest: str, size: int | None) -> BlobReader:
-        return BlobReader(self, digest, size)
+    def blob(
+        self, digest: str, size: int | None, on_bytes: Callable[[int], None] | None = None
+    ) -> BlobReader:
+        return BlobReader(self, digest, size, on_bytes)
 
     def track(self, response: Any, on: bool) -> None:
         with self._lock:
@@ -241,8 +245,15 @@ class BlobReader(io.RawIOBase):
     MAX_RESUMES times; a registry that ignores the range sends the whole blob again and the
     bytes already read are passed over."""
 
-    def __init__(self, client: RegistryClient, digest: str, size: int | None) -> None:
+    def __init__(
+        self,
+        client: RegistryClient,
+        digest: str,
+        size: int | None,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None:
         self.client = client
+        self.on_bytes = on_bytes  # told the bytes received so far, after each read
         self.digest = digest
         self.size = size
         self.offset = 0
@@ -312,6 +323,8 @@ class BlobReader(io.RawIOBase):
             self.offset += len(data)
             if not data:
                 self._drop()
+            elif self.on_bytes is not None:
+                self.on_bytes(self.offset)
             return data
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]

@@ -235,11 +235,18 @@ class RegistrySource(Source):
             diff_id = meta.layers[first].digest
             where = f"{self.name}: layer {first} ({blob})"
 
-            def on_progress(entries: int, nbytes: int) -> None:
-                if progress is not None:
-                    progress(first, entries, nbytes)
+            # Progress in bytes downloaded (what a slow registry makes the user wait for),
+            # with the entries the indexer has read so far.
+            entries = [0]
 
-            reader = client.blob(blob, self.sizes[first])
+            def on_progress(count: int, _nbytes: int) -> None:
+                entries[0] = count
+
+            def on_bytes(received: int) -> None:
+                if progress is not None:
+                    progress(first, entries[0], received)
+
+            reader = client.blob(blob, self.sizes[first], on_bytes)
             try:
                 index = index_blob(reader, where, blob, diff_id, progress=on_progress, cancel=stop)
             finally:
