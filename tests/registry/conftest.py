@@ -16,6 +16,8 @@ from tests.registry.servers import (
     START,
     FaultProxy,
     Registry,
+    TokenRegistry,
+    TokenServer,
     have,
     skopeo_copy,
 )
@@ -93,6 +95,33 @@ def basic_registry(tmp_path_factory: pytest.TempPathFactory, skopeo: None) -> It
     )
     yield reg
     reg.stop()
+
+
+@pytest.fixture(scope="session")
+def token_registry(
+    tmp_path_factory: pytest.TempPathFactory, skopeo: None
+) -> Iterator[TokenRegistry]:
+    """A registry with the bearer-token flow (user `ls`, password `t0ken-pw` at its token
+    endpoint), with a small image pushed to it as `private/small:1`."""
+    if not have("openssl"):
+        unavailable("openssl", "it signs the test token server's tokens")
+    tmp = tmp_path_factory.mktemp("token-registry")
+    tokens = TokenServer(tmp, "ls", "t0ken-pw")
+    reg = TokenRegistry(tmp / "root", tokens)
+    try:
+        reg.start()
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        reg.stop()
+        tokens.close()
+        unavailable("a registry with token auth (Debian's docker-registry)", str(exc))
+    skopeo_copy(
+        f"oci:{small_layout(tmp / 'layout')}",
+        f"docker://{reg.addr}/private/small:1",
+        creds="ls:t0ken-pw",
+    )
+    yield reg
+    reg.stop()
+    tokens.close()
 
 
 def small_layout(path: Path) -> Path:

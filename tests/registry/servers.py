@@ -4,8 +4,9 @@
   its own, started by ../shared/corpus/start-registry.sh (which installs the package when it
   is missing), logging every request so that a test can count the blobs it served.
 * `FaultProxy`: forwards GETs to a registry unchanged, except that it can corrupt one blob,
-  reset the connection in the middle of one, send every body slowly, or stand in front as a
-  bearer-token gate with a token endpoint of its own.
+  reset the connection in the middle of one, or send every body slowly.
+* `TokenServer` and `TokenRegistry`: the bearer-token flow, a registry that trusts only the
+  tokens of a token endpoint of ours.
 """
 
 from __future__ import annotations
@@ -123,9 +124,7 @@ class FaultProxy:
     * `cut_after`: digest -> bytes after which the connection is closed (the response short
       of its Content-Length; every byte sent before arrives), once per digest;
     * `always_reset_after`: digest -> bytes of every response after which it is reset;
-    * `delay`: seconds to wait before each 64 KiB of a body;
-    * `token`: serve as a bearer-token gate: /v2/ requests need `Authorization: Bearer` with
-      the token `/token` gives to `user`:`password` (basic auth) for the scope asked.
+    * `delay`: seconds to wait before each 64 KiB of a body.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -134,11 +133,8 @@ class FaultProxy:
         self.cut_after: dict[str, int] = {}
         self.always_reset_after: dict[str, int] = {}
         self.delay = 0.0
-        self.token: tuple[str, str] | None = None
         self.ranges: list[str] = []  # Range headers seen on blob requests
-        self.token_requests: list[dict[str, list[str]]] = []
         self.blob_requests: list[str] = []
-        self._issued: set[str] = set()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -162,17 +158,6 @@ class FaultProxy:
 
     def _handle(self, h: http.server.BaseHTTPRequestHandler) -> None:
         url = urlparse(h.path)
-        if url.path == "/token":
-            self._token_endpoint(h, parse_qs(url.query))
-            return
-        if self.token is not None:
-            auth = h.headers.get("Authorization", "")
-            if not (auth.startswith("Bearer ") and auth[7:] in self._issued):
-                repo = url.path.removeprefix("/v2/").split("/blobs/")[0].split("/manifests/")[0]
-                scope = f',scope="repository:{repo}:pull"' if "/" in url.path[4:] else ""
-                challenge = f'Bearer realm="http://{self.addr}/token",service="faultproxy"{scope}'
-                self._reply(h, 401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', challenge)
-                return
         digest = url.path.rsplit("/blobs/", 1)[1] if "/blobs/" in url.path else ""
         if digest:
             self.blob_requests.append(digest)
@@ -211,19 +196,6 @@ class FaultProxy:
                 return  # the client went away (cancelled)
             sent += len(piece)
 
-    def _token_endpoint(
-        self, h: http.server.BaseHTTPRequestHandler, query: dict[str, list[str]]
-    ) -> None:
-        self.token_requests.append(query)
-        auth = h.headers.get("Authorization", "")
-        given = base64.b64decode(auth[6:]).decode() if auth.startswith("Basic ") else ""
-        if self.token is None or given != ":".join(self.token):
-            self._reply(h, 401, b'{"errors":[{"code":"UNAUTHORIZED"}]}')
-            return
-        token = base64.urlsafe_b64encode(os.urandom(18)).decode()
-        self._issued.add(token)
-        self._reply(h, 200, json.dumps({"token": token, "expires_in": 300}).encode())
-
     @staticmethod
     def _reply(
         h: http.server.BaseHTTPRequestHandler, status: int, body: bytes, challenge: str = ""
@@ -252,3 +224,123 @@ def _drop(h: http.server.BaseHTTPRequestHandler, reset: bool) -> None:
         if not reset:
             sock.shutdown(socket.SHUT_RDWR)
         sock.close()
+
+
+# -- the token flow ----------------------------------------------------------------------------
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenServer:
+    """The registry's token endpoint (its `auth: token` configuration): gives `user` a JWT
+    signed with a key of its own (RS256, the certificate in the `x5c` header; openssl signs),
+    granting pull and push on the scope asked for. The registry trusts the certificate
+    (`rootcertbundle`) and checks issuer, audience (the service), expiry and the access."""
+
+    ISSUER = "layerscope-test-issuer"
+    SERVICE = "layerscope-test-registry"
+
+    def __init__(self, root: Path, user: str, password: str) -> None:
+        self.root = root
+        self.key, self.cert = root / "token.key", root / "token.crt"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-subj", "/CN=layerscope-test-token", "-keyout", str(self.key), "-out",
+             str(self.cert)],
+            capture_output=True, check=True, timeout=60,
+        )  # fmt: skip
+        der = subprocess.run(
+            ["openssl", "x509", "-in", str(self.cert), "-outform", "DER"],
+            capture_output=True, check=True, timeout=60,
+        ).stdout  # fmt: skip
+        self.x5c = base64.b64encode(der).decode()
+        self.user, self.password = user, password
+        self.requests: list[dict[str, list[str]]] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server._answer(self)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _answer(self, h: http.server.BaseHTTPRequestHandler) -> None:
+        query = parse_qs(urlparse(h.path).query)
+        self.requests.append(query)
+        auth = h.headers.get("Authorization", "")
+        given = base64.b64decode(auth[6:]).decode() if auth.startswith("Basic ") else ""
+        if given != f"{self.user}:{self.password}":
+            FaultProxy._reply(h, 401, b'{"details":"wrong credentials"}')
+            return
+        access = []
+        for scope in query.get("scope", []):
+            kind, _, rest = scope.partition(":")
+            name, _, _actions = rest.rpartition(":")
+            access.append({"type": kind, "name": name, "actions": ["pull", "push"]})
+        token = self._sign(access)
+        FaultProxy._reply(h, 200, json.dumps({"token": token, "expires_in": 300}).encode())
+
+    def _sign(self, access: list[dict]) -> str:
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]}
+        claims = {
+            "iss": self.ISSUER, "sub": self.user, "aud": self.SERVICE, "exp": now + 300,
+            "nbf": now - 10, "iat": now, "jti": _b64url(os.urandom(12)), "access": access,
+        }  # fmt: skip
+        signing = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        signature = subprocess.run(
+            ["openssl", "dgst", "-sha256", "-sign", str(self.key)],
+            input=signing.encode(), capture_output=True, check=True, timeout=60,
+        ).stdout  # fmt: skip
+        return f"{signing}.{_b64url(signature)}"
+
+
+class TokenRegistry(Registry):
+    """A docker-registry that trusts only the tokens of `tokens` (its own config: the start
+    script knows no token auth)."""
+
+    def __init__(self, root: Path, tokens: TokenServer) -> None:
+        super().__init__(root)
+        self.tokens = tokens
+
+    def start(self) -> None:
+        if not have("docker-registry"):
+            subprocess.run(["bash", str(START)], capture_output=True, timeout=600, check=False)
+        (self.root / "data").mkdir(parents=True, exist_ok=True)
+        config = self.root / "config.yml"
+        config.write_text(
+            "version: 0.1\nlog: {level: info}\n"
+            f"storage: {{filesystem: {{rootdirectory: {self.root}/data}}}}\n"
+            f'http: {{addr: "{self.addr}"}}\n'
+            f'auth: {{token: {{realm: "{self.tokens.realm}", service: {TokenServer.SERVICE}, '
+            f"issuer: {TokenServer.ISSUER}, rootcertbundle: {self.tokens.cert}}}}}\n"
+        )
+        with open(self.log, "wb") as log:
+            proc = subprocess.Popen(
+                ["docker-registry", "serve", str(config)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        self.pid = proc.pid
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                conn = http.client.HTTPConnection(self.addr, timeout=2)
+                conn.request("GET", "/v2/")
+                if conn.getresponse().status == 401:
+                    return
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(self.log.read_text()[-1500:])

@@ -16,7 +16,7 @@ import pytest
 from explorer.core import loading
 from explorer.core.sources.registry import RegistrySource
 from tests.registry.conftest import layerscope
-from tests.registry.servers import FaultProxy, Registry, skopeo_copy
+from tests.registry.servers import FaultProxy, Registry, TokenRegistry, TokenServer, skopeo_copy
 from tests.robustness import builders as b
 
 pytestmark = pytest.mark.registry
@@ -93,7 +93,8 @@ def test_basic_auth_from_each_credential_source(basic_registry: Registry, tmp_pa
     helper = bindir / "docker-credential-lstest"
     helper.write_text(
         "#!/bin/sh\nread server\n"
-        'echo "{\\"ServerURL\\":\\"$server\\",\\"Username\\":\\"ls\\",\\"Secret\\":\\"s3cret-pw\\"}"\n'
+        'echo "{\\"ServerURL\\":\\"$server\\",'
+        '\\"Username\\":\\"ls\\",\\"Secret\\":\\"s3cret-pw\\"}"\n'
     )
     helper.chmod(0o755)
     (docker_dir / "config.json").write_text(
@@ -105,18 +106,21 @@ def test_basic_auth_from_each_credential_source(basic_registry: Registry, tmp_pa
     assert out.read_text() == expected
 
 
-def test_bearer_token_flow(proxy: FaultProxy, small: str, tmp_path: Path) -> None:
-    proxy.token = ("ls", "t0ken-pw")
-    ref = f"registry://{proxy.addr}/{small}"
+def test_bearer_token_flow(token_registry: TokenRegistry, tmp_path: Path) -> None:
+    ref = f"registry://{token_registry.addr}/private/small:1"
+    tokens = token_registry.tokens
+    tokens.requests.clear()
     done = layerscope(ref, "--json", str(tmp_path / "out.json"), "--creds", "ls:t0ken-pw")
     assert done.returncode == 0, done.stderr
-    repo = small.split(":")[0]
-    assert proxy.token_requests, "no token was asked for"
-    assert proxy.token_requests[0]["scope"] == [f"repository:{repo}:pull"]
-    assert proxy.token_requests[0]["service"] == ["faultproxy"]
+    assert tokens.requests, "no token was asked for"
+    assert tokens.requests[0]["scope"] == ["repository:private/small:pull"]
+    assert tokens.requests[0]["service"] == [TokenServer.SERVICE]
     refused = layerscope(ref, "--json", "/dev/null", "--no-cache", env=NO_CREDS)
     line = _one_line(refused)
-    assert f"registry {proxy.addr}" in line and "HTTP 401" in line
+    assert f"registry {token_registry.addr}" in line and "HTTP 401" in line
+    wrong = layerscope(ref, "--json", "/dev/null", "--creds", "ls:not-it", env=NO_CREDS)
+    line = _one_line(wrong)
+    assert "--creds" in line and "not-it" not in line
 
 
 def test_unknown_repository_and_tag(registry: Registry, small: str) -> None:
