@@ -43,6 +43,10 @@ test-unit: $(BIN)/.installed
 # A real Docker engine and the small corpus images (idempotent: skips what is up to date).
 services:
 	bash $(SHARED)/corpus/start-dockerd.sh
+	@# the registry tests start registries of their own: Debian's docker-registry, skopeo to
+	@# push to them, htpasswd (apache2-utils) for basic auth
+	command -v docker-registry >/dev/null && command -v skopeo >/dev/null && command -v htpasswd >/dev/null || { \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo apache2-utils >/dev/null; }
 	mkdir -p $(CORPUS_OUT)
 	bash $(SHARED)/corpus/build.sh > $(CORPUS_OUT).build.log 2>&1 || { tail -30 $(CORPUS_OUT).build.log; exit 1; }
 
