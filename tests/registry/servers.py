@@ -236,7 +236,9 @@ def _b64url(data: bytes) -> str:
 class TokenServer:
     """The registry's token endpoint (its `auth: token` configuration): gives `user` a JWT
     signed with a key of its own (RS256, the certificate in the `x5c` header; openssl signs),
-    granting pull and push on the scope asked for. The registry trusts the certificate
+    granting pull and push on the scope asked for; or, POSTed (OAuth2), to whoever presents
+    the refresh token `refresh` (what `docker login` keeps as an identity token). The
+    registry trusts the certificate
     (`rootcertbundle`) and checks issuer, audience (the service), expiry and the access."""
 
     ISSUER = "layerscope-test-issuer"
@@ -257,6 +259,7 @@ class TokenServer:
         ).stdout  # fmt: skip
         self.x5c = base64.b64encode(der).decode()
         self.user, self.password = user, password
+        self.refresh = "refresh-" + _b64url(os.urandom(9))
         self.requests: list[dict[str, list[str]]] = []
         server = self
 
@@ -265,7 +268,11 @@ class TokenServer:
                 pass
 
             def do_GET(self) -> None:
-                server._answer(self)
+                server._answer(self, parse_qs(urlparse(self.path).query))
+
+            def do_POST(self) -> None:
+                size = int(self.headers.get("Content-Length") or 0)
+                server._answer(self, parse_qs(self.rfile.read(size).decode()))
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -276,12 +283,12 @@ class TokenServer:
         self.server.shutdown()
         self.server.server_close()
 
-    def _answer(self, h: http.server.BaseHTTPRequestHandler) -> None:
-        query = parse_qs(urlparse(h.path).query)
+    def _answer(self, h: http.server.BaseHTTPRequestHandler, query: dict[str, list[str]]) -> None:
         self.requests.append(query)
         auth = h.headers.get("Authorization", "")
         given = base64.b64decode(auth[6:]).decode() if auth.startswith("Basic ") else ""
-        if given != f"{self.user}:{self.password}":
+        refresh = query.get("refresh_token") == [self.refresh] and h.command == "POST"
+        if given != f"{self.user}:{self.password}" and not refresh:
             FaultProxy._reply(h, 401, b'{"details":"wrong credentials"}')
             return
         access = []

@@ -6,6 +6,7 @@ registry (progress, then cancel)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -121,6 +122,23 @@ def test_bearer_token_flow(token_registry: TokenRegistry, tmp_path: Path) -> Non
     wrong = layerscope(ref, "--json", "/dev/null", "--creds", "ls:not-it", env=NO_CREDS)
     line = _one_line(wrong)
     assert "--creds" in line and "not-it" not in line
+
+
+def test_bearer_token_from_an_identity_token(token_registry: TokenRegistry, tmp_path: Path) -> None:
+    """`docker login` to a token server keeps a refresh token: it is POSTed for a token."""
+    tokens = token_registry.tokens
+    docker_dir = tmp_path / "docker"
+    docker_dir.mkdir()
+    entry = {"auth": base64.b64encode(b"ls:").decode(), "identitytoken": tokens.refresh}
+    (docker_dir / "config.json").write_text(json.dumps({"auths": {token_registry.addr: entry}}))
+    tokens.requests.clear()
+    ref = f"registry://{token_registry.addr}/private/small:1"
+    done = layerscope(
+        ref, "--json", str(tmp_path / "out.json"), env=dict(NO_CREDS, DOCKER_CONFIG=str(docker_dir))
+    )
+    assert done.returncode == 0, done.stderr
+    assert tokens.requests[0]["grant_type"] == ["refresh_token"]
+    assert tokens.requests[0]["scope"] == ["repository:private/small:pull"]
 
 
 def test_unknown_repository_and_tag(registry: Registry, small: str) -> None:

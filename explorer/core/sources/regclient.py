@@ -167,21 +167,21 @@ class RegistryClient:
             return None
         if realm.startswith("http://") and not plain_http(realm[7:].split("/", 1)[0]):
             raise RegistryError(
-                f"{self.where}: its token endpoint {realm} is plain HTTP (a credential would "
+                f"{self.where}: its token endpoint {realm[:200]} is plain HTTP (a credential would "
                 f"travel in clear); --insecure-registry names the hosts where that is allowed"
             )
         params = {"scope": challenge.params.get("scope") or f"repository:{self.repo}:pull"}
         if challenge.params.get("service"):
             params["service"] = challenge.params["service"]
-        auth = None
-        if cred is not None and cred.identity_token:
-            params.update(grant_type="refresh_token", refresh_token=cred.identity_token)
-        elif cred is not None and cred.username:
-            auth = (cred.username, cred.password)
+        timeout = (CONNECT_TIMEOUT, READ_STALL)
         try:
-            answer = self.session.get(
-                realm, params=params, auth=auth, timeout=(CONNECT_TIMEOUT, READ_STALL)
-            )
+            if cred is not None and cred.identity_token:  # OAuth2: a refresh token, POSTed
+                form = {**params, "grant_type": "refresh_token", "client_id": "layerscope"}
+                form["refresh_token"] = cred.identity_token
+                answer = self.session.post(realm, data=form, timeout=timeout)
+            else:
+                auth = (cred.username, cred.password) if cred and cred.username else None
+                answer = self.session.get(realm, params=params, auth=auth, timeout=timeout)
         except requests.exceptions.RequestException as exc:
             raise RegistryError(
                 f"{self.where}: cannot reach its token endpoint ({_reason(exc)})"
