@@ -3,6 +3,7 @@ end), the small corpus pushed to it with skopeo, and a fault proxy in front of i
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from tests.registry.servers import (
     have,
     skopeo_copy,
 )
+from tests.robustness import builders as b
 
 ARCHIVES = CORPUS_OUT / "archives"
 SMALL_CORPUS = ("debian", "many-layers", "multistage", "waste")
@@ -73,6 +75,22 @@ def pushed(registry: Registry, skopeo: None) -> dict[str, str]:
     if not refs:
         pytest.skip(f"the small corpus is not built ({ARCHIVES}; see corpus/build.sh)")
     return refs
+
+
+@pytest.fixture(scope="session")
+def small(registry: Registry, skopeo: None, tmp_path_factory) -> str:
+    """A small image whose second layer is big enough to be cut in the middle (2 MiB of
+    noise, gzip-compressed it stays 2 MiB)."""
+    image = b.Image(
+        layers=[
+            b.Layer(entries=[b.file("etc/base", b"base\n" * 100)], compression="gzip"),
+            b.Layer(entries=[b.file("data/noise", b.noise(2 << 20))], compression="gzip"),
+        ]
+    )
+    layout = b.oci_archive(image).write_dir(tmp_path_factory.mktemp("faults") / "layout")
+    ref = f"{registry.addr}/ls-test/faults-{os.getpid()}:1"
+    skopeo_copy(f"oci:{layout}", f"docker://{ref}")
+    return ref.split("/", 1)[1]  # REPO:TAG, to put behind a proxy's address
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,7 @@ import pytest
 from explorer.core import loading
 from explorer.core.sources.registry import RegistrySource
 from tests.registry.conftest import layerscope
-from tests.registry.servers import FaultProxy, Registry, TokenRegistry, TokenServer, skopeo_copy
-from tests.robustness import builders as b
+from tests.registry.servers import FaultProxy, Registry, TokenRegistry, TokenServer
 
 pytestmark = pytest.mark.registry
 NO_CREDS = {
@@ -33,22 +32,6 @@ def _one_line(done) -> str:
     assert done.stderr.count("\n") == 1, done.stderr
     assert "Traceback" not in done.stderr
     return done.stderr
-
-
-@pytest.fixture(scope="module")
-def small(registry: Registry, skopeo: None, tmp_path_factory) -> str:
-    """A small image whose second layer is big enough to be cut in the middle (2 MiB of
-    noise, gzip-compressed it stays 2 MiB)."""
-    image = b.Image(
-        layers=[
-            b.Layer(entries=[b.file("etc/base", b"base\n" * 100)], compression="gzip"),
-            b.Layer(entries=[b.file("data/noise", b.noise(2 << 20))], compression="gzip"),
-        ]
-    )
-    layout = b.oci_archive(image).write_dir(tmp_path_factory.mktemp("faults") / "layout")
-    ref = f"{registry.addr}/ls-test/faults-{os.getpid()}:1"
-    skopeo_copy(f"oci:{layout}", f"docker://{ref}")
-    return ref.split("/", 1)[1]  # REPO:TAG, to put behind a proxy's address
 
 
 def test_basic_auth_refused_names_the_registry_and_what_was_tried(

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.registry.conftest import small_layout
-from tests.registry.servers import Registry, skopeo_copy
-from tests.tui.conftest import app_for, main_screen, screen_text, settle, tree_text
+from tests.registry.servers import FaultProxy, Registry, skopeo_copy
+from tests.tui.conftest import app_for, main_screen, screen_text, settle, tree_text, wait_for
 from tests.tui.test_worker import open_with_o
 
 pytestmark = pytest.mark.registry
@@ -45,6 +45,24 @@ def test_the_explorer_reads_a_registry_image(
             screen = main_screen(app)
             assert screen.target == f"registry://{small_ref}"
             assert not screen.failure and screen.analysis is not None
+            await pilot.press("q")
+
+    asyncio.run(run())
+
+
+def test_esc_stops_a_slow_registry(proxy: FaultProxy, small: str) -> None:
+    proxy.delay = 0.05  # 64 KiB every 50 ms: the 2 MiB layer takes about 1.6 s
+
+    async def run() -> None:
+        app = app_for(f"registry://{proxy.addr}/{small}")
+        async with app.run_test(size=SIZE) as pilot:
+            screen = main_screen(app)
+            await wait_for(pilot, lambda: "esc Cancel" in screen_text(app))
+            await wait_for(pilot, lambda: screen.file_tree.shown is not None)  # layer 0 is in
+            await pilot.press("escape")
+            await settle(pilot)
+            assert screen.cancelled and not screen.indexing
+            assert "cancelled: 1/2 layers indexed" in screen_text(app)
             await pilot.press("q")
 
     asyncio.run(run())

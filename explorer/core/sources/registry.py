@@ -229,6 +229,7 @@ class RegistrySource(Source):
         meta = self.open()
         client = self.client
         stop = client.cancel  # set on cancel, on a failure, or by close
+        writing = threading.Lock()
 
         def one(blob: str, layers: list[int]) -> LayerIndex:
             first = layers[0]
@@ -253,8 +254,9 @@ class RegistrySource(Source):
                 reader.close()
             assert index is not None  # indexed, not only checked
             if cache is not None:
-                cache.put(diff_id, index, where, verified=True)
-                learn_blob(cache, blob, diff_id)
+                with writing:  # one writer at a time: the cache's eviction is not threaded
+                    cache.put(diff_id, index, where, verified=True)
+                    learn_blob(cache, blob, diff_id)
             self.downloaded.append(blob)
             return index
 
