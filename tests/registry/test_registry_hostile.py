@@ -7,13 +7,17 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from explorer.core.errors import ImageError
 from explorer.core.loading import load
+from explorer.core.sources import regclient
 from explorer.core.sources.registry import RegistrySource
 from tests.robustness import builders as b
 
@@ -23,7 +27,7 @@ MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 class Fake:
     """Routes (path under /v2/) -> (status, body, content type)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, tuple[int, bytes, str]] = {}
         fake = self
 
@@ -43,6 +47,8 @@ class Fake:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.addr = f"127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
@@ -174,3 +180,32 @@ def test_an_index_without_the_platform(fake: Fake) -> None:
         }
     )  # fmt: skip
     _fails(fake, "no image for platform")
+
+
+def test_tls_is_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry whose certificate the system does not trust is refused in one line (with
+    the way out); trusted through REQUESTS_CA_BUNDLE, it opens. (Loopback addresses are
+    spoken to in plain HTTP: here TLS is forced, as for any other host.)"""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    if made.returncode != 0:
+        pytest.skip(f"openssl cannot make a certificate here: {made.stderr[-200:]!r}")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    fake = Fake(context)
+    try:
+        fake.image(TAR, DIFF_ID)
+        monkeypatch.setattr(regclient, "plain_http", lambda _host: False)
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+        text = _fails(fake, "TLS certificate not trusted")
+        assert "REQUESTS_CA_BUNDLE" in text
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+        assert [list(index.paths) for index in _open(fake)] == [["etc/hostname"]]
+    finally:
+        fake.server.shutdown()
+        fake.server.server_close()

@@ -90,7 +90,10 @@ class RegistryClient:
                 url, headers=headers, stream=True, timeout=(CONNECT_TIMEOUT, READ_STALL)
             )
         except requests.exceptions.SSLError as exc:
-            hint = f"; for a registry without TLS: --insecure-registry {self.host}"
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                hint = "; to trust its CA: REQUESTS_CA_BUNDLE=CA.pem"
+            else:
+                hint = f"; for a registry without TLS: --insecure-registry {self.host}"
             raise RegistryError(f"{self.where}: {_reason(exc)}{hint}") from None
         except requests.exceptions.RequestException as exc:
             raise RegistryError(f"{self.where}: cannot connect ({_reason(exc)})") from None
