@@ -321,6 +321,7 @@ class TokenRegistry(Registry):
     def __init__(self, root: Path, tokens: TokenServer) -> None:
         super().__init__(root)
         self.tokens = tokens
+        self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         if not have("docker-registry"):
@@ -340,7 +341,7 @@ class TokenRegistry(Registry):
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )  # fmt: skip
-        self.pid = proc.pid
+        self.pid, self.proc = proc.pid, proc
         for _ in range(100):
             with contextlib.suppress(OSError):
                 conn = http.client.HTTPConnection(self.addr, timeout=2)
@@ -351,3 +352,9 @@ class TokenRegistry(Registry):
                 break
             time.sleep(0.1)
         raise RuntimeError(self.log.read_text()[-1500:])
+
+    def stop(self) -> None:
+        super().stop()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            if self.proc is not None:
+                self.proc.wait(timeout=30)  # ours: reaped, not left a zombie
