@@ -41,6 +41,10 @@ test-unit: $(BIN)/.installed
 # A real Docker engine and the small corpus images (idempotent: skips what is up to date).
 services:
 	bash $(SHARED)/corpus/start-dockerd.sh
+	@# the registry tests start registries of their own: Debian's docker-registry, skopeo to
+	@# push to them, htpasswd (apache2-utils) for basic auth
+	command -v docker-registry >/dev/null && command -v skopeo >/dev/null && command -v htpasswd >/dev/null || { \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo apache2-utils >/dev/null; }
 	mkdir -p $(CORPUS_OUT)
 	bash $(SHARED)/corpus/build.sh > $(CORPUS_OUT).build.log 2>&1 || { tail -30 $(CORPUS_OUT).build.log; exit 1; }
 
@@ -57,7 +61,8 @@ format: $(BIN)/.installed
 
 # Side by side with dive: --json (bench/results.md), then the TUIs in tmux (bench/tui-results.md):
 # first screen, cold and warm re-opens from the archive and the engine, a second image sharing
-# the base layer. TUI_BENCH_ARGS: e.g. --dive-timeout 60, --no-dive, --repeat 5.
+# the base layer; then an image read from a local registry against docker pull + dive
+# (bench/registry-results.md). TUI_BENCH_ARGS: e.g. --dive-timeout 60, --no-dive, --repeat 5.
 TUI_BENCH_ARGS ?=
 # Measured as installed: with its bytecode (pip compiles a wheel's modules; an editable checkout
 # under PYTHONDONTWRITEBYTECODE=1 would compile every module again on each start).
@@ -65,6 +70,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m compileall -q explorer
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/tui_bench.py $(TUI_BENCH_ARGS)
+	$(BIN)/python bench/registry_bench.py
 
 # The README's screenshots, from the sample, dive's test data ($(SHARED)) and the corpus: a shot
 # whose image is missing is not taken, and the run says which and fails.

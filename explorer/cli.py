@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="hash every layer's bytes, even those the layer cache has verified before",
     )
     p.add_argument("-v", "--version", action="version", version=f"layerscope {__version__}")
+    common.add_registry_options(p)
     common.add_cache_options(p)
     return p
 

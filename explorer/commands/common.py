@@ -21,10 +21,11 @@ if TYPE_CHECKING:
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
-SOURCES = ["docker", "podman", "docker-archive", "oci-archive", "oci"]
+SOURCES = ["docker", "podman", "docker-archive", "oci-archive", "oci", "registry"]
 IMAGE_HELP = (
-    "image reference (docker://, podman://) or archive (docker-archive://, "
-    "oci-archive://, oci://, or a path to a .tar / OCI layout directory)"
+    "image reference (docker://, podman://), archive (docker-archive://, "
+    "oci-archive://, oci://, or a path to a .tar / OCI layout directory), or "
+    "registry://HOST[:PORT]/REPO[:TAG|@DIGEST]"
 )
 
 
@@ -39,7 +40,25 @@ def add_image_options(p: argparse.ArgumentParser) -> None:
         help="hash every layer's bytes, even those the layer cache has verified before",
     )
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    add_registry_options(p)
     add_cache_options(p)
+
+
+def add_registry_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("registry")
+    group.add_argument(
+        "--creds",
+        metavar="USER:PASS",
+        help="registry credentials (else $LAYERSCOPE_REGISTRY_USER / _PASSWORD, Podman's "
+        "auth file, ~/.docker/config.json)",
+    )
+    group.add_argument(
+        "--insecure-registry",
+        metavar="HOST",
+        action="append",
+        default=[],
+        help="allow plain HTTP to this registry (loopback addresses always may); repeatable",
+    )
 
 
 def add_cache_options(p: argparse.ArgumentParser, use: bool = True) -> None:
@@ -65,18 +84,28 @@ def add_cache_options(p: argparse.ArgumentParser, use: bool = True) -> None:
 def cache_settings(
     args: argparse.Namespace, skip: tuple[Path, ...] = ()
 ) -> AbstractContextManager[object]:
-    """The process-wide cache choices of the flags (a TUI's worker follows them too)."""
+    """The process-wide cache choices of the flags, and the registry's (`--creds`,
+    `--insecure-registry`): a TUI's worker follows them too."""
+    from contextlib import ExitStack
+
     from explorer.core import cachesettings
+    from explorer.core.sources import regauth
 
     cap = cachesettings.parse_size(args.cache_max, "--cache-max") if args.cache_max else None
     enabled = False if getattr(args, "no_cache", False) else None
-    return cachesettings.configured(
-        root=args.cache_dir,
-        cap=cap,
-        enabled=enabled,
-        skip=skip,
-        verify=getattr(args, "verify", False),
+    stack = ExitStack()
+    stack.enter_context(
+        cachesettings.configured(
+            root=args.cache_dir,
+            cap=cap,
+            enabled=enabled,
+            skip=skip,
+            verify=getattr(args, "verify", False),
+        )
     )
+    insecure = tuple(getattr(args, "insecure_registry", None) or ())
+    stack.enter_context(regauth.configured(getattr(args, "creds", None), insecure))
+    return stack
 
 
 def guarded(debug: bool, body: Callable[[], int]) -> int:

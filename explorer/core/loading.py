@@ -50,7 +50,8 @@ class Opened:
 
 @dataclass(frozen=True)
 class Progress:
-    """Layer `layer` is being indexed: entries and uncompressed bytes read so far."""
+    """Layer `layer` is being indexed: entries and uncompressed bytes read so far (from a
+    registry: the bytes of its blob downloaded so far)."""
 
     layer: int
     entries: int

@@ -29,6 +29,11 @@ def hint_for(error: Exception, target: str) -> str:
             "Start the engine (or check DOCKER_HOST / your permissions on its socket), "
             "or open a saved archive instead: layerscope IMAGE.tar"
         )
+    if isinstance(error, ImageError) and target.startswith("registry://"):
+        return (
+            "Check the reference (registry://HOST[:PORT]/REPO[:TAG|@DIGEST]) and the "
+            "credentials (--creds, docker login, podman login); q quits."
+        )
     if isinstance(error, ImageError | KeyError):
         if not os.path.exists(target.split("://", 1)[-1]) and "not found" in str(error):
             return "Check the name with `docker images` (or pull the image first); q quits."

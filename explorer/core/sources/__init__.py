@@ -1,4 +1,4 @@
-"""Where images come from: an engine (Docker, Podman) or an archive on disk."""
+"""Where images come from: an engine (Docker, Podman), an archive on disk, or a registry."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from explorer.core.sources.base import LayerProgress, Source
 from explorer.core.sources.engine import EngineSource
 from explorer.core.sources.piped import PipeSource
 
-KINDS = ("docker", "podman", "docker-archive", "oci-archive", "oci")
+KINDS = ("docker", "podman", "docker-archive", "oci-archive", "oci", "registry")
 
 __all__ = ["KINDS", "LayerProgress", "Source", "open_source", "split_target"]
 
@@ -38,6 +38,10 @@ def open_source(target: str, kind: str | None = None, platform: str | None = Non
     kind, ref = split_target(target, kind)
     if kind in ("docker", "podman"):
         return EngineSource(ref, kind, platform)
+    if kind == "registry":
+        from explorer.core.sources.registry import RegistrySource  # imports requests
+
+        return RegistrySource(ref, platform)
     try:
         mode = os.stat(ref).st_mode
     except OSError:

@@ -70,35 +70,51 @@ class Job:
 
 
 def _run_job(job: Job, progress: LayerProgress | None, cancel: Any) -> LayerIndex | None:
-    """Index one layer blob (read in place: a window into the archive, or an OCI dir file),
-    checking that the stored bytes hash to the blob's name and the uncompressed ones to the
-    config's diff_id; only check them in modes HASH and HASH_BLOB (None then)."""
+    """Index (or check) one layer blob read in place: a window into the archive, or an OCI
+    dir file."""
     raw: Any = Window(job.path, job.offset, job.size) if job.offset >= 0 else open(job.path, "rb")  # noqa: SIM115
     layer = job.slot
     on_progress = None if progress is None else (lambda e, b: progress(layer, e, b))
-    stored = Sha256Reader(raw)
-    index = None
     try:
-        if job.mode == HASH_BLOB:
-            _hash_all(stored, on_progress, cancel)
-            verify_digest(job.blob_digest, stored.sha, job.where, "blob")
-            return None
-        stream, kind = open_layer(stored, job.where)
-        plain = stored if kind == "none" else Sha256Reader(stream)
-        try:
-            if job.mode == INDEX:
-                source = plain if kind != "none" else stream
-                index = index_layer(source, job.where, on_progress, cancel)
-                drain(stream if kind == "none" else plain)  # the tail after the end-of-archive
-            else:
-                _hash_all(stream if kind == "none" else plain, on_progress, cancel)
-            stored.drain()
-        finally:
-            stream.close()
+        return index_blob(
+            raw, job.where, job.blob_digest, job.diff_id, job.mode, on_progress, cancel
+        )
     finally:
         raw.close()
-    verify_digest(job.blob_digest, stored.sha, job.where, "blob")
-    verify_digest(job.diff_id, plain.sha, job.where, "diff_id")
+
+
+def index_blob(
+    raw: Any,
+    where: str,
+    blob_digest: str,
+    diff_id: str,
+    mode: str = INDEX,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Any = None,
+) -> LayerIndex | None:
+    """Index the layer blob read from `raw`, checking that its stored bytes hash to
+    `blob_digest` and its uncompressed ones to `diff_id`; only check them in modes HASH and
+    HASH_BLOB (None then)."""
+    stored = Sha256Reader(raw)
+    index = None
+    if mode == HASH_BLOB:
+        _hash_all(stored, progress, cancel)
+        verify_digest(blob_digest, stored.sha, where, "blob")
+        return None
+    stream, kind = open_layer(stored, where)
+    plain = stored if kind == "none" else Sha256Reader(stream)
+    try:
+        if mode == INDEX:
+            source = plain if kind != "none" else stream
+            index = index_layer(source, where, progress, cancel)
+            drain(stream if kind == "none" else plain)  # the tail after the end-of-archive
+        else:
+            _hash_all(stream if kind == "none" else plain, progress, cancel)
+        stored.drain()
+    finally:
+        stream.close()
+    verify_digest(blob_digest, stored.sha, where, "blob")
+    verify_digest(diff_id, plain.sha, where, "diff_id")
     return index
 
 
