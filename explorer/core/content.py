@@ -102,7 +102,7 @@ class ContentAccess:
         digest = self.meta.layers[layer].digest if layer < len(self.meta.layers) else ""
         return f"{self.meta.name}: layer {layer} ({digest})"
 
-    def _check_layer(self, layer: int) -> None:
+    def check_layer(self, layer: int) -> None:
         if not 0 <= layer < len(self.layers):
             raise ImageError(
                 f"{self.meta.name}: no layer {layer} (the image has {len(self.layers)}: "
@@ -136,7 +136,7 @@ class ContentAccess:
         )
 
     def entry(self, layer: int, path: str) -> Entry | None:
-        self._check_layer(layer)
+        self.check_layer(layer)
         row = self._rows_of(layer).get(norm(path))
         return None if row is None else self._entry_at(layer, row)
 
@@ -169,7 +169,7 @@ class ContentAccess:
 
     def visible(self, path: str, layer: int | None = None) -> Entry | None:
         top = len(self.layers) - 1 if layer is None else layer
-        self._check_layer(top)
+        self.check_layer(top)
         path = norm(path)
         if not path:
             return None
@@ -210,7 +210,7 @@ class ContentAccess:
 
     def tree(self, path: str, layer: int | None = None) -> list[Entry]:
         top = len(self.layers) - 1 if layer is None else layer
-        self._check_layer(top)
+        self.check_layer(top)
         root = norm(path)
         prefix = f"{root}/" if root else ""
         shown: dict[str, Entry] = {}
@@ -259,25 +259,34 @@ class ContentAccess:
         shown = "/" + norm(path)
         at = f"layer {layer}" if layer is not None else "the final image"
         what = "holds no" if exact else "has no"
-        where = f"; it exists in layer {', '.join(holders)}" if holders else " in any layer"
+        layers = "layer" if len(holders) == 1 else "layers"
+        where = f"; it exists in {layers} {', '.join(holders)}" if holders else "; no layer has it"
         return ImageError(f"{self.meta.name}: {at} {what} {shown}{where}")
 
-    def open_entry(self, entry: Entry) -> EntryStream:
+    def data_entry(self, entry: Entry) -> Entry | None:
+        """The entry holding `entry`'s data: itself, or a hardlink's target (in the link's
+        layer, else as of the layer below it); None for a hardlink to nothing."""
         target = entry
         for _ in range(MAX_HOPS):
             if target.type != tarscan.HARDLINK:
-                break
+                return target
             name = norm(target.link)
             row = self._rows_of(target.layer).get(name)
             linked = self._entry_at(target.layer, row) if row is not None else None
             if linked is None and target.layer > 0:
                 linked = self.visible(name, target.layer - 1)
             if linked is None or linked.path == target.path:
-                raise ImageError(
-                    f"{self._where(entry.layer)}: hardlink /{entry.path} points "
-                    f"to a missing file /{name}"
-                )
+                return None
             target = linked
+        return None
+
+    def open_entry(self, entry: Entry) -> EntryStream:
+        target = self.data_entry(entry)
+        if target is None:
+            raise ImageError(
+                f"{self._where(entry.layer)}: hardlink /{entry.path} points to a missing "
+                f"file /{norm(entry.link)}"
+            )
         if target.type != tarscan.REG:
             raise ImageError(
                 f"{self._where(entry.layer)}: /{entry.path} is a {target.kind}, not a file"
@@ -294,7 +303,7 @@ class ContentAccess:
         return EntryStream(data, offset, target.size)
 
     def open_layer(self, layer: int) -> EntryStream:
-        self._check_layer(layer)
+        self.check_layer(layer)
         data = self.layer_data(layer)
         size = data.size if data.size >= 0 else self.layers[layer].tar_size
         return EntryStream(data, 0, size)
@@ -315,7 +324,7 @@ class ContentAccess:
         with self._lock:
             todo = sorted({n for n in layers if n not in self._data})
             for n in todo:
-                self._check_layer(n)
+                self.check_layer(n)
             streamed: list[int] = []
             for n in todo:
                 blob = self.source.layer_blob(n)
