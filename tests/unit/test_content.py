@@ -169,7 +169,7 @@ def test_hardlinks_read_their_targets_data(tmp_path: Path) -> None:
         assert acc.read(2, "etc/old") == b"beta\n"  # its target is in layer 1
         with pytest.raises(ImageError, match="is a symlink, not a file"):
             acc.read(0, "etc/link")
-        with pytest.raises(ImageError, match="layer 0 holds no /etc/b; it exists in layer 1$"):
+        with pytest.raises(ImageError, match=r"layer 0 holds no /etc/b; it exists in layer 1$"):
             acc.read(0, "etc/b")
         with pytest.raises(ImageError, match="holds no /nothing; no layer has it"):
             acc.read(0, "nothing")
@@ -257,9 +257,11 @@ def test_zstd_of_many_frames_reads_from_the_frame_that_holds_the_bytes(tmp_path:
 
 def test_the_content_store_needs_the_cache(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("LAYERSCOPE_NO_CACHE", "1")
-    with open_content(str(_write("gzipped-save", tmp_path))) as acc:
-        with pytest.raises(ImageError, match="needs the layer cache"):
-            acc.read(0, "etc/a")
+    with (
+        open_content(str(_write("gzipped-save", tmp_path))) as acc,
+        pytest.raises(ImageError, match="needs the layer cache"),
+    ):
+        acc.read(0, "etc/a")
     monkeypatch.delenv("LAYERSCOPE_NO_CACHE")
     with open_content(str(_write("gzipped-save", tmp_path))) as acc:
         acc.prepare([0, 1, 2])  # one pass stores them all
