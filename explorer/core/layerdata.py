@@ -21,13 +21,15 @@ once. Readers are safe to share between threads (one lock each).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import io
 import os
 import struct
 import threading
+import weakref
 from bisect import bisect_right
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import xxhash
 import zstandard
@@ -89,14 +91,22 @@ class PlainData(LayerData):
             self._fd = -1
 
 
+_open_gzip: weakref.WeakSet[GzipData] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """rapidgzip's threads abort the interpreter at exit unless their files are closed."""
+    for data in list(_open_gzip):
+        data.close()
+
+
 class GzipData(LayerData):
     """A gzip blob read through rapidgzip and its checkpoints (see the module's note)."""
 
     def __init__(
         self, path: str, offset: int, size: int, where: str, key: str, cache: LayerCache | None
     ) -> None:
-        import rapidgzip
-
         self._where = where
         self._lock = threading.Lock()
         # A whole file by its name (rapidgzip reads it with pread, no Python in between);
@@ -104,10 +114,9 @@ class GzipData(LayerData):
         whole = offset <= 0 and os.path.getsize(path) == size
         self._raw: BinaryIO | None = None if whole else Window(path, offset, size)  # type: ignore[assignment]
         self._blob = (path, max(offset, 0), size)
+        _open_gzip.add(self)
+        self._gz: Any = None
         try:
-            self._gz = rapidgzip.RapidgzipFile(
-                path if self._raw is None else self._raw, parallelization=1, chunk_size=SPACING
-            )
             self._checkpoints(key, cache)
         except (OSError, ValueError, RuntimeError) as exc:
             self.close()
@@ -123,7 +132,16 @@ class GzipData(LayerData):
             tail = f.read(min(_PROBE, size))
         return struct.pack("<Q", size) + xxhash.xxh3_128_digest(head + tail)
 
+    def _open(self) -> None:
+        import rapidgzip
+
+        if self._gz is not None:
+            self._gz.close()
+        source = self._blob[0] if self._raw is None else self._raw
+        self._gz = rapidgzip.RapidgzipFile(source, parallelization=1, chunk_size=SPACING)
+
     def _checkpoints(self, key: str, cache: LayerCache | None) -> None:
+        self._open()
         probe = self._probe()
         stored = cachefiles.open_file(cache, key, "gzindex") if cache is not None else None
         if stored is not None:
@@ -131,19 +149,22 @@ class GzipData(LayerData):
                 head = stored.read(len(_SIDE_MAGIC) + len(probe))
                 if head == _SIDE_MAGIC + probe:
                     try:
-                        self._gz.import_index(stored)
+                        self._gz.import_index(io.BytesIO(stored.read()))
                         self.size = self._gz.size()
                         return
                     except (OSError, ValueError, RuntimeError):
-                        pass  # unreadable: built again below
+                        self._open()  # unreadable: built again below
         self._gz.seek(0, io.SEEK_END)  # decompresses it all once, recording checkpoints
         self.size = self._gz.tell()
         if cache is None:
             return
 
+        exported = io.BytesIO()  # (rapidgzip writes from the start of the file it is given)
+        self._gz.export_index(exported)
+
         def fill(f: BinaryIO) -> bool:
             f.write(_SIDE_MAGIC + probe)
-            self._gz.export_index(f)
+            f.write(exported.getbuffer())
             return True
 
         # about 32 KiB (a window, compressed) per checkpoint
@@ -158,9 +179,8 @@ class GzipData(LayerData):
                 raise ImageError(f"{self._where}: corrupt gzip data ({exc})") from None
 
     def close(self) -> None:
-        gz = getattr(self, "_gz", None)
-        if gz is not None:
-            gz.close()
+        if self._gz is not None:
+            self._gz.close()
             self._gz = None
         if self._raw is not None:
             self._raw.close()

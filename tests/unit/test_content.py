@@ -207,6 +207,11 @@ def test_gzip_checkpoints_are_kept_and_reused(tmp_path: Path) -> None:
     assert side is not None and side.stat().st_size > 0
     assert any(e.kind == "gzindex" for e in cache.entries())
     good = side.read_bytes()
+    assert good.startswith(b"LSGZIDX1")
+    made = side.stat().st_ino
+    with open_content(str(path)) as acc:  # read from the checkpoints, not made again
+        assert acc.read(1, "big", 7_000_000, 10) == BIG[7_000_000:7_000_010]
+    assert side.stat().st_ino == made
     # A damaged checkpoint file is not trusted: rebuilt, the bytes still right.
     side.write_bytes(good[:40] + b"\0" * 100)
     with open_content(str(path)) as acc:
