@@ -203,6 +203,8 @@ class ContentAccess:
                     done = ""
                 parts[:0] = [p for p in found.link.split("/") if p]
                 continue
+            if parts and found is not None and found.type != tarscan.DIR:
+                return None  # a file where a directory should be
             if found is None and not parts:
                 return None
             done = here  # a directory, recorded or implied by the paths below it
@@ -215,10 +217,10 @@ class ContentAccess:
         prefix = f"{root}/" if root else ""
         shown: dict[str, Entry] = {}
         for n in range(top + 1):
-            if root and self._hidden_in(n, root) and not self._rows_of(n).get(root):
+            if root and self._hidden_in(n, root) and root not in self._rows_of(n):
                 shown.clear()
             idx = self.layers[n]
-            gone: set[str] = set()
+            gone: set[str] = set()  # deleted, or no longer a directory: what was below goes
             emptied: set[str] = set()
             mine: list[int] = []
             for i, p in enumerate(idx.paths):
@@ -231,13 +233,12 @@ class ContentAccess:
                     gone.add((f"{parent}/" if parent else "") + base[len(WHITEOUT_PREFIX) :])
                 else:
                     mine.append(i)
+                    if idx.types[i] != tarscan.DIR:
+                        gone.add(p)
             if gone or emptied:
                 shown = {p: e for p, e in shown.items() if not _under(p, gone, emptied)}
             for i in mine:
                 e = self._entry_at(n, i)
-                old = shown.get(e.path)
-                if old is not None and old.type == tarscan.DIR and e.type != tarscan.DIR:
-                    shown = {p: x for p, x in shown.items() if not p.startswith(e.path + "/")}
                 shown[e.path] = e
         return [shown[p] for p in sorted(shown)]
 

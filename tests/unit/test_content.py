@@ -276,3 +276,32 @@ def test_the_content_store_needs_the_cache(tmp_path: Path, monkeypatch) -> None:
     assert len(stored) == 3
     assert {e.key for e in stored} == {lm.digest for lm in acc.meta.layers}
     assert all(os.stat(cache.root / e.name).st_mode & 0o077 == 0 for e in stored)
+
+
+def test_a_file_where_a_directory_was_hides_what_was_below(tmp_path: Path) -> None:
+    path = b.docker_archive(
+        b.Image(
+            layers=[
+                b.Layer(entries=[b.file("opt/app/run", b"1"), b.file("opt/keep", b"2")]),
+                b.Layer(entries=[b.file("opt/app", b"now a file")]),
+            ]
+        )
+    ).write_tar(tmp_path / "retyped.tar")
+    with open_content(str(path)) as acc:
+        # opt/app was never an entry of its own (an implied directory)
+        assert [e.path for e in acc.tree("opt", 0)] == ["opt/app/run", "opt/keep"]
+        assert [e.path for e in acc.tree("opt")] == ["opt/app", "opt/keep"]
+        assert acc.visible("opt/app/run") is None
+        assert acc.resolve("opt/app/run") is None
+        assert acc.resolve("opt/app/run", 0).layer == 0  # type: ignore[union-attr]
+
+
+def test_a_sparse_file_is_one_clear_error(tmp_path: Path) -> None:
+    sparse = b.gnu_sparse("holes", 10_000, [(0, b"head"), (9_000, b"tail")])
+    path = b.docker_archive(
+        b.Image(layers=[b.Layer(entries=[b.file("plain", b"p"), sparse])])
+    ).write_tar(tmp_path / "sparse.tar")
+    with open_content(str(path)) as acc:
+        assert acc.read(0, "plain") == b"p"
+        with pytest.raises(ImageError, match=r"/holes is a sparse file \(not supported yet\)"):
+            acc.read(0, "holes")
