@@ -37,6 +37,7 @@ Errors are `ImageError` (one line: absent path, not a regular file, corrupt data
 
 from __future__ import annotations
 
+import functools
 import io
 import posixpath
 import threading
@@ -48,7 +49,7 @@ from explorer.core import tarscan
 from explorer.core.contentstore import fill_store, missing_layer, open_stored
 from explorer.core.errors import ImageError
 from explorer.core.image import ImageMeta
-from explorer.core.layerdata import LayerData, PlainData, blob_data, blob_key
+from explorer.core.layerdata import LayerData, PlainData, Work, blob_data, blob_key
 from explorer.core.layerindex import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerIndex
 from explorer.core.sources import Source
 
@@ -334,7 +335,10 @@ class ContentAccess:
                     continue
                 path, offset, size, digest = blob
                 key = blob_key(digest, self.meta.layers[n].digest, size)
-                self._data[n] = blob_data(path, offset, size, self._where(n), key, self.cache)
+                report = None if progress is None else functools.partial(progress, n)
+                work = Work(report, cancel)
+                where = self._where(n)
+                self._data[n] = blob_data(path, offset, size, where, key, self.cache, work)
             if streamed:
                 self._from_store(streamed, progress, cancel)
 

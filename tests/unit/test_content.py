@@ -9,6 +9,7 @@ import io
 import os
 import random
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -226,9 +227,12 @@ def test_gzip_checkpoints_are_kept_and_reused(tmp_path: Path) -> None:
 
 def test_zstd_of_many_frames_reads_from_the_frame_that_holds_the_bytes(tmp_path: Path) -> None:
     tar = b.tar_bytes([b.file("one", b.noise(300_000, b"1")), b.file("two", b"second\n")])
+    # every other frame without its size in its header (counted by decompressing it)
     frames = b"".join(
-        zstandard.ZstdCompressor().compress(tar[i : i + 65536]) for i in range(0, len(tar), 65536)
+        zstandard.ZstdCompressor(write_content_size=i % 2 == 0).compress(tar[i : i + 65536])
+        for i in range(0, len(tar), 65536)
     )
+    frames = b"\x50\x2a\x4d\x18" + (5).to_bytes(4, "little") + b"skip!" + frames
     image = b.Image(layers=[b.Layer(entries=[b.file("x", b"x")], compression="zstd")])
     arc = b.oci_archive(image)
     # The layer replaced by the multi-frame blob, its digests with it.
@@ -305,3 +309,28 @@ def test_a_sparse_file_is_one_clear_error(tmp_path: Path) -> None:
         assert acc.read(0, "plain") == b"p"
         with pytest.raises(ImageError, match=r"/holes is a sparse file \(not supported yet\)"):
             acc.read(0, "holes")
+
+
+def test_a_first_access_reports_progress_and_can_be_cancelled(tmp_path: Path, monkeypatch) -> None:
+    from explorer.core import layerdata
+    from explorer.core.errors import Cancelled
+
+    monkeypatch.setattr(layerdata, "_BUILD_STEP", 1 << 20)
+    path = _write("oci-gzip", tmp_path)
+    seen: list[tuple[int, int]] = []
+    cancel = threading.Event()
+
+    def progress(layer: int, done: int) -> None:
+        seen.append((layer, done))
+        if done >= 3 << 20:
+            cancel.set()
+
+    with open_content(str(path)) as acc:
+        with pytest.raises(Cancelled):
+            acc.prepare([1], progress, cancel)
+        assert [d for _, d in seen] == [0, 1 << 20, 2 << 20, 3 << 20]
+        assert {n for n, _ in seen} == {1}
+        assert not any(e.kind == "gzindex" for e in acc.cache.entries())  # type: ignore[union-attr]
+        seen.clear()
+        acc.prepare([1], progress)  # again, to the end this time
+        assert seen[-1][1] == 9 << 20 and acc.read(1, "big", 0, 3) == BIG[:3]
