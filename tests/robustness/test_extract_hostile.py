@@ -127,6 +127,8 @@ def test_hardlinks_never_point_outside(tmp_path: Path, box: Path) -> None:
 
 
 def test_devices_fifos_and_control_names_are_skipped(tmp_path: Path, box: Path) -> None:
+    """Character and block devices and FIFOs are not made, nor names holding a newline or an
+    escape sequence (they could forge the listing): each is listed as skipped, escaped."""
     image = _image(
         tmp_path,
         [
@@ -151,6 +153,7 @@ def test_devices_fifos_and_control_names_are_skipped(tmp_path: Path, box: Path) 
 
 
 def test_setuid_setgid_and_sticky_bits_are_dropped(tmp_path: Path, box: Path) -> None:
+    """Files and directories keep their permission bits less setuid, setgid and sticky."""
     image = _image(
         tmp_path,
         [
@@ -206,7 +209,8 @@ def test_nothing_is_overwritten_without_force(tmp_path: Path, box: Path) -> None
 
 
 def test_a_file_over_2_gib_needs_force(tmp_path: Path, box: Path, monkeypatch) -> None:
-    """(The limit lowered for the test: the check is the same.)"""
+    """A single file over 2 GiB needs --force; without it nothing is written (the limit is
+    lowered for the test: the check is the same)."""
     monkeypatch.setattr(core_extract, "LARGE", 1000)
     image = _image(tmp_path, [b.file("big", b"x" * 1001), b.file("small", b"y")])
     with open_content(str(image)) as acc:
@@ -220,6 +224,8 @@ def test_a_file_over_2_gib_needs_force(tmp_path: Path, box: Path, monkeypatch) -
 
 
 def test_a_layer_tar_is_written_whole_or_not_at_all(tmp_path: Path, box: Path) -> None:
+    """`--tar` writes the layer as shipped (uncompressed) through a temp file renamed into
+    place; an existing file needs --force; a failed run leaves no file."""
     image_layers = [[b.file("x", b"layer zero")], [b.file("y", b"layer one")]]
     image = _image(tmp_path, *image_layers)
     out = box / "layer.tar"
