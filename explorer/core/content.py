@@ -361,6 +361,14 @@ class ContentAccess:
                 wanted[diff_id] = self.layers[n].tar_size
             else:
                 self._data[n] = PlainData.of_file(stored, self._where(n))
+        too_big = {d: n for d, n in wanted.items() if n > self.cache.cap}
+        if too_big:
+            diff_id, size = next(iter(too_big.items()))
+            raise ImageError(
+                f"{self.meta.name}: layer {diff_id} ({size:,} bytes) is larger than the layer "
+                f"cache's cap ({self.cache.cap:,} bytes), where its files are read from: "
+                f"raise it (--cache-max)"
+            )
         if wanted:
             first = layers[0]
             stream = self.source.image_stream()

@@ -334,3 +334,11 @@ def test_a_first_access_reports_progress_and_can_be_cancelled(tmp_path: Path, mo
         seen.clear()
         acc.prepare([1], progress)  # again, to the end this time
         assert seen[-1][1] == 9 << 20 and acc.read(1, "big", 0, 3) == BIG[:3]
+
+
+def test_a_layer_larger_than_the_cache_cap_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LAYERSCOPE_CACHE_MAX", "1M")  # layers 0 and 1 hold 3 and 9 MiB
+    with open_content(str(_write("gzipped-save", tmp_path))) as acc:
+        assert acc.read(2, "etc/a") == b"alpha again\n"  # a small layer fits
+        with pytest.raises(ImageError, match=r"is larger than the layer cache's cap"):
+            acc.read(1, "big", 0, 1)
