@@ -9,7 +9,8 @@
 `open_content(target, source, platform)` opens an image through `loading.load` (the layer and
 analysis caches included) and keeps its `Source`; a consumer that loaded the image already
 builds `ContentAccess(source, meta, layers)` from that source (opened, even closed since:
-an engine reconnects) and the `LayerIndex` list, in layer order.
+an engine reconnects) and the `LayerIndex` list, in layer order (with `Loading(factory)`,
+wrap the factory to keep the source it makes).
 
 Paths are image paths, with or without a leading `/` (normalised as the index is). An
 `Entry` is one layer's own tar entry: `layer`, `row` (in that layer's `LayerIndex`), `path`,
@@ -22,14 +23,20 @@ Paths are image paths, with or without a leading `/` (normalised as the index is
   the final image); None when absent there — never added, deleted by a whiteout, hidden by an
   opaque directory or by a parent that became a file. `resolve` does the same following
   symlinks (of parents too; absolute ones from the image's root, at most 40).
+- `hidden_in(layer, path)`: does layer `layer` delete or hide `path` of the layers below it
+  (a whiteout of it or of a parent, an opaque parent, a parent that is no directory there)?
 - `tree(path, layer=None)`: the visible entries at and under `path`, sorted by path.
 - `read(layer, path, offset=0, size=-1) -> bytes` and `open(layer, path)`: the bytes of the
   version layer `layer` wrote (a hardlink reads its target's); `open_entry(entry)` for an
   `Entry`; `open_layer(layer)`: the layer's whole uncompressed tar, as shipped. Streams are
   `io.RawIOBase`: read-only, seekable, windowed (a 3 GB file is never in memory whole).
+  `data_entry(entry)`: the entry whose bytes those are (a hardlink's target; None: missing).
 - `prepare(layers, progress, cancel)`: make layers readable ahead (an engine image's layers
-  come from one export streamed again into the content store; a gzip blob's checkpoints are
-  built on first access): otherwise done on the first read, without progress.
+  come from one export streamed again into the content store; a gzip blob's checkpoints and
+  a zstd blob's frame table are made on first access) — `progress(layer, bytes done)`,
+  `cancel` raises `Cancelled`; otherwise done on the first read, without progress.
+- `absent(path, layer)`: the one-line error for a path not there, naming the layers that
+  hold a version of it; `check_layer(n)` raises one for a layer the image does not have.
 - `close()`, or use it as a context manager. Safe to share between threads.
 
 Errors are `ImageError` (one line: absent path, not a regular file, corrupt data).
@@ -150,7 +157,7 @@ class ContentAccess:
                 found.append(self._entry_at(n, row))
         return found
 
-    def _hidden_in(self, layer: int, path: str) -> bool:
+    def hidden_in(self, layer: int, path: str) -> bool:
         """Does layer `layer` delete or hide `path` of the layers below it?"""
         rows = self._rows_of(layer)
         parent, _, base = path.rpartition("/")
@@ -178,7 +185,7 @@ class ContentAccess:
             row = self._rows_of(n).get(path)
             if row is not None:
                 return self._entry_at(n, row)
-            if self._hidden_in(n, path):
+            if self.hidden_in(n, path):
                 return None
         return None
 
@@ -218,7 +225,7 @@ class ContentAccess:
         prefix = f"{root}/" if root else ""
         shown: dict[str, Entry] = {}
         for n in range(top + 1):
-            if root and self._hidden_in(n, root) and root not in self._rows_of(n):
+            if root and self.hidden_in(n, root) and root not in self._rows_of(n):
                 shown.clear()
             idx = self.layers[n]
             gone: set[str] = set()  # deleted, or no longer a directory: what was below goes
