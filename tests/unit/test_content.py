@@ -342,3 +342,27 @@ def test_a_layer_larger_than_the_cache_cap_is_one_clear_error(tmp_path: Path, mo
         assert acc.read(2, "etc/a") == b"alpha again\n"  # a small layer fits
         with pytest.raises(ImageError, match=r"is larger than the layer cache's cap"):
             acc.read(1, "big", 0, 1)
+
+
+def test_extraction_reads_a_compressed_layer_front_to_back_once(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Files are written in the order their data lies in the layer: a zstd layer of one frame
+    is decompressed once, not from its start again for each file."""
+    from explorer.core import extract, layerdata
+
+    opened: list[int] = []
+    real = layerdata.ZstdData._open_at
+
+    def counting(self, frame: int) -> None:  # type: ignore[no-untyped-def]
+        opened.append(frame)
+        real(self, frame)
+
+    monkeypatch.setattr(layerdata.ZstdData, "_open_at", counting)
+    with open_content(str(_write("oci-zstd", tmp_path))) as acc:
+        entries = extract.plan(acc, ["/"], 0)
+        done = extract.extract(acc, entries, str(tmp_path / "out"))
+    assert len([e for e in entries if e.kind == "file"]) == 4
+    assert opened == [0]
+    assert (tmp_path / "out" / "usr" / "bin" / "tool").stat().st_size == 3 << 20
+    assert sorted(done.written) == sorted(e.path for e in entries)
