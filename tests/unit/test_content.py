@@ -366,3 +366,21 @@ def test_extraction_reads_a_compressed_layer_front_to_back_once(
     assert opened == [0]
     assert (tmp_path / "out" / "usr" / "bin" / "tool").stat().st_size == 3 << 20
     assert sorted(done.written) == sorted(e.path for e in entries)
+
+
+def test_paging_back_in_a_zstd_layer_does_not_start_over(tmp_path: Path, monkeypatch) -> None:
+    from explorer.core import layerdata
+
+    opened: list[int] = []
+    real = layerdata.ZstdData._open_at
+
+    def counting(self, frame: int) -> None:  # type: ignore[no-untyped-def]
+        opened.append(frame)
+        real(self, frame)
+
+    monkeypatch.setattr(layerdata.ZstdData, "_open_at", counting)
+    with open_content(str(_write("oci-zstd", tmp_path))) as acc, acc.open(1, "big") as f:
+        for at in (8_500_000, 7_900_000, 3_000_000, 100_000):  # back a page, back 5 MiB, far back
+            f.seek(at)
+            assert f.read(70_000) == BIG[at : at + 70_000]
+    assert len(opened) == 2  # the first read, then the far one (older than 8 MiB read)
