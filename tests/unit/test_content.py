@@ -384,3 +384,26 @@ def test_paging_back_in_a_zstd_layer_does_not_start_over(tmp_path: Path, monkeyp
             f.seek(at)
             assert f.read(70_000) == BIG[at : at + 70_000]
     assert len(opened) == 2  # the first read, then the far one (older than 8 MiB read)
+
+
+def test_streaming_the_image_again_can_be_cancelled(tmp_path: Path) -> None:
+    from explorer.core.errors import Cancelled
+
+    cancel = threading.Event()
+    seen: list[int] = []
+
+    def progress(layer: int, done: int) -> None:
+        seen.append(done)
+        if done > 1 << 20:
+            cancel.set()
+
+    with open_content(str(_write("gzipped-save", tmp_path))) as acc:
+        with pytest.raises(Cancelled):
+            acc.prepare([1], progress, cancel)  # the layer of `big`: 9 MiB
+        cache = acc.cache
+        assert cache is not None
+        assert not any(e.kind == "content" for e in cache.entries())
+        assert not [n for n in os.listdir(cache.root) if n.startswith(".tmp-")]
+        assert seen == sorted(seen) and seen[-1] > 1 << 20
+        acc.prepare([1])
+        assert acc.read(1, "big", 5, 5) == BIG[5:10]
