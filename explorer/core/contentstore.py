@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from explorer.core import cachefiles, tarscan
 from explorer.core.cache import LayerCache
@@ -83,7 +83,7 @@ def _store_member(
 ) -> str | None:
     """Write one member's uncompressed bytes to a temp file while hashing them; keep it
     under the diff_id they hashed to when that one is wanted."""
-    stream, _ = open_layer(Prepend(head, member), where)  # type: ignore[arg-type]
+    stream, _ = open_layer(cast(BinaryIO, Prepend(head, cast(BinaryIO, member))), where)
     sha = hashlib.sha256()
     found: list[str] = []
 
