@@ -407,3 +407,39 @@ def test_streaming_the_image_again_can_be_cancelled(tmp_path: Path) -> None:
         assert seen == sorted(seen) and seen[-1] > 1 << 20
         acc.prepare([1])
         assert acc.read(1, "big", 5, 5) == BIG[5:10]
+
+
+def test_gzip_is_read_by_zlib_where_rapidgzip_cannot_run(tmp_path: Path, monkeypatch) -> None:
+    from explorer.core import layerdata
+
+    monkeypatch.setattr(layerdata, "rapidgzip_can_run", lambda: False)
+    path = _write("oci-gzip", tmp_path)
+    with open_content(str(path)) as acc:
+        assert type(acc.layer_data(1)).__name__ == "GzipStream"
+        assert acc.read(1, "big", len(BIG) - 5) == BIG[-5:]
+        assert acc.read(1, "big", 10, 5) == BIG[10:15]  # back: from the start again
+        with acc.open_layer(2) as f:
+            assert f.read() == b.encode_layer(_image("none").layers[2]).blob
+
+
+def test_cat_under_an_address_space_limit(tmp_path: Path) -> None:
+    """rapidgzip crashes under `ulimit -v` 512 MiB: there, gzip layers are read by zlib."""
+    import resource
+    import subprocess
+    import sys
+
+    from tests.robustness.harness import REPO, cli_env
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
+
+    res = subprocess.run(
+        [sys.executable, "-m", "explorer", "cat", str(_write("oci-gzip", tmp_path)), "/etc/b"],
+        cwd=REPO,
+        env=cli_env(tmp_path / "cache"),
+        capture_output=True,
+        preexec_fn=limit,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == b"beta\n"
