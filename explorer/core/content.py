@@ -31,6 +31,7 @@ Paths are image paths, with or without a leading `/` (normalised as the index is
   `Entry`; `open_layer(layer)`: the layer's whole uncompressed tar, as shipped. Streams are
   `io.RawIOBase`: read-only, seekable, windowed (a 3 GB file is never in memory whole).
   `data_entry(entry)`: the entry whose bytes those are (a hardlink's target; None: missing).
+  Sparse files (old GNU, GNU 1.0 in PAX) read with their holes as zeros (`sparse`).
 - `prepare(layers, progress, cancel)`: make layers readable ahead (an engine image's layers
   come from one export streamed again into the content store; a gzip blob's checkpoints and
   a zstd blob's frame table are made on first access) — `progress(layer, bytes done)`,
@@ -59,6 +60,7 @@ from explorer.core.image import ImageMeta
 from explorer.core.layerdata import LayerData, PlainData, Work, blob_data, blob_key
 from explorer.core.layerindex import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerIndex
 from explorer.core.sources import Source
+from explorer.core.sparse import SparseStream, sparse_map
 
 ContentProgress = Callable[[int, int], None]  # (layer, bytes read so far)
 MAX_HOPS = 40  # symlinks followed in one path, as Linux's limit
@@ -256,7 +258,7 @@ class ContentAccess:
             f.seek(offset)
             return f.read(size)
 
-    def open(self, layer: int, path: str) -> EntryStream:
+    def open(self, layer: int, path: str) -> Stream:
         found = self.entry(layer, path)
         if found is None:
             raise self.absent(path, layer, exact=True)
@@ -289,7 +291,7 @@ class ContentAccess:
             target = linked
         return None
 
-    def open_entry(self, entry: Entry) -> EntryStream:
+    def open_entry(self, entry: Entry) -> Stream:
         target = self.data_entry(entry)
         if target is None:
             raise ImageError(
@@ -304,11 +306,15 @@ class ContentAccess:
         offset = self.layers[target.layer].offsets[target.row]
         if target.size and offset >= tarscan.BLOCK:
             header = data.read_at(offset - tarscan.BLOCK, tarscan.BLOCK)
-            if header[156:157] == b"S" or b"GNUSparseFile" in header[:100]:
+            try:
+                pieces = sparse_map(header, data, offset, target.size)
+            except ValueError as exc:
                 raise ImageError(
-                    f"{self._where(target.layer)}: /{target.path} is a sparse file "
-                    f"(not supported yet)"
-                )
+                    f"{self._where(target.layer)}: /{target.path} is a sparse file that "
+                    f"cannot be read: {exc}"
+                ) from None
+            if pieces is not None:
+                return SparseStream(data, pieces, target.size)
         return EntryStream(data, offset, target.size)
 
     def open_layer(self, layer: int) -> EntryStream:
@@ -456,6 +462,9 @@ class EntryStream(io.RawIOBase):
         data = self.read(len(buffer))
         memoryview(buffer)[: len(data)] = data
         return len(data)
+
+
+Stream = EntryStream | SparseStream  # a file's bytes: `size`, read-only, seekable
 
 
 def open_content(

@@ -300,48 +300,37 @@ def test_a_file_where_a_directory_was_hides_what_was_below(tmp_path: Path) -> No
         assert acc.resolve("opt/app/run", 0).layer == 0  # type: ignore[union-attr]
 
 
-def test_a_sparse_file_is_one_clear_error(tmp_path: Path) -> None:
-    sparse = b.gnu_sparse("holes", 10_000, [(0, b"head"), (9_000, b"tail")])
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_sparse_files_read_as_tarfile_reads_them(compression: str, tmp_path: Path) -> None:
+    entries = [
+        b.file("plain", b"p"),
+        b.gnu_sparse("holes", 10_000, [(0, b"head"), (9_000, b"tail")]),
+        b.pax_sparse("pax", 20_000, [(100, b"AB"), (15_000, b"CD" * 600)]),
+        b.gnu_sparse("tail-hole", 5_000, [(10, b"x")]),
+        b.file("after", b"z"),
+    ]
+    layer = b.Layer(entries=entries, compression=compression)
+    path = b.oci_archive(b.Image(layers=[layer])).write_tar(tmp_path / "sparse.tar")
+    tar = b.encode_layer(b.Layer(entries=entries)).blob
+    with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
+        expected = {m.name: tf.extractfile(m).read() for m in tf.getmembers()}  # type: ignore[union-attr]
+    with open_content(str(path)) as acc:
+        for name, data in expected.items():
+            assert acc.read(0, name) == data, name
+        assert acc.read(0, "pax", 14_990, 30) == expected["pax"][14_990:15_020]
+        assert acc.read(0, "tail-hole", 4_990) == bytes(10)
+
+
+def test_a_sparse_map_that_does_not_hold_is_one_clear_error(tmp_path: Path) -> None:
+    # four pieces, the last past the file's end
+    bad = b.gnu_sparse("bad", 100, [(0, b"a"), (50, b"b"), (60, b"c"), (99, b"dd")])
     path = b.docker_archive(
-        b.Image(layers=[b.Layer(entries=[b.file("plain", b"p"), sparse])])
+        b.Image(layers=[b.Layer(entries=[b.file("plain", b"p"), bad])])
     ).write_tar(tmp_path / "sparse.tar")
     with open_content(str(path)) as acc:
         assert acc.read(0, "plain") == b"p"
-        with pytest.raises(ImageError, match=r"/holes is a sparse file \(not supported yet\)"):
-            acc.read(0, "holes")
-
-
-def test_a_first_access_reports_progress_and_can_be_cancelled(tmp_path: Path, monkeypatch) -> None:
-    from explorer.core import layerdata
-    from explorer.core.errors import Cancelled
-
-    monkeypatch.setattr(layerdata, "_BUILD_STEP", 1 << 20)
-    path = _write("oci-gzip", tmp_path)
-    seen: list[tuple[int, int]] = []
-    cancel = threading.Event()
-
-    def progress(layer: int, done: int) -> None:
-        seen.append((layer, done))
-        if done >= 3 << 20:
-            cancel.set()
-
-    with open_content(str(path)) as acc:
-        with pytest.raises(Cancelled):
-            acc.prepare([1], progress, cancel)
-        assert [d for _, d in seen] == [0, 1 << 20, 2 << 20, 3 << 20]
-        assert {n for n, _ in seen} == {1}
-        assert not any(e.kind == "gzindex" for e in acc.cache.entries())  # type: ignore[union-attr]
-        seen.clear()
-        acc.prepare([1], progress)  # again, to the end this time
-        assert seen[-1][1] == 9 << 20 and acc.read(1, "big", 0, 3) == BIG[:3]
-
-
-def test_a_layer_larger_than_the_cache_cap_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("LAYERSCOPE_CACHE_MAX", "1M")  # layers 0 and 1 hold 3 and 9 MiB
-    with open_content(str(_write("gzipped-save", tmp_path))) as acc:
-        assert acc.read(2, "etc/a") == b"alpha again\n"  # a small layer fits
-        with pytest.raises(ImageError, match=r"is larger than the layer cache's cap"):
-            acc.read(1, "big", 0, 1)
+        with pytest.raises(ImageError, match=r"/bad is a sparse file that cannot be read: a "):
+            acc.read(0, "bad")
 
 
 def test_extraction_reads_a_compressed_layer_front_to_back_once(
