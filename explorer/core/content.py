@@ -275,14 +275,18 @@ class ContentAccess:
         return ImageError(f"{self.meta.name}: {at} {what} {shown}{where}")
 
     def data_entry(self, entry: Entry) -> Entry | None:
-        """The entry holding `entry`'s data: itself, or a hardlink's target (in the link's
-        layer, else as of the layer below it); None for a hardlink to nothing."""
+        """The entry holding `entry`'s data: itself, or a hardlink's target (the last entry of
+        that name before the link in its layer, else as of the layer below); None for a
+        hardlink to nothing."""
         target = entry
         for _ in range(MAX_HOPS):
             if target.type != tarscan.HARDLINK:
                 return target
             name = norm(target.link)
             row = self._rows_of(target.layer).get(name)
+            if row is not None and row > target.row:  # written again after the link was made
+                paths = self.layers[target.layer].paths
+                row = next((i for i in range(target.row - 1, -1, -1) if paths[i] == name), None)
             linked = self._entry_at(target.layer, row) if row is not None else None
             if linked is None and target.layer > 0:
                 linked = self.visible(name, target.layer - 1)

@@ -196,10 +196,12 @@ class _Writer:
         self.dirs.append((e.path, e))
 
     def _link(self, fd: int, name: str, e: Entry) -> bool:
-        """Link to the file this extraction wrote at the target's path; False: copy it."""
-        target = tarscan.normalize(e.link)
-        if target not in self.files:
+        """Link to the file this extraction wrote with the link's data (that very version of
+        it: a path written again after the link was made holds other bytes); False: copy."""
+        data = self.acc.data_entry(e)
+        if data is None or self.files.get(data.path) != data:
             return False
+        target = data.path
         src = self.parent_fd(target, create=False)
         if src is None:
             return False
@@ -218,7 +220,8 @@ class _Writer:
 
     def _file(self, fd: int, name: str, e: Entry, cancel: threading.Event | None) -> None:
         self._clear(fd, name)
-        mode = e.mode & 0o777
+        own = self.acc.data_entry(e) or e  # a hardlink copied: its target's mode and time
+        mode = own.mode & 0o777
         out = os.open(name, _NEW_FILE, 0o600, dir_fd=fd)
         try:
             with self.acc.open_entry(e) as src:
@@ -230,7 +233,7 @@ class _Writer:
                         view = view[os.write(out, view) :]
                     self.done.bytes += len(chunk)
             os.fchmod(out, mode)
-            os.utime(out, ns=(e.mtime * 10**9,) * 2)
+            os.utime(out, ns=(own.mtime * 10**9,) * 2)
         finally:
             os.close(out)
         self.files[e.path] = e
@@ -262,7 +265,7 @@ def plan(acc: ContentAccess, paths: list[str], layer: int | None) -> list[Entry]
         if not found:  # below a symlinked directory (/bin/ls, bin -> usr/bin)?
             real = acc.resolve(path, layer)
             found = acc.tree(real.path, layer) if real is not None else []
-        if not found:
+        if not found and tarscan.normalize(path):  # (the root of an empty image: nothing)
             raise acc.absent(path, layer)
         chosen.update((e.path, e) for e in found)
     return [chosen[p] for p in sorted(chosen)]

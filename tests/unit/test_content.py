@@ -432,3 +432,18 @@ def test_cat_under_an_address_space_limit(tmp_path: Path) -> None:
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout == b"beta\n"
+
+
+def test_a_hardlink_keeps_the_version_it_was_made_to(tmp_path: Path) -> None:
+    """(Found by the content fuzzer.) A path written again after a hardlink to it was made:
+    the link keeps the bytes it was made to, in reading and in extraction."""
+    from explorer.core import extract
+
+    layer = [b.file("f", b"old"), b.hardlink("h", "f"), b.file("f", b"new")]
+    path = b.docker_archive(b.Image(layers=[b.Layer(entries=layer)])).write_tar(tmp_path / "i.tar")
+    with open_content(str(path)) as acc:
+        assert acc.read(0, "h") == b"old"
+        assert acc.read(0, "f") == b"new"
+        extract.extract(acc, extract.plan(acc, ["/"], None), str(tmp_path / "out"))
+    assert (tmp_path / "out" / "h").read_bytes() == b"old"
+    assert (tmp_path / "out" / "f").read_bytes() == b"new"
