@@ -46,17 +46,16 @@ Errors are `ImageError` (one line: absent path, not a regular file, corrupt data
 from __future__ import annotations
 
 import functools
-import io
 import posixpath
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from explorer.core import tarscan
 from explorer.core.contentstore import fill_store, missing_layer, open_stored
 from explorer.core.errors import ImageError
 from explorer.core.image import ImageMeta
+from explorer.core.layerbase import EntryStream
 from explorer.core.layerdata import LayerData, PlainData, Work, blob_data, blob_key
 from explorer.core.layerindex import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerIndex
 from explorer.core.sources import Source
@@ -426,46 +425,6 @@ def _under(path: str, gone: set[str], emptied: set[str]) -> bool:
         if parent in gone or parent in emptied:
             return True
     return "" in emptied
-
-
-class EntryStream(io.RawIOBase):
-    """`size` bytes at `start` of a layer's uncompressed tar: read-only, seekable."""
-
-    def __init__(self, data: LayerData, start: int, size: int) -> None:
-        self._data = data
-        self._start = start
-        self.size = size
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self.size}[whence]
-        self._pos = max(0, base + pos)
-        return self._pos
-
-    def read(self, n: int | None = -1) -> bytes:
-        left = self.size - self._pos
-        n = left if n is None or n < 0 else min(n, left)
-        if n <= 0:
-            return b""
-        data = self._data.read_at(self._start + self._pos, n)
-        if len(data) != n:
-            raise ImageError("the layer ends before the file does (truncated data)")
-        self._pos += n
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        memoryview(buffer)[: len(data)] = data
-        return len(data)
 
 
 Stream = EntryStream | SparseStream  # a file's bytes: `size`, read-only, seekable
