@@ -11,6 +11,8 @@ import importlib
 # name -> module with `main(argv: list[str]) -> int`; one line per subcommand.
 COMMANDS: dict[str, str] = {
     "cache": "explorer.commands.cache",
+    "find": "explorer.commands.find",
+    "history": "explorer.commands.history",
 }
 
 # Options that may come before the subcommand's name (`layerscope --cache-dir D cache`).
@@ -18,7 +20,8 @@ _VALUED = ("--cache-dir", "--cache-max")
 _FLAGS = ("--debug", "--no-cache")
 
 
-def find(argv: list[str]) -> int:
+# Not named `find`: the `find` subcommand's module, once imported, is this package's `find`.
+def locate(argv: list[str]) -> int:
     """Where the subcommand's name is in `argv`, else -1 (not a subcommand)."""
     i = 0
     while i < len(argv):
