@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from explorer.core import tarscan
 from explorer.core.history import (
@@ -65,31 +67,56 @@ def _named(path: str) -> tuple[str, str] | None:
     return (f"/{parent}/{name[4:]}" if parent else "/" + name[4:]), REMOVED_NAME
 
 
-def find(entries: Entries, pattern: re.Pattern[str]) -> list[Match]:
-    """Every entry of every layer whose path matches, in layer order then tar order, each
-    with what it did to its path (against the filesystem of the layers below)."""
-    out: list[Match] = []
+def find(entries: Entries, pattern: re.Pattern[str]) -> Found:
+    """Every entry of every layer whose path matches, in layer order then tar order."""
+    hits: list[tuple[int, int, tuple[str, str] | None]] = []
     search = pattern.search
     for n, layer in enumerate(entries.layers):
         paths = layer.paths
-        hits = [i for i, p in enumerate(paths) if search("/" + p)]
-        if layer.whiteouts:  # whiteouts and markers match by the path they name
-            marks = {i: named for i, p in enumerate(paths) if ".wh." in p and (named := _named(p))}
-            hits = sorted(
-                {i for i in hits if i not in marks}
-                | {i for i, (where, _) in marks.items() if search(where)}
-            )
-        else:
-            marks = {}
-        for i in hits:
-            named = marks.get(i)
+        found = [i for i, p in enumerate(paths) if search("/" + p)]
+        if not layer.whiteouts:
+            hits.extend((n, i, None) for i in found)
+            continue
+        # whiteouts and opaque markers match by the path they name
+        marks = {i: named for i, p in enumerate(paths) if ".wh." in p and (named := _named(p))}
+        found = [i for i in found if i not in marks]
+        found += [i for i, (where, _) in marks.items() if search(where)]
+        hits.extend((n, i, marks.get(i)) for i in sorted(found))
+    return Found(entries, hits)
+
+
+class Found(Sequence[Match]):
+    """The matches, each worked out (what it did to its path) when first read: a screen of
+    a million matches costs what its visible rows do."""
+
+    def __init__(
+        self, entries: Entries, hits: list[tuple[int, int, tuple[str, str] | None]]
+    ) -> None:
+        self._entries = entries
+        self._hits = hits
+        self._made: dict[int, Match] = {}
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+    @overload
+    def __getitem__(self, k: int) -> Match: ...
+    @overload
+    def __getitem__(self, k: slice) -> list[Match]: ...
+    def __getitem__(self, k: int | slice) -> Match | list[Match]:
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        match = self._made.get(k)
+        if match is None:
+            n, i, named = self._hits[k]
             if named is None:
-                out.append(_written(entries, n, i, paths[i]))
-                continue
-            where, action = named
-            detail = "opaque directory" if action == HIDDEN else "whiteout"
-            out.append(Match(n, i, where, action, 0, "", detail))
-    return out
+                match = _written(self._entries, n, i, self._entries.layers[n].paths[i])
+            else:
+                where, action = named
+                detail = "opaque directory" if action == HIDDEN else "whiteout"
+                match = Match(n, i, where, action, 0, "", detail)
+            self._made[k] = match
+        return match
 
 
 def _written(entries: Entries, n: int, i: int, path: str) -> Match:
@@ -101,11 +128,17 @@ def _written(entries: Entries, n: int, i: int, path: str) -> Match:
 
 
 def _below(entries: Entries, path: str, n: int, is_dir: bool) -> tuple[int, int] | None:
-    """The version of `path` the layers below n show: only traced when some layer below
-    has an entry there (most matches were written once)."""
-    if not n:
+    """The version of `path` the layers below n show. Most matches were written once, or
+    again by the layer just below (a `chmod -R`): the exact trace (`visible`) is only needed
+    when a layer in between removed something, or for a directory made implicitly."""
+    for m in range(n - 1, -1, -1):
+        entry = entries.table(m).get(path)
+        if entry is not None:
+            break
+    else:
+        if is_dir and any(path in entries.implied(k) for k in range(n)):
+            return visible(entries, path, n - 1)
         return None
-    written = any(path in entries.table(m) for m in range(n))
-    if not written and not (is_dir and any(path in entries.implied(m) for m in range(n))):
-        return None
-    return visible(entries, path, n - 1)
+    if any(entries.removal(k, path) is not None for k in range(m + 1, n)):
+        return visible(entries, path, n - 1)
+    return m, entry

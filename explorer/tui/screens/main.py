@@ -48,6 +48,7 @@ from explorer.tui.bindings import MAIN_BINDINGS
 from explorer.tui.format import layer_items
 from explorer.tui.loadstate import OVER, READING, LoadState, hint_for
 from explorer.tui.messages import LoadEvent
+from explorer.tui.screens.inside import InsideActions
 from explorer.tui.widgets.details import ImageSummary, LayerDetails
 from explorer.tui.widgets.efficiency import WasteTable
 from explorer.tui.widgets.filetree import FileTreeView
@@ -66,7 +67,7 @@ SHORT_HEIGHT = 30  # below: smaller details panes
 WASTE_ROWS_NEEDED = 3  # e zooms the image pane when fewer rows of its table show
 
 
-class MainScreen(Screen[None]):
+class MainScreen(InsideActions, Screen[None]):
     ALLOW_IN_MAXIMIZED_VIEW = "AppHeader, Footer"
     BINDINGS: ClassVar[list[BindingType]] = MAIN_BINDINGS
 
