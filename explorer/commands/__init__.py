@@ -11,6 +11,8 @@ import importlib
 # name -> module with `main(argv: list[str]) -> int`; one line per subcommand.
 COMMANDS: dict[str, str] = {
     "cache": "explorer.commands.cache",
+    "cat": "explorer.commands.cat",
+    "extract": "explorer.commands.extract",
     "find": "explorer.commands.find",
     "history": "explorer.commands.history",
 }

@@ -81,6 +81,11 @@ _DIGEST = re.compile(r"^(sha256|sha384|sha512):([0-9a-f]{64,128})$")
 _LAYER_NAME = re.compile(r"^(sha256|sha384|sha512)-([0-9a-f]{64,128})\.(\d+)\.layer$")
 _IMAGE_NAME = re.compile(r"^([a-z0-9]+)-(sha256|sha384|sha512)-([0-9a-f]{64,128})\.(\d+)\.image$")
 _ANALYSIS_NAME = re.compile(r"^analysis-([0-9a-f]{64})\.(\d+)\.analysis$")
+# Files of the content access (written by `cachefiles`), beside the entries and under the
+# same cap: a layer's uncompressed tar (engine images), a gzip blob's checkpoints, a zstd
+# blob's frame table.
+FILE_KINDS = ("content", "gzindex", "zframes")
+FILE_NAME = re.compile(r"^sha256-([0-9a-f]{64})\.(\d+)\.(content|gzindex|zframes)$")
 
 
 # -- the cache -----------------------------------------------------------------------------
@@ -95,7 +100,7 @@ def layer_key(diff_id: str) -> str | None:
 @dataclass
 class CacheEntry:
     name: str  # file name in the cache directory
-    kind: str  # "layer", "image", "analysis" or "stale" (another format: evicted in time)
+    kind: str  # "layer", "image", "analysis", one of FILE_KINDS, or "stale" (another format)
     key: str  # diff_id (layer), image ID (image), hash of the diff_ids (analysis)
     size: int  # bytes on disk
     last_used: float  # mtime: touched on every hit
@@ -294,6 +299,9 @@ class LayerCache:
             elif ma:
                 kind = "analysis" if int(ma.group(2)) == INDEX_FORMAT else "stale"
                 entry = CacheEntry(name, kind, ma.group(1), st.st_size, 0.0)
+            elif mf := FILE_NAME.match(name):
+                kind = mf.group(3) if int(mf.group(2)) == INDEX_FORMAT else "stale"
+                entry = CacheEntry(name, kind, f"sha256:{mf.group(1)}", st.st_size, 0.0)
             else:
                 continue  # not ours: never listed, never deleted
             entry.last_used = st.st_mtime
@@ -369,6 +377,7 @@ class LayerCache:
             or _LAYER_NAME.match(name) is not None
             or _IMAGE_NAME.match(name) is not None
             or _ANALYSIS_NAME.match(name) is not None
+            or FILE_NAME.match(name) is not None
         )
 
     def _scan(self) -> Iterator[tuple[str, os.stat_result]]:

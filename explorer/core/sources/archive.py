@@ -28,7 +28,7 @@ from explorer.core.sources.layout import load_json, resolve_layout
 from explorer.core.sources.proofs import Proofs, blob_diff_id, learn_blob
 from explorer.core.sources.streamed import StreamedArchive
 from explorer.core.sources.workers import HASH, HASH_BLOB, Job, Run, index_jobs
-from explorer.core.streams import Window, compression_of
+from explorer.core.streams import Window, compression_of, open_layer
 
 
 @dataclass
@@ -159,6 +159,22 @@ class ArchiveSource(Source):
         proofs.save()
         self._streamed = streamed
         return meta
+
+    def layer_blob(self, layer: int) -> tuple[str, int, int, str] | None:
+        self.open()
+        if self._streamed is not None:
+            return None
+        member = self._layer_members[layer]
+        if self._is_dir:
+            full = self._dir_path(member)
+            return full, -1, os.path.getsize(full), blob_digest(member)
+        key = self._resolve(member)
+        found = self._members[key]
+        return self.path, found.offset, found.size, blob_digest(member) or blob_digest(key)
+
+    def image_stream(self) -> BinaryIO:
+        stream, _ = open_layer(open(self.path, "rb"), self.path)  # noqa: SIM115 - the caller's
+        return stream
 
     def index_layers(
         self, progress: LayerProgress | None = None, cancel: threading.Event | None = None

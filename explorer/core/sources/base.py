@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 from explorer.core.cache import LayerCache
 from explorer.core.cachesettings import default_cache
+from explorer.core.errors import ImageError
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex
 
@@ -47,6 +48,17 @@ class Source:
         self, progress: LayerProgress | None = None, cancel: threading.Event | None = None
     ) -> Iterator[tuple[int, LayerIndex]]:
         raise NotImplementedError
+
+    def layer_blob(self, layer: int) -> tuple[str, int, int, str] | None:
+        """Where layer `layer`'s blob lies, to be read in place: (file, offset — -1 for the
+        whole file —, size, blob digest or ""); None when this source cannot hand out one
+        layer (then `image_stream`). Only after `open`."""
+        return None
+
+    def image_stream(self) -> BinaryIO:
+        """The whole image tar again, uncompressed, front to back (an engine's export, a
+        compressed archive): what the content store keeps layers from."""
+        raise ImageError(f"{self.name}: an image read from a pipe cannot be read again")
 
     def close(self) -> None:
         """Release what the source holds (sockets, files)."""

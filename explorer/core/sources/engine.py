@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from explorer.core.cache import LayerCache
 from explorer.core.errors import EngineError, ImageError
@@ -246,15 +246,7 @@ class EngineSource(Source):
         cancel: threading.Event | None,
     ) -> Iterator[tuple[int, LayerIndex]]:
         ref = self._export_reference()
-        if self._client is None:
-            self._client = self._connect()  # opened without the SDK: the export needs it
-        # From here on the client only streams the export: an engine may prepare a big one
-        # for minutes before its first byte; a stream that stalls that long fails.
-        self._client.api.timeout = EXPORT_STALL
-        try:
-            chunks = self._client.api.get_image(ref, chunk_size=1 << 20)
-        except Exception as exc:
-            raise _engine_errors(self.kind, ref, exc, self.endpoint, exporting=True) from None
+        stream = self.image_stream()
         self.exported = True
         aliases: dict[str, str] = {}
         if cache is not None:
@@ -265,7 +257,7 @@ class EngineSource(Source):
         streamed = StreamedArchive(
             None,
             None,  # the engine exports the one platform it holds (checked at open)
-            _ChunkStream(_guard(chunks, self, ref)),
+            stream,
             cache=cache,
             expected=expected,
             aliases=aliases,
@@ -305,9 +297,24 @@ class EngineSource(Source):
             }
             cache.put_image(self.kind, _image_key(self._image_id), _make_record(meta, members))
 
+    def image_stream(self) -> BinaryIO:
+        """The engine's export of the image (`docker save`), streamed."""
+        ref = self._export_reference()
+        if self._client is None:
+            self._client = self._connect()  # opened without the SDK: the export needs it
+        # From here on the client only streams the export: an engine may prepare a big one
+        # for minutes before its first byte; a stream that stalls that long fails.
+        self._client.api.timeout = EXPORT_STALL
+        try:
+            chunks = self._client.api.get_image(ref, chunk_size=1 << 20)
+        except Exception as exc:
+            raise _engine_errors(self.kind, ref, exc, self.endpoint, exporting=True) from None
+        return _ChunkStream(_guard(chunks, self, ref))  # type: ignore[return-value]
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+            self._client = None
 
 
 def _unix_get_json(path: str, url: str, timeout: float = CONTROL_TIMEOUT) -> Any:
