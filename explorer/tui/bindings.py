@@ -24,12 +24,14 @@ def panes() -> list[Pane]:
     from explorer.tui.screens.history import HistoryScreen
     from explorer.tui.screens.main import MainScreen
     from explorer.tui.screens.overlay import OverlayScreen
+    from explorer.tui.screens.viewer import ViewerScreen
     from explorer.tui.widgets.changes import ChangeList
     from explorer.tui.widgets.details import LayerDetails
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
     from explorer.tui.widgets.filterbar import FilterInput
     from explorer.tui.widgets.layers import LayerList
+    from explorer.tui.widgets.viewer import FileView
     from explorer.tui.widgets.vlist import VirtualList
 
     return [
@@ -41,6 +43,7 @@ def panes() -> list[Pane]:
         Pane("Waste table", (WasteTable,)),
         Pane("Filter", (FilterInput,)),
         Pane("History and find", (OverlayScreen, ChangeList, HistoryScreen, FindScreen)),
+        Pane("File viewer", (ViewerScreen, FileView)),
     ]
 
 
@@ -77,18 +80,21 @@ def focus_chains() -> list[tuple[str, list[type[DOMNode]]]]:
     from explorer.tui.screens.find import FindInput, FindScreen
     from explorer.tui.screens.history import HistoryScreen
     from explorer.tui.screens.main import MainScreen
+    from explorer.tui.screens.viewer import ViewerScreen
     from explorer.tui.widgets.changes import ChangeList
     from explorer.tui.widgets.details import LayerDetails
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
     from explorer.tui.widgets.filterbar import FilterInput
     from explorer.tui.widgets.layers import LayerList
+    from explorer.tui.widgets.viewer import FileView
 
     above: list[type[DOMNode]] = [MainScreen, LayerScopeApp]
     return [
         ("the history", [ChangeList, HistoryScreen, LayerScopeApp]),
         ("the matches", [ChangeList, FindScreen, LayerScopeApp]),
         ("the find box", [FindInput, FindScreen, LayerScopeApp]),
+        ("the viewer", [FileView, ViewerScreen, LayerScopeApp]),
         ("the layer list", [LayerList, *above]),
         ("the file tree", [FileTreeView, *above]),
         ("the layer details", [LayerDetails, *above]),

@@ -5,6 +5,7 @@ that layer and path in the tree."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -56,7 +57,7 @@ class FindScreen(OverlayScreen):
     class Found(Message):
         pattern: str
         regex: bool
-        matches: list[Match]
+        matches: Sequence[Match]
         seconds: float
 
     def __init__(self, entries: Entries, pattern: str = "", regex: bool = False) -> None:
@@ -135,12 +136,11 @@ class FindScreen(OverlayScreen):
             what = "; ".join(x for x in (row.kind, row.detail) if x)
             self.set_detail(f"layer {row.layer}: {row.action} {row.path}", what)
 
-    @on(ChangeList.Activated)
-    def _go(self, event: ChangeList.Activated) -> None:
-        row = self.results.current
-        if isinstance(row, Match):
-            writes = row.action not in ("removed", HIDDEN)
-            self.dismiss(Target(row.layer, row.path, row.entry if writes else -1))
+    def target_of(self, row: object) -> Target | None:
+        if not isinstance(row, Match):
+            return None
+        writes = row.action not in ("removed", HIDDEN)
+        return Target(row.layer, row.path, row.entry if writes else -1)
 
     def action_toggle_regex(self) -> None:
         self.regex = not self.regex

@@ -5,10 +5,8 @@ the version the final image shows marked. Enter goes to that layer and path in t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from textual import on, work
-from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Static
 
@@ -23,16 +21,6 @@ HEADER = f"{'Layer':>5}  {'Action':<10} {'Size':>9}   What changed · by"
 
 
 class HistoryScreen(OverlayScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "v",
-            "view",
-            "View",
-            tooltip="View the version this layer wrote",
-            id="history.view",
-        ),
-    ]
-
     @dataclass
     class Ready(Message):
         events: list[Event]
@@ -91,15 +79,7 @@ class HistoryScreen(OverlayScreen):
         step = self.steps.get(layer)
         return (step.command or step.instruction) if step else ""
 
-    @on(ChangeList.Activated)
-    def _go(self, event: ChangeList.Activated) -> None:
-        row = self.results.current
-        if isinstance(row, Event):
-            self.dismiss(Target(row.layer, "/" + self.path, row.entry))
-
-    def action_view(self) -> None:
-        row = self.results.current
-        if isinstance(row, Event) and row.writes and row.entry >= 0:
-            self.dismiss(Target(row.layer, "/" + self.path, row.entry, view=True))
-        elif isinstance(row, Event):
-            self.notify("this layer wrote no version of the path", severity="warning")
+    def target_of(self, row: object) -> Target | None:
+        if not isinstance(row, Event):
+            return None
+        return Target(row.layer, "/" + self.path, row.entry)

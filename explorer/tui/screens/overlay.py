@@ -3,9 +3,10 @@ list of changes, a detail line, the key bar; Esc comes back, a chosen row is a `
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
@@ -45,6 +46,13 @@ class OverlayScreen(Screen[Target | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", tooltip="Back to the explorer", id="overlay.back"),
+        Binding(
+            "v",
+            "view",
+            "View",
+            tooltip="View the version of the file this layer wrote",
+            id="overlay.view",
+        ),
     ]
 
     def compose(self) -> ComposeResult:
@@ -67,6 +75,23 @@ class OverlayScreen(Screen[Target | None]):
     def set_detail(self, *lines: str) -> None:
         text = "\n".join(safe(line) for line in lines)
         self.query_one("#overlay-detail", Static).update(Content(text))
+
+    def target_of(self, row: object) -> Target | None:
+        """Where a row leads."""
+        raise NotImplementedError
+
+    @on(ChangeList.Activated)
+    def _go(self, event: ChangeList.Activated) -> None:
+        target = self.target_of(self.results.current)
+        if target is not None:
+            self.dismiss(target)
+
+    def action_view(self) -> None:
+        target = self.target_of(self.results.current)
+        if target is not None and target.entry >= 0:
+            self.dismiss(replace(target, view=True))
+        elif target is not None:
+            self.notify("this layer wrote no version of the path", severity="warning")
 
     def action_back(self) -> None:
         self.dismiss(None)
