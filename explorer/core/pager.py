@@ -117,6 +117,10 @@ class TextPager:
         with self._lock:
             self.complete = True
 
+    def whole(self) -> str:
+        """The whole text, as it is (for a small file: call it in a worker)."""
+        return self._read(0, self.size).decode("utf-8", "replace")
+
     def block_of(self, line: int) -> int:
         with self._lock:
             return max(0, bisect_right(self._firsts, line) - 1)

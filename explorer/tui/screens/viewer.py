@@ -155,7 +155,7 @@ class ViewerScreen(Screen[None]):
         self.at = at
         self.needle = ""
         self.diffing = False
-        self.as_hex = False
+        self.shape: str | None = None  # "hex" or "text" when asked for, else by content
         self._cancel = threading.Event()
 
     def compose(self) -> ComposeResult:
@@ -192,10 +192,10 @@ class ViewerScreen(Screen[None]):
         self.diffing = False
         self.view.show_lines([("reading…", "guide")])
         self._status("reading…")
-        self._open(self.version, self.as_hex)
+        self._open(self.version, self.shape)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-open")
-    def _open(self, version: Version, as_hex: bool) -> None:
+    def _open(self, version: Version, shape: str | None) -> None:
         layer, entry = version
         idx = self.indexes[layer]
         kind = idx.types[entry]
@@ -216,7 +216,7 @@ class ViewerScreen(Screen[None]):
             return
         read = reader(stream)
         head = read(0, SNIFF)
-        if as_hex or looks_binary(head):
+        if shape == "hex" or (shape is None and looks_binary(head)):
             self.post_message(Opened(version, hex=HexPager(read, stream.size)))
             return
         text = TextPager(read, stream.size)
@@ -229,11 +229,9 @@ class ViewerScreen(Screen[None]):
         view = self.view
         if message.text is not None:
             view.show_text(message.text, message.language, self._load_block)
-            self.as_hex = False
             self._follow_scan(message.text)
         elif message.hex is not None:
             view.show_hex(message.hex, self._load_page)
-            self.as_hex = True
             self._status(f"hex · {message.hex.size:,} bytes")
         else:
             view.show_lines(message.lines or [])
@@ -343,7 +341,7 @@ class ViewerScreen(Screen[None]):
         self.open_version()
 
     def action_hex(self) -> None:
-        self.as_hex = not self.as_hex
+        self.shape = "text" if self.view.hex is not None else "hex"
         self.open_version()
 
     def action_wrap(self) -> None:
@@ -423,8 +421,7 @@ class ViewerScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-copy")
     def _copy(self, pager: TextPager) -> None:
-        text = "\n".join(line for b in range(pager.blocks) for line in pager.load(b))
-        self.app.call_from_thread(self.app.copy_to_clipboard, text)
+        self.app.call_from_thread(self.app.copy_to_clipboard, pager.whole())
         self.app.call_from_thread(self.notify, f"copied {fmt.size(pager.size)} of text", timeout=3)
 
 
