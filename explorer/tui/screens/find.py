@@ -113,9 +113,10 @@ class FindScreen(OverlayScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _search(self, pattern: str, regex: bool) -> None:
-        started = time.perf_counter()
+        clock = getattr(self.app, "clock", time.perf_counter)  # the app's: tests freeze it
+        started = clock()
         matches = find(self.entries, compile_pattern(pattern, regex))
-        self.post_message(self.Found(pattern, regex, matches, time.perf_counter() - started))
+        self.post_message(self.Found(pattern, regex, matches, clock() - started))
 
     def on_find_screen_found(self, message: FindScreen.Found) -> None:
         if (message.pattern, message.regex) != (self.pattern, self.regex):
