@@ -434,6 +434,9 @@ def main() -> int:
         cases = json_cases(workdir, args.only, dive_node=not args.skip_dive_node)
         cases += find_cases(workdir, args.only)
         report = run(cases, args.repeat, workdir)
+    from bench.content_bench import measure as content_access  # random access, vs GNU tar
+
+    report += "\n" + content_access(args.repeat)
     print()
     print(report)
     args.output.write_text(report)

@@ -47,6 +47,8 @@ def _print_cache(store: Any, as_json: bool) -> None:
     import json
     import time
 
+    from explorer.core.cache import FILE_KINDS
+
     entries = store.entries()
     total = store.size()
     if as_json:
@@ -61,11 +63,14 @@ def _print_cache(store: Any, as_json: bool) -> None:
     layers = sum(1 for e in entries if e.kind == "layer")
     images = sum(1 for e in entries if e.kind == "image")
     analyses = sum(1 for e in entries if e.kind == "analysis")
+    files = sum(1 for e in entries if e.kind in FILE_KINDS)
     print(f"Layer cache: {store.root}")
     counts = [f"{layers} layer{'s' * (layers != 1)}", f"{images} image record{'s' * (images != 1)}"]
     counts.append(f"{analyses} analys{'es' if analyses != 1 else 'is'}")
-    if len(entries) > layers + images + analyses:
-        counts.append(f"{len(entries) - layers - images - analyses} of an older format")
+    if files:  # layers' tars and checkpoints, for reading file content
+        counts.append(f"{files} content file{'s' * (files != 1)}")
+    if len(entries) > layers + images + analyses + files:
+        counts.append(f"{len(entries) - layers - images - analyses - files} of an older format")
     print(f"Size: {_size(total)} of {_size(store.cap)} ({', '.join(counts)})")
     if not entries:
         return

@@ -37,6 +37,7 @@ Errors are `ImageError` (one line: absent path, not a regular file, corrupt data
 
 from __future__ import annotations
 
+import functools
 import io
 import posixpath
 import threading
@@ -48,7 +49,7 @@ from explorer.core import tarscan
 from explorer.core.contentstore import fill_store, missing_layer, open_stored
 from explorer.core.errors import ImageError
 from explorer.core.image import ImageMeta
-from explorer.core.layerdata import LayerData, PlainData, blob_data, blob_key
+from explorer.core.layerdata import LayerData, PlainData, Work, blob_data, blob_key
 from explorer.core.layerindex import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerIndex
 from explorer.core.sources import Source
 
@@ -203,6 +204,8 @@ class ContentAccess:
                     done = ""
                 parts[:0] = [p for p in found.link.split("/") if p]
                 continue
+            if parts and found is not None and found.type != tarscan.DIR:
+                return None  # a file where a directory should be
             if found is None and not parts:
                 return None
             done = here  # a directory, recorded or implied by the paths below it
@@ -215,10 +218,10 @@ class ContentAccess:
         prefix = f"{root}/" if root else ""
         shown: dict[str, Entry] = {}
         for n in range(top + 1):
-            if root and self._hidden_in(n, root) and not self._rows_of(n).get(root):
+            if root and self._hidden_in(n, root) and root not in self._rows_of(n):
                 shown.clear()
             idx = self.layers[n]
-            gone: set[str] = set()
+            gone: set[str] = set()  # deleted, or no longer a directory: what was below goes
             emptied: set[str] = set()
             mine: list[int] = []
             for i, p in enumerate(idx.paths):
@@ -231,13 +234,12 @@ class ContentAccess:
                     gone.add((f"{parent}/" if parent else "") + base[len(WHITEOUT_PREFIX) :])
                 else:
                     mine.append(i)
+                    if idx.types[i] != tarscan.DIR:
+                        gone.add(p)
             if gone or emptied:
                 shown = {p: e for p, e in shown.items() if not _under(p, gone, emptied)}
             for i in mine:
                 e = self._entry_at(n, i)
-                old = shown.get(e.path)
-                if old is not None and old.type == tarscan.DIR and e.type != tarscan.DIR:
-                    shown = {p: x for p, x in shown.items() if not p.startswith(e.path + "/")}
                 shown[e.path] = e
         return [shown[p] for p in sorted(shown)]
 
@@ -333,7 +335,10 @@ class ContentAccess:
                     continue
                 path, offset, size, digest = blob
                 key = blob_key(digest, self.meta.layers[n].digest, size)
-                self._data[n] = blob_data(path, offset, size, self._where(n), key, self.cache)
+                report = None if progress is None else functools.partial(progress, n)
+                work = Work(report, cancel)
+                where = self._where(n)
+                self._data[n] = blob_data(path, offset, size, where, key, self.cache, work)
             if streamed:
                 self._from_store(streamed, progress, cancel)
 
@@ -356,6 +361,14 @@ class ContentAccess:
                 wanted[diff_id] = self.layers[n].tar_size
             else:
                 self._data[n] = PlainData.of_file(stored, self._where(n))
+        too_big = {d: n for d, n in wanted.items() if n > self.cache.cap}
+        if too_big:
+            diff_id, size = next(iter(too_big.items()))
+            raise ImageError(
+                f"{self.meta.name}: layer {diff_id} ({size:,} bytes) is larger than the layer "
+                f"cache's cap ({self.cache.cap:,} bytes), where its files are read from: "
+                f"raise it (--cache-max)"
+            )
         if wanted:
             first = layers[0]
             stream = self.source.image_stream()

@@ -227,6 +227,9 @@ def plan(acc: ContentAccess, paths: list[str], layer: int | None) -> list[Entry]
     chosen: dict[str, Entry] = {}
     for path in paths:
         found = acc.tree(path, layer)
+        if not found:  # below a symlinked directory (/bin/ls, bin -> usr/bin)?
+            real = acc.resolve(path, layer)
+            found = acc.tree(real.path, layer) if real is not None else []
         if not found:
             raise acc.absent(path, layer)
         chosen.update((e.path, e) for e in found)

@@ -21,20 +21,23 @@ once. Readers are safe to share between threads (one lock each).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import io
 import os
 import struct
 import threading
+import weakref
 from bisect import bisect_right
-from typing import BinaryIO
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 import xxhash
 import zstandard
 
 from explorer.core import cachefiles
 from explorer.core.cache import LayerCache
-from explorer.core.errors import ImageError
+from explorer.core.errors import Cancelled, ImageError
 from explorer.core.streams import ZSTD_MAGIC, Window, compression_of
 
 SPACING = 4 << 20  # compressed bytes between two gzip checkpoints (rapidgzip's chunk size)
@@ -42,6 +45,26 @@ _SIDE_MAGIC = b"LSGZIDX1"
 _FRAMES_MAGIC = b"LSZFRM01"
 _PROBE = 64 << 10  # bytes hashed at each end of a blob to tie a sidecar file to it
 _SKIP_STEP = 1 << 20
+_BUILD_STEP = 64 << 20  # uncompressed bytes between two progress reports of a first access
+
+
+class Work:
+    """What a long first access (checkpoints, a frame table) reports to and answers to:
+    `progress(bytes of the layer done)`, `cancel` (raises Cancelled)."""
+
+    def __init__(
+        self,
+        progress: Callable[[int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.progress = progress
+        self.cancel = cancel
+
+    def tick(self, done: int) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled
+        if self.progress is not None:
+            self.progress(done)
 
 
 class LayerData:
@@ -89,14 +112,29 @@ class PlainData(LayerData):
             self._fd = -1
 
 
+_open_gzip: weakref.WeakSet[GzipData] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """rapidgzip's threads abort the interpreter at exit unless their files are closed."""
+    for data in list(_open_gzip):
+        data.close()
+
+
 class GzipData(LayerData):
     """A gzip blob read through rapidgzip and its checkpoints (see the module's note)."""
 
     def __init__(
-        self, path: str, offset: int, size: int, where: str, key: str, cache: LayerCache | None
+        self,
+        path: str,
+        offset: int,
+        size: int,
+        where: str,
+        key: str,
+        cache: LayerCache | None,
+        work: Work,
     ) -> None:
-        import rapidgzip
-
         self._where = where
         self._lock = threading.Lock()
         # A whole file by its name (rapidgzip reads it with pread, no Python in between);
@@ -104,14 +142,16 @@ class GzipData(LayerData):
         whole = offset <= 0 and os.path.getsize(path) == size
         self._raw: BinaryIO | None = None if whole else Window(path, offset, size)  # type: ignore[assignment]
         self._blob = (path, max(offset, 0), size)
+        _open_gzip.add(self)
+        self._gz: Any = None
         try:
-            self._gz = rapidgzip.RapidgzipFile(
-                path if self._raw is None else self._raw, parallelization=1, chunk_size=SPACING
-            )
-            self._checkpoints(key, cache)
+            self._checkpoints(key, cache, work)
         except (OSError, ValueError, RuntimeError) as exc:
             self.close()
             raise ImageError(f"{where}: corrupt gzip data ({exc})") from None
+        except BaseException:  # cancelled: its threads stopped all the same
+            self.close()
+            raise
 
     def _probe(self) -> bytes:
         """What ties a checkpoint file to these bytes: the blob's size and both its ends."""
@@ -123,7 +163,16 @@ class GzipData(LayerData):
             tail = f.read(min(_PROBE, size))
         return struct.pack("<Q", size) + xxhash.xxh3_128_digest(head + tail)
 
-    def _checkpoints(self, key: str, cache: LayerCache | None) -> None:
+    def _open(self) -> None:
+        import rapidgzip
+
+        if self._gz is not None:
+            self._gz.close()
+        source = self._blob[0] if self._raw is None else self._raw
+        self._gz = rapidgzip.RapidgzipFile(source, parallelization=1, chunk_size=SPACING)
+
+    def _checkpoints(self, key: str, cache: LayerCache | None, work: Work) -> None:
+        self._open()
         probe = self._probe()
         stored = cachefiles.open_file(cache, key, "gzindex") if cache is not None else None
         if stored is not None:
@@ -131,19 +180,28 @@ class GzipData(LayerData):
                 head = stored.read(len(_SIDE_MAGIC) + len(probe))
                 if head == _SIDE_MAGIC + probe:
                     try:
-                        self._gz.import_index(stored)
+                        self._gz.import_index(io.BytesIO(stored.read()))
                         self.size = self._gz.size()
                         return
                     except (OSError, ValueError, RuntimeError):
-                        pass  # unreadable: built again below
-        self._gz.seek(0, io.SEEK_END)  # decompresses it all once, recording checkpoints
-        self.size = self._gz.tell()
+                        self._open()  # unreadable: built again below
+        # Decompressed once, recording checkpoints, a step at a time (progress, cancel).
+        reached = 0
+        while True:
+            work.tick(reached)
+            if self._gz.seek(reached + _BUILD_STEP) < reached + _BUILD_STEP:
+                break
+            reached += _BUILD_STEP
+        self.size = self._gz.seek(0, io.SEEK_END)
         if cache is None:
             return
 
+        exported = io.BytesIO()  # (rapidgzip writes from the start of the file it is given)
+        self._gz.export_index(exported)
+
         def fill(f: BinaryIO) -> bool:
             f.write(_SIDE_MAGIC + probe)
-            self._gz.export_index(f)
+            f.write(exported.getbuffer())
             return True
 
         # about 32 KiB (a window, compressed) per checkpoint
@@ -158,9 +216,8 @@ class GzipData(LayerData):
                 raise ImageError(f"{self._where}: corrupt gzip data ({exc})") from None
 
     def close(self) -> None:
-        gz = getattr(self, "_gz", None)
-        if gz is not None:
-            gz.close()
+        if self._gz is not None:
+            self._gz.close()
             self._gz = None
         if self._raw is not None:
             self._raw.close()
@@ -171,7 +228,14 @@ class ZstdData(LayerData):
     note); reading on from where the last read ended costs nothing more."""
 
     def __init__(
-        self, path: str, offset: int, size: int, where: str, key: str, cache: LayerCache | None
+        self,
+        path: str,
+        offset: int,
+        size: int,
+        where: str,
+        key: str,
+        cache: LayerCache | None,
+        work: Work,
     ) -> None:
         self._blob = (path, max(offset, 0), size)
         self._where = where
@@ -179,9 +243,9 @@ class ZstdData(LayerData):
         self._reader: zstandard.ZstdDecompressionReader | None = None
         self._raw: Window | None = None
         self._pos = 0  # uncompressed offset of the open reader
-        self._frames = self._frame_table(key, cache)  # (uncompressed, compressed) starts
+        self._frames = self._frame_table(key, cache, work)  # (uncompressed, compressed) starts
 
-    def _frame_table(self, key: str, cache: LayerCache | None) -> list[tuple[int, int]]:
+    def _frame_table(self, key: str, cache: LayerCache | None, work: Work) -> list[tuple[int, int]]:
         stored = cachefiles.open_file(cache, key, "zframes") if cache is not None else None
         if stored is not None:
             with stored:
@@ -193,7 +257,7 @@ class ZstdData(LayerData):
                     table = [(int(u), int(c)) for u, c in pairs]
                     self.size = table[-1][0] if table else 0
                     return table[:-1]
-        table = self._scan_frames()
+        table = self._scan_frames(work)
         if cache is not None:
             body = _FRAMES_MAGIC + struct.pack("<Q", self._blob[2])
             body += b"".join(struct.pack("<QQ", u, c) for u, c in table)
@@ -206,41 +270,44 @@ class ZstdData(LayerData):
         self.size = table[-1][0]
         return table[:-1]
 
-    def _scan_frames(self) -> list[tuple[int, int]]:
-        """Every frame's start (uncompressed, compressed), and the end as a last pair: one
-        decompression of the blob, frame by frame."""
+    def _scan_frames(self, work: Work) -> list[tuple[int, int]]:
+        """Every frame's start (uncompressed, compressed), and the end as a last pair. Frame
+        and block headers give where each frame ends; its size comes from its header, or is
+        counted by decompressing it a window at a time (memory stays bounded whatever the
+        ratio)."""
         path, offset, size = self._blob
         table: list[tuple[int, int]] = []
         out = 0
         with Window(path, offset, size) as raw:
             at = 0
             while at < size:
+                work.tick(out)
                 raw.seek(at)
-                head = raw.read(8)
-                if len(head) < 8:
-                    break
-                if head[:4] != ZSTD_MAGIC:
-                    if int.from_bytes(head[:4], "little") & 0xFFFFFFF0 == 0x184D2A50:
-                        at += 8 + int.from_bytes(head[4:8], "little")  # skippable: passed over
-                        continue
-                    raise ImageError(f"{self._where}: corrupt zstd data (no frame at {at})")
-                raw.seek(at)
-                dobj = zstandard.ZstdDecompressor().decompressobj()
-                consumed = 0
-                start = out
-                while not dobj.eof:
-                    chunk = raw.read(_SKIP_STEP)
-                    if not chunk:
-                        raise ImageError(f"{self._where}: truncated zstd data")
-                    try:
-                        out += len(dobj.decompress(chunk))
-                    except zstandard.ZstdError as exc:
-                        raise ImageError(f"{self._where}: corrupt zstd data ({exc})") from None
-                    consumed += len(chunk) - len(dobj.unused_data)
-                table.append((start, at))
-                at += consumed
+                head = raw.read(18)  # the longest frame header
+                if len(head) >= 8 and int.from_bytes(head[:4], "little") & ~0xF == 0x184D2A50:
+                    at += 8 + int.from_bytes(head[4:8], "little")  # skippable: passed over
+                    continue
+                end = _frame_end(raw, at, head, size, self._where)
+                try:
+                    known = zstandard.frame_content_size(head)
+                except zstandard.ZstdError:
+                    known = -1
+                table.append((out, at))
+                out += known if known >= 0 else self._count(Window(path, offset + at, end - at))
+                at = end
         table.append((out, size))
         return table
+
+    def _count(self, frame: Window) -> int:
+        """The uncompressed size of one frame, decompressed a window at a time."""
+        with frame, zstandard.ZstdDecompressor().stream_reader(frame) as reader:  # type: ignore[arg-type]
+            n = 0
+            try:
+                while chunk := reader.read(_SKIP_STEP):
+                    n += len(chunk)
+            except zstandard.ZstdError as exc:
+                raise ImageError(f"{self._where}: corrupt zstd data ({exc})") from None
+        return n
 
     def _open_at(self, frame: int) -> None:
         if self._raw is not None:
@@ -289,8 +356,35 @@ class ZstdData(LayerData):
         self._reader = None
 
 
+def _frame_end(raw: Window, at: int, head: bytes, size: int, where: str) -> int:
+    """Where the zstd frame at `at` (its first bytes: `head`) ends, from its headers."""
+    if head[:4] != ZSTD_MAGIC or len(head) < 6:
+        raise ImageError(f"{where}: corrupt zstd data (no frame at offset {at})")
+    fhd = head[4]
+    single = (fhd >> 5) & 1
+    pos = at + 5 + (1 - single) + (0, 1, 2, 4)[fhd & 3] + (single, 2, 4, 8)[fhd >> 6]
+    while True:
+        raw.seek(pos)
+        block = raw.read(3)
+        if len(block) < 3:
+            raise ImageError(f"{where}: truncated zstd data")
+        value = int.from_bytes(block, "little")
+        pos += 3 + (1 if (value >> 1) & 3 == 1 else value >> 3)  # an RLE block holds a byte
+        if value & 1:  # the last block
+            end = pos + (4 if fhd & 4 else 0)
+            if end > size:
+                raise ImageError(f"{where}: truncated zstd data")
+            return end
+
+
 def blob_data(
-    path: str, offset: int, size: int, where: str, key: str, cache: LayerCache | None
+    path: str,
+    offset: int,
+    size: int,
+    where: str,
+    key: str,
+    cache: LayerCache | None,
+    work: Work | None = None,
 ) -> LayerData:
     """The right reader for the blob of `size` bytes at `offset` in `path` (-1: the whole
     file), by its content; `key` (sha256:<hex>) names its checkpoint files."""
@@ -300,9 +394,9 @@ def blob_data(
         head = f.read(min(size, 4))
     kind = compression_of(head)
     if kind == "gzip":
-        return GzipData(path, offset, size, where, key, cache)
+        return GzipData(path, offset, size, where, key, cache, work or Work())
     if kind == "zstd":
-        return ZstdData(path, offset, size, where, key, cache)
+        return ZstdData(path, offset, size, where, key, cache, work or Work())
     return PlainData(path, offset, size, where)
 
 

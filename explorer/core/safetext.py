@@ -31,3 +31,8 @@ def _escape(match: re.Match[str]) -> str:
 def safe(text: str) -> str:
     """`text` with every control or bidi character replaced by a visible escape."""
     return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
+
+
+def safe_lines(text: str) -> str:
+    """`safe`, but newlines and tabs kept: a file's text shown on a terminal, line by line."""
+    return _UNSAFE.sub(lambda m: m.group() if m.group() in "\n\t" else _escape(m), text)

@@ -9,6 +9,7 @@ import io
 import os
 import random
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -169,7 +170,7 @@ def test_hardlinks_read_their_targets_data(tmp_path: Path) -> None:
         assert acc.read(2, "etc/old") == b"beta\n"  # its target is in layer 1
         with pytest.raises(ImageError, match="is a symlink, not a file"):
             acc.read(0, "etc/link")
-        with pytest.raises(ImageError, match="layer 0 holds no /etc/b; it exists in layer 1$"):
+        with pytest.raises(ImageError, match=r"layer 0 holds no /etc/b; it exists in layer 1$"):
             acc.read(0, "etc/b")
         with pytest.raises(ImageError, match="holds no /nothing; no layer has it"):
             acc.read(0, "nothing")
@@ -207,6 +208,11 @@ def test_gzip_checkpoints_are_kept_and_reused(tmp_path: Path) -> None:
     assert side is not None and side.stat().st_size > 0
     assert any(e.kind == "gzindex" for e in cache.entries())
     good = side.read_bytes()
+    assert good.startswith(b"LSGZIDX1")
+    made = side.stat().st_ino
+    with open_content(str(path)) as acc:  # read from the checkpoints, not made again
+        assert acc.read(1, "big", 7_000_000, 10) == BIG[7_000_000:7_000_010]
+    assert side.stat().st_ino == made
     # A damaged checkpoint file is not trusted: rebuilt, the bytes still right.
     side.write_bytes(good[:40] + b"\0" * 100)
     with open_content(str(path)) as acc:
@@ -221,9 +227,12 @@ def test_gzip_checkpoints_are_kept_and_reused(tmp_path: Path) -> None:
 
 def test_zstd_of_many_frames_reads_from_the_frame_that_holds_the_bytes(tmp_path: Path) -> None:
     tar = b.tar_bytes([b.file("one", b.noise(300_000, b"1")), b.file("two", b"second\n")])
+    # every other frame without its size in its header (counted by decompressing it)
     frames = b"".join(
-        zstandard.ZstdCompressor().compress(tar[i : i + 65536]) for i in range(0, len(tar), 65536)
+        zstandard.ZstdCompressor(write_content_size=i % 2 == 0).compress(tar[i : i + 65536])
+        for i in range(0, len(tar), 65536)
     )
+    frames = b"\x50\x2a\x4d\x18" + (5).to_bytes(4, "little") + b"skip!" + frames
     image = b.Image(layers=[b.Layer(entries=[b.file("x", b"x")], compression="zstd")])
     arc = b.oci_archive(image)
     # The layer replaced by the multi-frame blob, its digests with it.
@@ -257,9 +266,11 @@ def test_zstd_of_many_frames_reads_from_the_frame_that_holds_the_bytes(tmp_path:
 
 def test_the_content_store_needs_the_cache(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("LAYERSCOPE_NO_CACHE", "1")
-    with open_content(str(_write("gzipped-save", tmp_path))) as acc:
-        with pytest.raises(ImageError, match="needs the layer cache"):
-            acc.read(0, "etc/a")
+    with (
+        open_content(str(_write("gzipped-save", tmp_path))) as acc,
+        pytest.raises(ImageError, match="needs the layer cache"),
+    ):
+        acc.read(0, "etc/a")
     monkeypatch.delenv("LAYERSCOPE_NO_CACHE")
     with open_content(str(_write("gzipped-save", tmp_path))) as acc:
         acc.prepare([0, 1, 2])  # one pass stores them all
@@ -269,3 +280,65 @@ def test_the_content_store_needs_the_cache(tmp_path: Path, monkeypatch) -> None:
     assert len(stored) == 3
     assert {e.key for e in stored} == {lm.digest for lm in acc.meta.layers}
     assert all(os.stat(cache.root / e.name).st_mode & 0o077 == 0 for e in stored)
+
+
+def test_a_file_where_a_directory_was_hides_what_was_below(tmp_path: Path) -> None:
+    path = b.docker_archive(
+        b.Image(
+            layers=[
+                b.Layer(entries=[b.file("opt/app/run", b"1"), b.file("opt/keep", b"2")]),
+                b.Layer(entries=[b.file("opt/app", b"now a file")]),
+            ]
+        )
+    ).write_tar(tmp_path / "retyped.tar")
+    with open_content(str(path)) as acc:
+        # opt/app was never an entry of its own (an implied directory)
+        assert [e.path for e in acc.tree("opt", 0)] == ["opt/app/run", "opt/keep"]
+        assert [e.path for e in acc.tree("opt")] == ["opt/app", "opt/keep"]
+        assert acc.visible("opt/app/run") is None
+        assert acc.resolve("opt/app/run") is None
+        assert acc.resolve("opt/app/run", 0).layer == 0  # type: ignore[union-attr]
+
+
+def test_a_sparse_file_is_one_clear_error(tmp_path: Path) -> None:
+    sparse = b.gnu_sparse("holes", 10_000, [(0, b"head"), (9_000, b"tail")])
+    path = b.docker_archive(
+        b.Image(layers=[b.Layer(entries=[b.file("plain", b"p"), sparse])])
+    ).write_tar(tmp_path / "sparse.tar")
+    with open_content(str(path)) as acc:
+        assert acc.read(0, "plain") == b"p"
+        with pytest.raises(ImageError, match=r"/holes is a sparse file \(not supported yet\)"):
+            acc.read(0, "holes")
+
+
+def test_a_first_access_reports_progress_and_can_be_cancelled(tmp_path: Path, monkeypatch) -> None:
+    from explorer.core import layerdata
+    from explorer.core.errors import Cancelled
+
+    monkeypatch.setattr(layerdata, "_BUILD_STEP", 1 << 20)
+    path = _write("oci-gzip", tmp_path)
+    seen: list[tuple[int, int]] = []
+    cancel = threading.Event()
+
+    def progress(layer: int, done: int) -> None:
+        seen.append((layer, done))
+        if done >= 3 << 20:
+            cancel.set()
+
+    with open_content(str(path)) as acc:
+        with pytest.raises(Cancelled):
+            acc.prepare([1], progress, cancel)
+        assert [d for _, d in seen] == [0, 1 << 20, 2 << 20, 3 << 20]
+        assert {n for n, _ in seen} == {1}
+        assert not any(e.kind == "gzindex" for e in acc.cache.entries())  # type: ignore[union-attr]
+        seen.clear()
+        acc.prepare([1], progress)  # again, to the end this time
+        assert seen[-1][1] == 9 << 20 and acc.read(1, "big", 0, 3) == BIG[:3]
+
+
+def test_a_layer_larger_than_the_cache_cap_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LAYERSCOPE_CACHE_MAX", "1M")  # layers 0 and 1 hold 3 and 9 MiB
+    with open_content(str(_write("gzipped-save", tmp_path))) as acc:
+        assert acc.read(2, "etc/a") == b"alpha again\n"  # a small layer fits
+        with pytest.raises(ImageError, match=r"is larger than the layer cache's cap"):
+            acc.read(1, "big", 0, 1)
