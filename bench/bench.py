@@ -437,6 +437,9 @@ def main() -> int:
     from bench.content_bench import measure as content_access  # random access, vs GNU tar
 
     report += "\n" + content_access(args.repeat)
+    from bench.viewer_bench import measure as viewer  # key to content, a 2 GiB file's memory
+
+    report += "\n" + viewer(args.repeat)
     print()
     print(report)
     args.output.write_text(report)

@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 
 Read = Callable[[int, int], bytes]  # (offset, size) -> bytes of the file
 
-BLOCK = 64 << 10  # bytes of text per block (about a thousand lines)
+BLOCK = 16 << 10  # bytes of text per block (a few hundred lines: coloured in tens of ms)
 MAX_LINE = 4096  # bytes: a longer line is shown as several
 SNIFF = 8192  # bytes looked at to tell text from binary
 HEX_WIDTH = 16  # bytes per hex row
@@ -93,12 +93,13 @@ class TextPager:
         with self._lock:
             return self._end
 
-    def scan(self, cancel: threading.Event | None = None) -> None:
-        """Find every block and count the lines, front to back (stops when `cancel` is set;
-        calling it again goes on from where it stopped)."""
+    def scan(self, cancel: threading.Event | None = None, blocks: int | None = None) -> None:
+        """Find every block and count the lines, front to back (stops when `cancel` is set,
+        or after `blocks` more blocks; calling it again goes on from where it stopped)."""
         offset = self._end
+        stop = None if blocks is None else len(self._offsets) + blocks
         while offset < self.size:
-            if cancel is not None and cancel.is_set():
+            if (cancel is not None and cancel.is_set()) or len(self._offsets) == stop:
                 return
             data = self._read(offset, min(BLOCK, self.size - offset))
             if not data:

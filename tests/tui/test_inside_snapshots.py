@@ -50,7 +50,11 @@ def at_path(path: str, *keys: str, layer: int = 2):
 
 
 def test_viewer_text(snap_compare, archive):
-    run = at_path("/app/main.py", "enter")
+    async def run(pilot) -> None:
+        await at_path("/app/main.py", "enter")(pilot)
+        view = pilot.app.screen.view
+        await wait_for(pilot, lambda: view.language == "python")  # coloured
+
     assert snap_compare(app_for(archive), terminal_size=SIZE, run_before=run)
 
 

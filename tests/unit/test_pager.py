@@ -157,7 +157,7 @@ def test_two_gib_file_in_bounded_memory() -> None:
 
         def counting(offset: int, n: int) -> bytes:
             ticks[0] += 1
-            if ticks[0] > 600:  # ~40 MB of it scanned: enough to see the memory it costs
+            if ticks[0] > 2400:  # ~40 MB of it scanned: enough to see the memory it costs
                 stop.set()
             return real(offset, n)
 

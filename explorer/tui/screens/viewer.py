@@ -42,8 +42,17 @@ class Opened(Message):
     version: Version
     text: TextPager | None = None
     hex: HexPager | None = None
-    language: str | None = None
     lines: list[tuple[str, str]] | None = None
+    first: list[Content] | None = None  # the first block of text, plain
+
+
+@dataclass
+class Coloured(Message):
+    """The language of a text, and its first block coloured."""
+
+    version: Version
+    language: str | None
+    first: list[Content]
 
 
 @dataclass
@@ -220,7 +229,11 @@ class ViewerScreen(Screen[None]):
             self.post_message(Opened(version, hex=HexPager(read, stream.size)))
             return
         text = TextPager(read, stream.size)
-        self.post_message(Opened(version, text=text, language=language_of(self.path, head)))
+        text.scan(self._cancel, blocks=1)  # the first screenful: shown at once, plain
+        first = text.load(0) if text.blocks else []
+        self.post_message(Opened(version, text=text, first=FileView.colour(first, None)))
+        language = language_of(self.path, head)  # then coloured
+        self.post_message(Coloured(version, language, FileView.colour(first, language)))
         text.scan(self._cancel)
 
     def on_opened(self, message: Opened) -> None:
@@ -228,7 +241,7 @@ class ViewerScreen(Screen[None]):
             return
         view = self.view
         if message.text is not None:
-            view.show_text(message.text, message.language, self._load_block)
+            view.show_text(message.text, self._load_block, message.first)
             self._follow_scan(message.text)
         elif message.hex is not None:
             view.show_hex(message.hex, self._load_page)
@@ -236,6 +249,14 @@ class ViewerScreen(Screen[None]):
         else:
             view.show_lines(message.lines or [])
             self._status("")
+
+    def on_coloured(self, message: Coloured) -> None:
+        if message.version == self.version and self.view.text is not None:
+            self.view.language = message.language
+            self.view.on_block_ready(BlockReady(0, message.first))
+            pager = self.view.text
+            if pager.complete:
+                self._status(f"{fmt.count(pager.lines)} lines · {message.language or 'text'}")
 
     def _follow_scan(self, pager: TextPager) -> None:
         """The line count grows while the scan runs: the view follows it."""
@@ -245,7 +266,7 @@ class ViewerScreen(Screen[None]):
                 timer.stop()
                 return
             self.view.grow()
-            language = self.view.language or "plain text"
+            language = self.view.language or "text"
             if pager.complete:
                 timer.stop()
                 self._status(f"{fmt.count(pager.lines)} lines · {language}")
@@ -263,7 +284,7 @@ class ViewerScreen(Screen[None]):
 
     @work(thread=True, exit_on_error=False, group="viewer-load")
     def _load_text(self, pager: TextPager, block: int) -> None:
-        lines = self.view.colour(pager.load(block))
+        lines = self.view.colour(pager.load(block), self.view.language)
         self.view.post_message(BlockReady(block, lines))
 
     def _load_page(self, page: int) -> None:

@@ -91,11 +91,17 @@ class FileView(ScrollView, can_focus=True):
 
     # -- what is shown ---------------------------------------------------------------------
     def show_text(
-        self, pager: TextPager, language: str | None, load: Callable[[int], None]
+        self,
+        pager: TextPager,
+        load: Callable[[int], None],
+        first: list[Content] | None = None,
     ) -> None:
-        """`load(block)` starts a worker that posts `BlockReady` for that block."""
+        """`load(block)` starts a worker that posts `BlockReady` for that block; `first`:
+        block 0, ready to draw. The language (`language`) is set when known."""
         self._reset()
-        self.text, self.language, self._load = pager, language, load
+        self.text, self.language, self._load = pager, None, load
+        if first is not None:
+            self._coloured[0] = first
         self.grow()
 
     def show_hex(self, pager: HexPager, load: Callable[[int], None]) -> None:
@@ -172,13 +178,18 @@ class FileView(ScrollView, can_focus=True):
         self.refresh()
 
     # -- blocks arriving -------------------------------------------------------------------
-    def colour(self, lines: list[str]) -> list[Content]:
+    @staticmethod
+    def colour(lines: list[str], language: str | None) -> list[Content]:
         """A block's lines, safe and coloured (called in a worker)."""
         shown = [display_line(line) for line in lines]
-        if not self.language:
+        if not language:
             return [Content(line) for line in shown]
-        coloured = highlight("\n".join(shown), language=self.language).split("\n")
+        coloured = highlight("\n".join(shown), language=language).split("\n")
         return coloured[: len(shown)] + [Content("")] * (len(shown) - len(coloured))
+
+    def drawn(self, line: int) -> bool:
+        """Is text line `line` read and coloured (drawn when on screen)?"""
+        return self.text is not None and self.text.block_of(line) in self._coloured
 
     def on_block_ready(self, message: BlockReady) -> None:
         message.stop()
@@ -206,6 +217,7 @@ class FileView(ScrollView, can_focus=True):
         self.scroll_to(0, 0, animate=False, immediate=True)
 
     def action_bottom(self) -> None:
+        self.grow()  # to the last line found so far (the count may have grown since)
         self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
 
     def action_sideways(self, columns: int) -> None:
