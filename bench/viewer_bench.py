@@ -114,6 +114,7 @@ def rss() -> int:
 
 
 async def _child(target: str, path: str, repeat: int, to_end: bool) -> dict:
+    from explorer.core.pager import language_of
     from explorer.tui.app import make_app
     from explorer.tui.screens.viewer import ViewerScreen
 
@@ -155,7 +156,7 @@ async def _child(target: str, path: str, repeat: int, to_end: bool) -> dict:
             # the first row, as the screen's next frame draws it: its text, coloured
             await until(lambda v=view: v.drawn(0) and "…" not in v.render_line(0).text)
             times.append(time.perf_counter() - started)
-            if not to_end:  # a source file: then coloured
+            if language_of(path, b""):  # a source file: then coloured
                 await until(lambda v=view: v.language is not None)
                 coloured.append(time.perf_counter() - started)
             if to_end:

@@ -103,3 +103,26 @@ async def test_copy_path(sample_archive) -> None:
         await put_tree_cursor(pilot, "/etc/passwd")
         await pilot.press("y")
         assert copied == ["/etc/passwd"]
+
+
+async def test_going_to_a_path_opens_the_collapsed_directories_above_it(sample_archive) -> None:
+    app = app_for(sample_archive)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        main = main_screen(app)
+        main.layer_list.select_layer(1)
+        await pilot.press("tab")
+        await put_tree_cursor(pilot, "/tmp")
+        await pilot.press("space")  # /tmp collapsed: build.log is not a row
+        tree = main.file_tree
+        await wait_for(pilot, lambda: not tree.stale and not any(
+            row.path == "/tmp/build.log" for row in tree.rows))  # fmt: skip
+        await pilot.press("f", *"build.log")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, FindScreen) and app.screen.results.count == 2
+        )
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        await wait_for(
+            pilot, lambda: tree.current is not None and tree.current.path == "/tmp/build.log"
+        )

@@ -95,6 +95,7 @@ class InsideActions(Screen[None]):
             return
         tree = self._tree
         tree.state.keep_path = target.path
+        tree.state.reveal(target.path)
         if self.query_one(LayerList).selected_layer == target.layer:
             tree.refresh_view()  # the same layer: its rows are there, the cursor moves
         else:
