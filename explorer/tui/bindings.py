@@ -41,9 +41,9 @@ def panes() -> list[Pane]:
         Pane("File tree", (FileTreeView,)),
         Pane("Layer details", (LayerDetails,)),
         Pane("Waste table", (WasteTable,)),
-        Pane("Filter", (FilterInput,)),
         Pane("History and find", (OverlayScreen, ChangeList, HistoryScreen, FindScreen)),
         Pane("File viewer", (ViewerScreen, FileView)),
+        Pane("Filter", (FilterInput,)),
     ]
 
 
@@ -198,6 +198,13 @@ MAIN_BINDINGS: list[BindingType] = [
         id="efficiency",
     ),
     Binding(
+        "z",
+        "zoom",
+        "Zoom",
+        tooltip="Maximize / restore the focused pane",
+        id="zoom",
+    ),
+    Binding(
         "f",
         "find",
         "Find",
@@ -218,12 +225,5 @@ MAIN_BINDINGS: list[BindingType] = [
         show=False,
         tooltip="Copy the selected path to the clipboard (OSC 52: works over SSH and tmux)",
         id="copy-path",
-    ),
-    Binding(
-        "z",
-        "zoom",
-        "Zoom",
-        tooltip="Maximize / restore the focused pane",
-        id="zoom",
     ),
 ]
