@@ -63,14 +63,15 @@ def _print_cache(store: Any, as_json: bool) -> None:
     layers = sum(1 for e in entries if e.kind == "layer")
     images = sum(1 for e in entries if e.kind == "image")
     analyses = sum(1 for e in entries if e.kind == "analysis")
-    files = sum(1 for e in entries if e.kind in FILE_KINDS)
+    content = sum(1 for e in entries if e.kind in FILE_KINDS)
     print(f"Layer cache: {store.root}")
     counts = [f"{layers} layer{'s' * (layers != 1)}", f"{images} image record{'s' * (images != 1)}"]
     counts.append(f"{analyses} analys{'es' if analyses != 1 else 'is'}")
-    if files:  # layers' tars and checkpoints, for reading file content
-        counts.append(f"{files} content file{'s' * (files != 1)}")
-    if len(entries) > layers + images + analyses + files:
-        counts.append(f"{len(entries) - layers - images - analyses - files} of an older format")
+    if content:  # layers' tars and checkpoints, for reading file content
+        counts.append(f"{content} content file{'s' * (content != 1)}")
+    if len(entries) > layers + images + analyses + content:
+        older = len(entries) - layers - images - analyses - content
+        counts.append(f"{older} of an older format")
     print(f"Size: {_size(total)} of {_size(store.cap)} ({', '.join(counts)})")
     if not entries:
         return

@@ -9,7 +9,8 @@
 `open_content(target, source, platform)` opens an image through `loading.load` (the layer and
 analysis caches included) and keeps its `Source`; a consumer that loaded the image already
 builds `ContentAccess(source, meta, layers)` from that source (opened, even closed since:
-an engine reconnects) and the `LayerIndex` list, in layer order.
+an engine reconnects) and the `LayerIndex` list, in layer order (with `Loading(factory)`,
+wrap the factory to keep the source it makes).
 
 Paths are image paths, with or without a leading `/` (normalised as the index is). An
 `Entry` is one layer's own tar entry: `layer`, `row` (in that layer's `LayerIndex`), `path`,
@@ -22,14 +23,21 @@ Paths are image paths, with or without a leading `/` (normalised as the index is
   the final image); None when absent there — never added, deleted by a whiteout, hidden by an
   opaque directory or by a parent that became a file. `resolve` does the same following
   symlinks (of parents too; absolute ones from the image's root, at most 40).
+- `hidden_in(layer, path)`: does layer `layer` delete or hide `path` of the layers below it
+  (a whiteout of it or of a parent, an opaque parent, a parent that is no directory there)?
 - `tree(path, layer=None)`: the visible entries at and under `path`, sorted by path.
 - `read(layer, path, offset=0, size=-1) -> bytes` and `open(layer, path)`: the bytes of the
   version layer `layer` wrote (a hardlink reads its target's); `open_entry(entry)` for an
   `Entry`; `open_layer(layer)`: the layer's whole uncompressed tar, as shipped. Streams are
   `io.RawIOBase`: read-only, seekable, windowed (a 3 GB file is never in memory whole).
+  `data_entry(entry)`: the entry whose bytes those are (a hardlink's target; None: missing).
+  Sparse files (old GNU, GNU 1.0 in PAX) read with their holes as zeros (`sparse`).
 - `prepare(layers, progress, cancel)`: make layers readable ahead (an engine image's layers
-  come from one export streamed again into the content store; a gzip blob's checkpoints are
-  built on first access): otherwise done on the first read, without progress.
+  come from one export streamed again into the content store; a gzip blob's checkpoints and
+  a zstd blob's frame table are made on first access) — `progress(layer, bytes done)`,
+  `cancel` raises `Cancelled`; otherwise done on the first read, without progress.
+- `absent(path, layer)`: the one-line error for a path not there, naming the layers that
+  hold a version of it; `check_layer(n)` raises one for a layer the image does not have.
 - `close()`, or use it as a context manager. Safe to share between threads.
 
 Errors are `ImageError` (one line: absent path, not a regular file, corrupt data).
@@ -38,20 +46,20 @@ Errors are `ImageError` (one line: absent path, not a regular file, corrupt data
 from __future__ import annotations
 
 import functools
-import io
 import posixpath
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from explorer.core import tarscan
 from explorer.core.contentstore import fill_store, missing_layer, open_stored
 from explorer.core.errors import ImageError
 from explorer.core.image import ImageMeta
+from explorer.core.layerbase import EntryStream
 from explorer.core.layerdata import LayerData, PlainData, Work, blob_data, blob_key
 from explorer.core.layerindex import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerIndex
 from explorer.core.sources import Source
+from explorer.core.sparse import SparseStream, sparse_map
 
 ContentProgress = Callable[[int, int], None]  # (layer, bytes read so far)
 MAX_HOPS = 40  # symlinks followed in one path, as Linux's limit
@@ -150,7 +158,7 @@ class ContentAccess:
                 found.append(self._entry_at(n, row))
         return found
 
-    def _hidden_in(self, layer: int, path: str) -> bool:
+    def hidden_in(self, layer: int, path: str) -> bool:
         """Does layer `layer` delete or hide `path` of the layers below it?"""
         rows = self._rows_of(layer)
         parent, _, base = path.rpartition("/")
@@ -178,7 +186,7 @@ class ContentAccess:
             row = self._rows_of(n).get(path)
             if row is not None:
                 return self._entry_at(n, row)
-            if self._hidden_in(n, path):
+            if self.hidden_in(n, path):
                 return None
         return None
 
@@ -218,7 +226,7 @@ class ContentAccess:
         prefix = f"{root}/" if root else ""
         shown: dict[str, Entry] = {}
         for n in range(top + 1):
-            if root and self._hidden_in(n, root) and root not in self._rows_of(n):
+            if root and self.hidden_in(n, root) and root not in self._rows_of(n):
                 shown.clear()
             idx = self.layers[n]
             gone: set[str] = set()  # deleted, or no longer a directory: what was below goes
@@ -249,7 +257,7 @@ class ContentAccess:
             f.seek(offset)
             return f.read(size)
 
-    def open(self, layer: int, path: str) -> EntryStream:
+    def open(self, layer: int, path: str) -> Stream:
         found = self.entry(layer, path)
         if found is None:
             raise self.absent(path, layer, exact=True)
@@ -266,14 +274,18 @@ class ContentAccess:
         return ImageError(f"{self.meta.name}: {at} {what} {shown}{where}")
 
     def data_entry(self, entry: Entry) -> Entry | None:
-        """The entry holding `entry`'s data: itself, or a hardlink's target (in the link's
-        layer, else as of the layer below it); None for a hardlink to nothing."""
+        """The entry holding `entry`'s data: itself, or a hardlink's target (the last entry of
+        that name before the link in its layer, else as of the layer below); None for a
+        hardlink to nothing."""
         target = entry
         for _ in range(MAX_HOPS):
             if target.type != tarscan.HARDLINK:
                 return target
             name = norm(target.link)
             row = self._rows_of(target.layer).get(name)
+            if row is not None and row > target.row:  # written again after the link was made
+                paths = self.layers[target.layer].paths
+                row = next((i for i in range(target.row - 1, -1, -1) if paths[i] == name), None)
             linked = self._entry_at(target.layer, row) if row is not None else None
             if linked is None and target.layer > 0:
                 linked = self.visible(name, target.layer - 1)
@@ -282,7 +294,7 @@ class ContentAccess:
             target = linked
         return None
 
-    def open_entry(self, entry: Entry) -> EntryStream:
+    def open_entry(self, entry: Entry) -> Stream:
         target = self.data_entry(entry)
         if target is None:
             raise ImageError(
@@ -297,11 +309,15 @@ class ContentAccess:
         offset = self.layers[target.layer].offsets[target.row]
         if target.size and offset >= tarscan.BLOCK:
             header = data.read_at(offset - tarscan.BLOCK, tarscan.BLOCK)
-            if header[156:157] == b"S" or b"GNUSparseFile" in header[:100]:
+            try:
+                pieces = sparse_map(header, data, offset, target.size)
+            except ValueError as exc:
                 raise ImageError(
-                    f"{self._where(target.layer)}: /{target.path} is a sparse file "
-                    f"(not supported yet)"
-                )
+                    f"{self._where(target.layer)}: /{target.path} is a sparse file that "
+                    f"cannot be read: {exc}"
+                ) from None
+            if pieces is not None:
+                return SparseStream(data, pieces, target.size)
         return EntryStream(data, offset, target.size)
 
     def open_layer(self, layer: int) -> EntryStream:
@@ -411,44 +427,7 @@ def _under(path: str, gone: set[str], emptied: set[str]) -> bool:
     return "" in emptied
 
 
-class EntryStream(io.RawIOBase):
-    """`size` bytes at `start` of a layer's uncompressed tar: read-only, seekable."""
-
-    def __init__(self, data: LayerData, start: int, size: int) -> None:
-        self._data = data
-        self._start = start
-        self.size = size
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self.size}[whence]
-        self._pos = max(0, base + pos)
-        return self._pos
-
-    def read(self, n: int | None = -1) -> bytes:
-        left = self.size - self._pos
-        n = left if n is None or n < 0 else min(n, left)
-        if n <= 0:
-            return b""
-        data = self._data.read_at(self._start + self._pos, n)
-        if len(data) != n:
-            raise ImageError("the layer ends before the file does (truncated data)")
-        self._pos += n
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        memoryview(buffer)[: len(data)] = data
-        return len(data)
+Stream = EntryStream | SparseStream  # a file's bytes: `size`, read-only, seekable
 
 
 def open_content(

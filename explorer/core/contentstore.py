@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from explorer.core import cachefiles, tarscan
 from explorer.core.cache import LayerCache
@@ -43,21 +43,29 @@ def fill_store(
     left = dict(wanted)
     stored: set[str] = set()
     reader = tarscan.BlockReader(stream, where)
+
+    def tick() -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        if progress is not None:
+            progress(reader.offset)
+
     for h in tarscan.iter_headers(reader):
         if not left:
             break
-        if cancel is not None and cancel.is_set():
-            raise Cancelled
+        tick()
         if h.type != tarscan.REG or h.stored < tarscan.BLOCK:
             continue
         member = MemberReader(reader, h.stored)
         head = member.read(min(h.stored, 512))
         kind = compression_of(head)
-        if kind == "none" and h.stored < min(left.values()):
-            continue  # smaller than any wanted layer's tar (iter_headers reads past it)
-        diff_id = _store_member(head, member, kind, left, cache, f"{where}: {h.name[:200]}")
-        if progress is not None:
-            progress(reader.offset)
+        diff_id = None
+        if kind != "none" or h.stored >= min(left.values()):  # else smaller than any wanted
+            where_ = f"{where}: {h.name[:200]}"
+            diff_id = _store_member(head, member, kind, left, cache, where_, tick)
+        while member.remaining:  # what was not kept is read past, still answering cancel
+            member.read(min(member.remaining, _STEP))
+            tick()
         if diff_id is not None:
             stored.add(diff_id)
             del left[diff_id]
@@ -71,10 +79,11 @@ def _store_member(
     left: dict[str, int],
     cache: LayerCache,
     where: str,
+    tick: Callable[[], None],
 ) -> str | None:
     """Write one member's uncompressed bytes to a temp file while hashing them; keep it
     under the diff_id they hashed to when that one is wanted."""
-    stream, _ = open_layer(Prepend(head, member), where)  # type: ignore[arg-type]
+    stream, _ = open_layer(cast(BinaryIO, Prepend(head, cast(BinaryIO, member))), where)
     sha = hashlib.sha256()
     found: list[str] = []
 
@@ -84,6 +93,7 @@ def _store_member(
             sha.update(chunk)
             f.write(chunk)
             written += len(chunk)
+            tick()
             if written > cache.cap:
                 return False  # could never be kept
         diff_id = "sha256:" + sha.hexdigest()
@@ -96,7 +106,7 @@ def _store_member(
     temp_key = "sha256:" + hashlib.sha256(where.encode()).hexdigest()
     path = cachefiles.write_file(cache, temp_key, "content", max(left.values()), fill)
     if path is None or not found:
-        return None  # iter_headers reads past what is left of the member
+        return None
     final = cachefiles.file_path(cache, found[0], "content")
     assert final is not None
     path.replace(final)

@@ -61,6 +61,25 @@ def _bad_name(path: str) -> str | None:
     return None
 
 
+class _Blocked(Exception):
+    """Something is already where an entry goes (what this run wrote, without --force)."""
+
+
+def _order(entries: list[Entry]) -> list[Entry]:
+    """The order to write in: directories (parents first), then files in the order their
+    data lies in each layer (a compressed layer is read front to back once), then hardlinks
+    (to what was written), then symlinks last — so that no entry is ever written below a
+    link this run made."""
+    rank = {tarscan.DIR: 0, tarscan.REG: 1, tarscan.HARDLINK: 2, tarscan.SYMLINK: 3}
+
+    def key(e: Entry) -> tuple[int, int, int, str]:
+        if e.type == tarscan.REG:
+            return (1, e.layer, e.row, "")
+        return (rank.get(e.type, 0), 0, 0, e.path)
+
+    return sorted(entries, key=key)
+
+
 class _Writer:
     def __init__(self, acc: ContentAccess, root_fd: int, force: bool) -> None:
         self.acc = acc
@@ -69,6 +88,7 @@ class _Writer:
         self.done = Extracted()
         self.files: dict[str, Entry] = {}  # image path -> the file written there (hardlinks)
         self.dirs: list[tuple[str, Entry]] = []  # modes and times set last, deepest first
+        self.links: set[str] = set()  # the symlinks to make (made last)
 
     def parent_fd(self, path: str, create: bool) -> int | None:
         """A descriptor of `path`'s parent under the root, made when `create`; None when a
@@ -120,7 +140,7 @@ class _Writer:
                 why = "a hardlink to " + ("no file in the image" if data is None else data.kind)
                 self.done.skipped.append((e.path, why))
                 return
-        fd = self.parent_fd(e.path, create=True)
+        fd = None if self._below_link(e.path) else self.parent_fd(e.path, create=True)
         if fd is None:
             self.done.skipped.append((e.path, "a parent is a symlink or not a directory"))
             return
@@ -137,9 +157,21 @@ class _Writer:
                 pass
             else:
                 self._file(fd, name, e, cancel)
+        except _Blocked as blocked:  # by what this run wrote (or another process meanwhile)
+            self.done.skipped.append((e.path, str(blocked)))
+            return
         finally:
             os.close(fd)
         self.done.written.append(e.path)
+
+    def _below_link(self, path: str) -> bool:
+        """Is a parent of `path` a symlink this run makes (the image holds both)?"""
+        parent = path
+        while "/" in parent:
+            parent = parent.rpartition("/")[0]
+            if parent in self.links:
+                return True
+        return False
 
     def _clear(self, fd: int, name: str) -> None:
         """Make room for `name` (force only: the checks before writing found what is there)."""
@@ -147,10 +179,10 @@ class _Writer:
             st = os.stat(name, dir_fd=fd, follow_symlinks=False)
         except FileNotFoundError:
             return
-        if not self.force:
-            raise ImageError(f"{name}: exists (use --force to overwrite)")
         if (st.st_mode & 0o170000) == 0o040000:
-            raise ImageError(f"{name}: is a directory, not overwritten")
+            raise _Blocked("a directory is there")
+        if not self.force:
+            raise _Blocked("something is there (use --force to overwrite)")
         os.unlink(name, dir_fd=fd)
 
     def _dir(self, fd: int, name: str, e: Entry) -> None:
@@ -164,10 +196,12 @@ class _Writer:
         self.dirs.append((e.path, e))
 
     def _link(self, fd: int, name: str, e: Entry) -> bool:
-        """Link to the file this extraction wrote at the target's path; False: copy it."""
-        target = tarscan.normalize(e.link)
-        if target not in self.files:
+        """Link to the file this extraction wrote with the link's data (that very version of
+        it: a path written again after the link was made holds other bytes); False: copy."""
+        data = self.acc.data_entry(e)
+        if data is None or self.files.get(data.path) != data:
             return False
+        target = data.path
         src = self.parent_fd(target, create=False)
         if src is None:
             return False
@@ -186,7 +220,8 @@ class _Writer:
 
     def _file(self, fd: int, name: str, e: Entry, cancel: threading.Event | None) -> None:
         self._clear(fd, name)
-        mode = e.mode & 0o777
+        own = self.acc.data_entry(e) or e  # a hardlink copied: its target's mode and time
+        mode = own.mode & 0o777
         out = os.open(name, _NEW_FILE, 0o600, dir_fd=fd)
         try:
             with self.acc.open_entry(e) as src:
@@ -198,7 +233,7 @@ class _Writer:
                         view = view[os.write(out, view) :]
                     self.done.bytes += len(chunk)
             os.fchmod(out, mode)
-            os.utime(out, ns=(e.mtime * 10**9,) * 2)
+            os.utime(out, ns=(own.mtime * 10**9,) * 2)
         finally:
             os.close(out)
         self.files[e.path] = e
@@ -230,7 +265,7 @@ def plan(acc: ContentAccess, paths: list[str], layer: int | None) -> list[Entry]
         if not found:  # below a symlinked directory (/bin/ls, bin -> usr/bin)?
             real = acc.resolve(path, layer)
             found = acc.tree(real.path, layer) if real is not None else []
-        if not found:
+        if not found and tarscan.normalize(path):  # (the root of an empty image: nothing)
             raise acc.absent(path, layer)
         chosen.update((e.path, e) for e in found)
     return [chosen[p] for p in sorted(chosen)]
@@ -249,6 +284,7 @@ def extract(
     root = os.open(target, _DIR_FLAGS & ~os.O_NOFOLLOW)
     try:
         writer = _Writer(acc, root, force)
+        writer.links = {e.path for e in entries if e.type == tarscan.SYMLINK}
         if not force:
             for e in entries:
                 if e.type == tarscan.REG and e.size > LARGE:
@@ -264,7 +300,7 @@ def extract(
                         f"(use --force to overwrite)"
                     )
         acc.prepare({e.layer for e in entries if e.type == tarscan.REG}, cancel=cancel)
-        for e in entries:
+        for e in _order(entries):
             if cancel is not None and cancel.is_set():
                 raise Cancelled
             writer.write(e, cancel)

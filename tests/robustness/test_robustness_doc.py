@@ -270,13 +270,20 @@ directory file descriptors (`O_NOFOLLOW | O_DIRECTORY` for every parent, `O_CREA
 O_NOFOLLOW` for files, `symlinkat`, `linkat` without following), never through `tarfile`'s
 extraction filters (CPython issues 135034 and 151558 show bypasses). Nothing may be written
 outside the target, nothing followed, nothing made that is not a file, a directory or a link.
+A property test (`tests/fuzz/test_fuzz_content.py`) checks content access and extraction of
+random images that stack against a real extraction with OCI whiteout semantics.
 
 """
 
 
 def render_extra() -> str:
     from tests.engine import test_engine_faults
-    from tests.fuzz import test_fuzz_findings, test_fuzz_indexer, test_fuzz_mutations
+    from tests.fuzz import (
+        test_fuzz_content,
+        test_fuzz_findings,
+        test_fuzz_indexer,
+        test_fuzz_mutations,
+    )
     from tests.robustness import test_atomic_output, test_extract_hostile
     from tests.tui import test_terminal
     from tests.unit import test_cache_trust, test_ciconfig, test_cli_ci
@@ -287,7 +294,7 @@ def render_extra() -> str:
         (FUZZ_HEADER, [test_fuzz_indexer, test_fuzz_mutations, test_fuzz_findings]),
         (ENGINE_HEADER, [test_engine_faults]),
         (CACHE_HEADER, [test_cache_trust]),
-        (EXTRACT_HEADER, [test_extract_hostile]),
+        (EXTRACT_HEADER, [test_extract_hostile, test_fuzz_content]),
     ):
         table, bugs = _test_table(modules)
         parts.append(header + table + "\n")

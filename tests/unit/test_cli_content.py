@@ -112,3 +112,20 @@ def test_cat_to_a_terminal_escapes_control_characters(archive: Path) -> None:
     assert b"\\x00\\x01" in shown and b"\\x0c\\r\\x0e" in shown  # the file's CR too
     raw = on_terminal("--raw")
     assert b"\x1b]52;c;evil\x07" in raw
+
+
+def test_an_image_from_a_pipe_is_one_clear_error(archive: Path) -> None:
+    import subprocess
+    import sys
+
+    res = subprocess.run(  # a pipe, not a file redirected (that one is read in place)
+        [sys.executable, "-m", "explorer", "cat", "/dev/stdin", "/etc/conf"],
+        input=archive.read_bytes(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert res.returncode == 2 and res.stdout == b""
+    assert res.stderr.decode().splitlines() == [
+        "layerscope: /dev/stdin: an image read from a pipe cannot be read again for its "
+        "files: save it to a file first"
+    ]

@@ -300,45 +300,150 @@ def test_a_file_where_a_directory_was_hides_what_was_below(tmp_path: Path) -> No
         assert acc.resolve("opt/app/run", 0).layer == 0  # type: ignore[union-attr]
 
 
-def test_a_sparse_file_is_one_clear_error(tmp_path: Path) -> None:
-    sparse = b.gnu_sparse("holes", 10_000, [(0, b"head"), (9_000, b"tail")])
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_sparse_files_read_as_tarfile_reads_them(compression: str, tmp_path: Path) -> None:
+    entries = [
+        b.file("plain", b"p"),
+        b.gnu_sparse("holes", 10_000, [(0, b"head"), (9_000, b"tail")]),
+        b.pax_sparse("pax", 20_000, [(100, b"AB"), (15_000, b"CD" * 600)]),
+        b.gnu_sparse("tail-hole", 5_000, [(10, b"x")]),
+        b.file("after", b"z"),
+    ]
+    layer = b.Layer(entries=entries, compression=compression)
+    path = b.oci_archive(b.Image(layers=[layer])).write_tar(tmp_path / "sparse.tar")
+    tar = b.encode_layer(b.Layer(entries=entries)).blob
+    with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
+        expected = {m.name: tf.extractfile(m).read() for m in tf.getmembers()}  # type: ignore[union-attr]
+    with open_content(str(path)) as acc:
+        for name, data in expected.items():
+            assert acc.read(0, name) == data, name
+        assert acc.read(0, "pax", 14_990, 30) == expected["pax"][14_990:15_020]
+        assert acc.read(0, "tail-hole", 4_990) == bytes(10)
+
+
+def test_a_sparse_map_that_does_not_hold_is_one_clear_error(tmp_path: Path) -> None:
+    # four pieces, the last past the file's end
+    bad = b.gnu_sparse("bad", 100, [(0, b"a"), (50, b"b"), (60, b"c"), (99, b"dd")])
     path = b.docker_archive(
-        b.Image(layers=[b.Layer(entries=[b.file("plain", b"p"), sparse])])
+        b.Image(layers=[b.Layer(entries=[b.file("plain", b"p"), bad])])
     ).write_tar(tmp_path / "sparse.tar")
     with open_content(str(path)) as acc:
         assert acc.read(0, "plain") == b"p"
-        with pytest.raises(ImageError, match=r"/holes is a sparse file \(not supported yet\)"):
-            acc.read(0, "holes")
+        with pytest.raises(ImageError, match=r"/bad is a sparse file that cannot be read: a "):
+            acc.read(0, "bad")
 
 
-def test_a_first_access_reports_progress_and_can_be_cancelled(tmp_path: Path, monkeypatch) -> None:
+def test_extraction_reads_a_compressed_layer_front_to_back_once(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Files are written in the order their data lies in the layer: a zstd layer of one frame
+    is decompressed once, not from its start again for each file."""
+    from explorer.core import extract, layerdata
+
+    opened: list[int] = []
+    real = layerdata.ZstdData._open_at
+
+    def counting(self, frame: int) -> None:  # type: ignore[no-untyped-def]
+        opened.append(frame)
+        real(self, frame)
+
+    monkeypatch.setattr(layerdata.ZstdData, "_open_at", counting)
+    with open_content(str(_write("oci-zstd", tmp_path))) as acc:
+        entries = extract.plan(acc, ["/"], 0)
+        done = extract.extract(acc, entries, str(tmp_path / "out"))
+    assert len([e for e in entries if e.kind == "file"]) == 4
+    assert opened == [0]
+    assert (tmp_path / "out" / "usr" / "bin" / "tool").stat().st_size == 3 << 20
+    assert sorted(done.written) == sorted(e.path for e in entries)
+
+
+def test_paging_back_in_a_zstd_layer_does_not_start_over(tmp_path: Path, monkeypatch) -> None:
     from explorer.core import layerdata
+
+    opened: list[int] = []
+    real = layerdata.ZstdData._open_at
+
+    def counting(self, frame: int) -> None:  # type: ignore[no-untyped-def]
+        opened.append(frame)
+        real(self, frame)
+
+    monkeypatch.setattr(layerdata.ZstdData, "_open_at", counting)
+    with open_content(str(_write("oci-zstd", tmp_path))) as acc, acc.open(1, "big") as f:
+        for at in (8_500_000, 7_900_000, 3_000_000, 100_000):  # back a page, back 5 MiB, far back
+            f.seek(at)
+            assert f.read(70_000) == BIG[at : at + 70_000]
+    assert len(opened) == 2  # the first read, then the far one (older than 8 MiB read)
+
+
+def test_streaming_the_image_again_can_be_cancelled(tmp_path: Path) -> None:
     from explorer.core.errors import Cancelled
 
-    monkeypatch.setattr(layerdata, "_BUILD_STEP", 1 << 20)
-    path = _write("oci-gzip", tmp_path)
-    seen: list[tuple[int, int]] = []
     cancel = threading.Event()
+    seen: list[int] = []
 
     def progress(layer: int, done: int) -> None:
-        seen.append((layer, done))
-        if done >= 3 << 20:
+        seen.append(done)
+        if done > 1 << 20:
             cancel.set()
 
-    with open_content(str(path)) as acc:
-        with pytest.raises(Cancelled):
-            acc.prepare([1], progress, cancel)
-        assert [d for _, d in seen] == [0, 1 << 20, 2 << 20, 3 << 20]
-        assert {n for n, _ in seen} == {1}
-        assert not any(e.kind == "gzindex" for e in acc.cache.entries())  # type: ignore[union-attr]
-        seen.clear()
-        acc.prepare([1], progress)  # again, to the end this time
-        assert seen[-1][1] == 9 << 20 and acc.read(1, "big", 0, 3) == BIG[:3]
-
-
-def test_a_layer_larger_than_the_cache_cap_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("LAYERSCOPE_CACHE_MAX", "1M")  # layers 0 and 1 hold 3 and 9 MiB
     with open_content(str(_write("gzipped-save", tmp_path))) as acc:
-        assert acc.read(2, "etc/a") == b"alpha again\n"  # a small layer fits
-        with pytest.raises(ImageError, match=r"is larger than the layer cache's cap"):
-            acc.read(1, "big", 0, 1)
+        with pytest.raises(Cancelled):
+            acc.prepare([1], progress, cancel)  # the layer of `big`: 9 MiB
+        cache = acc.cache
+        assert cache is not None
+        assert not any(e.kind == "content" for e in cache.entries())
+        assert not [n for n in os.listdir(cache.root) if n.startswith(".tmp-")]
+        assert seen == sorted(seen) and seen[-1] > 1 << 20
+        acc.prepare([1])
+        assert acc.read(1, "big", 5, 5) == BIG[5:10]
+
+
+def test_gzip_is_read_by_zlib_where_rapidgzip_cannot_run(tmp_path: Path, monkeypatch) -> None:
+    from explorer.core import layerdata
+
+    monkeypatch.setattr(layerdata, "rapidgzip_can_run", lambda: False)
+    path = _write("oci-gzip", tmp_path)
+    with open_content(str(path)) as acc:
+        assert type(acc.layer_data(1)).__name__ == "GzipStream"
+        assert acc.read(1, "big", len(BIG) - 5) == BIG[-5:]
+        assert acc.read(1, "big", 10, 5) == BIG[10:15]  # back: from the start again
+        with acc.open_layer(2) as f:
+            assert f.read() == b.encode_layer(_image("none").layers[2]).blob
+
+
+def test_cat_under_an_address_space_limit(tmp_path: Path) -> None:
+    """rapidgzip crashes under `ulimit -v` 512 MiB: there, gzip layers are read by zlib."""
+    import resource
+    import subprocess
+    import sys
+
+    from tests.robustness.harness import REPO, cli_env
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
+
+    res = subprocess.run(
+        [sys.executable, "-m", "explorer", "cat", str(_write("oci-gzip", tmp_path)), "/etc/b"],
+        cwd=REPO,
+        env=cli_env(tmp_path / "cache"),
+        capture_output=True,
+        preexec_fn=limit,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == b"beta\n"
+
+
+def test_a_hardlink_keeps_the_version_it_was_made_to(tmp_path: Path) -> None:
+    """(Found by the content fuzzer.) A path written again after a hardlink to it was made:
+    the link keeps the bytes it was made to, in reading and in extraction."""
+    from explorer.core import extract
+
+    layer = [b.file("f", b"old"), b.hardlink("h", "f"), b.file("f", b"new")]
+    path = b.docker_archive(b.Image(layers=[b.Layer(entries=layer)])).write_tar(tmp_path / "i.tar")
+    with open_content(str(path)) as acc:
+        assert acc.read(0, "h") == b"old"
+        assert acc.read(0, "f") == b"new"
+        extract.extract(acc, extract.plan(acc, ["/"], None), str(tmp_path / "out"))
+    assert (tmp_path / "out" / "h").read_bytes() == b"old"
+    assert (tmp_path / "out" / "f").read_bytes() == b"new"

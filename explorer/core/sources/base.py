@@ -58,7 +58,10 @@ class Source:
     def image_stream(self) -> BinaryIO:
         """The whole image tar again, uncompressed, front to back (an engine's export, a
         compressed archive): what the content store keeps layers from."""
-        raise ImageError(f"{self.name}: an image read from a pipe cannot be read again")
+        raise ImageError(
+            f"{self.name}: an image read from a pipe cannot be read again for its files: "
+            "save it to a file first"
+        )
 
     def close(self) -> None:
         """Release what the source holds (sockets, files)."""
