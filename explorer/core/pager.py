@@ -1,6 +1,6 @@
 """A file's content for a viewer, read lazily in windows: its lines (text) or its 16-byte
-rows (hex), whatever its size. A 2 GB file costs a few hundred kilobytes of memory: the
-blocks on screen, a small cache of others, and one offset per 64 KiB of text.
+rows (hex), whatever its size. A 2 GB file costs a few megabytes of memory: the
+blocks on screen, a small cache of others, and one offset per 16 KiB of text.
 
 Text is cut into blocks of about `BLOCK` bytes that start at line starts; `scan` (a worker)
 finds them front to back, counting lines as it goes (a line longer than `MAX_LINE` bytes is
