@@ -237,6 +237,84 @@ def json_cases(workdir: Path, only: str, dive_node: bool) -> list[Case]:
 
 
 # --------------------------------------------------------------------------------------------
+# find over every layer (no dive equivalent): in this process, once the image is indexed
+
+
+SCREENFUL = 50  # rows of matches a tall terminal shows
+
+
+def find_case(work: str, archive: Path, pattern: str, workdir: Path) -> Case:
+    """`find` of `pattern` over every layer's entries of `archive`, the image loaded (through
+    the pipeline, layer cache warm) and its per-layer tables built before the clock starts:
+    what the TUI's find view costs per search (every match found, the first screenful of
+    them worked out: the rest are when scrolled to). Peak RSS: this bench process."""
+    import resource
+    import threading
+    import time
+
+    from explorer.core import cachesettings
+    from explorer.core.find import compile_pattern, find
+    from explorer.core.history import Entries
+    from explorer.core.loading import load
+    from explorer.core.sources import open_source
+
+    loaded: list[Entries] = []
+    found: list[int] = []
+    notes: list[str] = []
+
+    def measure(_workdir: Path) -> Sample:
+        if not loaded:
+            with cachesettings.configured(root=workdir / f"{archive.stem}.find-cache"):
+                result = load(
+                    lambda: open_source(str(archive), None, None),
+                    lambda _event: None,
+                    threading.Event(),
+                )
+            entries = Entries(result.layers)
+            started = time.perf_counter()
+            entries.warm()
+            total = sum(len(layer) for layer in result.layers)
+            notes.append(
+                f"{total:,} entries in {len(result.layers)} layers; the per-layer tables find "
+                f"uses took {time.perf_counter() - started:.2f} s to build, once per image"
+            )
+            loaded.append(entries)
+        started = time.perf_counter()
+        matches = find(loaded[0], compile_pattern(pattern))
+        matches[:SCREENFUL]
+        seconds = time.perf_counter() - started
+        if not found:
+            found.append(len(matches))
+            list(matches)
+            every = time.perf_counter() - started
+            notes.append(
+                f"`{pattern}`: {len(matches):,} matches, every one worked out (as "
+                f"`layerscope find` prints them) in {every:.2f} s"
+            )
+        return Sample(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+    return Case(f"find `{pattern}` over every layer, {work}", measure, notes=notes)
+
+
+def find_cases(workdir: Path, only: str) -> list[Case]:
+    """The find rows: on corpus `node` (123,779 entries) when it is built, else on the
+    generated 100k-file image."""
+    node = ARCHIVES / "node.tar"
+    if node.exists():
+        work, archive = "corpus `node`", lambda: node
+    else:
+        print(f"find: {node} not built; measured on the generated 100k-file image", flush=True)
+        work = "100k files (gen_archive 100000 256 10 0)"
+        archive = lambda: synthetic("synthetic-100k", 100000, 256, 10, 0)  # noqa: E731
+    cases = []
+    for pattern in ("*.json", "f99*", "*"):
+        label = f"find `{pattern}` over every layer, {work}"
+        if only in label:
+            cases.append(find_case(work, archive(), pattern, workdir))
+    return cases
+
+
+# --------------------------------------------------------------------------------------------
 # the report
 
 
@@ -354,10 +432,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="layerscope-bench-") as tmp:
         workdir = Path(tmp)
         cases = json_cases(workdir, args.only, dive_node=not args.skip_dive_node)
+        cases += find_cases(workdir, args.only)
         report = run(cases, args.repeat, workdir)
     from bench.content_bench import measure as content_access  # random access, vs GNU tar
 
     report += "\n" + content_access(args.repeat)
+    from bench.viewer_bench import measure as viewer  # key to content, a 2 GiB file's memory
+
+    report += "\n" + viewer(args.repeat)
     print()
     print(report)
     args.output.write_text(report)

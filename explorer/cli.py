@@ -140,7 +140,7 @@ def _terminate(signum: int, _frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     argv = sys.argv[1:] if argv is None else argv
-    at = commands.find(argv)
+    at = commands.locate(argv)
     if at >= 0:
         return commands.run(argv, at)
     args = build_parser().parse_args(argv)

@@ -13,6 +13,8 @@ COMMANDS: dict[str, str] = {
     "cache": "explorer.commands.cache",
     "cat": "explorer.commands.cat",
     "extract": "explorer.commands.extract",
+    "find": "explorer.commands.find",
+    "history": "explorer.commands.history",
 }
 
 # Options that may come before the subcommand's name (`layerscope --cache-dir D cache`).
@@ -20,7 +22,8 @@ _VALUED = ("--cache-dir", "--cache-max")
 _FLAGS = ("--debug", "--no-cache")
 
 
-def find(argv: list[str]) -> int:
+# Not named `find`: the `find` subcommand's module, once imported, is this package's `find`.
+def locate(argv: list[str]) -> int:
     """Where the subcommand's name is in `argv`, else -1 (not a subcommand)."""
     i = 0
     while i < len(argv):

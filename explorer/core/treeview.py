@@ -255,6 +255,12 @@ class TreeViewModel:
             self.collapsed ^= {row.path}
             self._changed()
 
+    def expand(self, paths: set[str]) -> None:
+        """Open these directories, those of them that are collapsed."""
+        if self.collapsed & paths:
+            self.collapsed -= paths
+            self._changed()
+
     def collapse_all(self, collapse: bool) -> None:
         """Collapse or expand every directory that has its own entry (as dive does)."""
         self.collapsed = set()

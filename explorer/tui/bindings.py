@@ -20,12 +20,18 @@ class Pane:
 def panes() -> list[Pane]:
     # Imported here: the widgets import nothing from this module, this one needs them all.
     from explorer.tui.app import LayerScopeApp
+    from explorer.tui.screens.find import FindScreen
+    from explorer.tui.screens.history import HistoryScreen
     from explorer.tui.screens.main import MainScreen
+    from explorer.tui.screens.overlay import OverlayScreen
+    from explorer.tui.screens.viewer import ViewerScreen
+    from explorer.tui.widgets.changes import ChangeList
     from explorer.tui.widgets.details import LayerDetails
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
     from explorer.tui.widgets.filterbar import FilterInput
     from explorer.tui.widgets.layers import LayerList
+    from explorer.tui.widgets.viewer import FileView
     from explorer.tui.widgets.vlist import VirtualList
 
     return [
@@ -35,6 +41,8 @@ def panes() -> list[Pane]:
         Pane("File tree", (FileTreeView,)),
         Pane("Layer details", (LayerDetails,)),
         Pane("Waste table", (WasteTable,)),
+        Pane("History and find", (OverlayScreen, ChangeList, HistoryScreen, FindScreen)),
+        Pane("File viewer", (ViewerScreen, FileView)),
         Pane("Filter", (FilterInput,)),
     ]
 
@@ -69,15 +77,24 @@ def focus_chains() -> list[tuple[str, list[type[DOMNode]]]]:
     """Where keys are pressed: each focusable pane, then the nodes above it that bind keys
     (its screen, the app), in the order Textual looks for a binding."""
     from explorer.tui.app import LayerScopeApp
+    from explorer.tui.screens.find import FindInput, FindScreen
+    from explorer.tui.screens.history import HistoryScreen
     from explorer.tui.screens.main import MainScreen
+    from explorer.tui.screens.viewer import ViewerScreen
+    from explorer.tui.widgets.changes import ChangeList
     from explorer.tui.widgets.details import LayerDetails
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
     from explorer.tui.widgets.filterbar import FilterInput
     from explorer.tui.widgets.layers import LayerList
+    from explorer.tui.widgets.viewer import FileView
 
     above: list[type[DOMNode]] = [MainScreen, LayerScopeApp]
     return [
+        ("the history", [ChangeList, HistoryScreen, LayerScopeApp]),
+        ("the matches", [ChangeList, FindScreen, LayerScopeApp]),
+        ("the find box", [FindInput, FindScreen, LayerScopeApp]),
+        ("the viewer", [FileView, ViewerScreen, LayerScopeApp]),
         ("the layer list", [LayerList, *above]),
         ("the file tree", [FileTreeView, *above]),
         ("the layer details", [LayerDetails, *above]),
@@ -186,5 +203,27 @@ MAIN_BINDINGS: list[BindingType] = [
         "Zoom",
         tooltip="Maximize / restore the focused pane",
         id="zoom",
+    ),
+    Binding(
+        "f",
+        "find",
+        "Find",
+        tooltip="Find files in every layer (a glob or a regex), deleted ones included",
+        id="find",
+    ),
+    Binding(
+        "i",
+        "history",
+        "History",
+        tooltip="The history of the selected path: every layer that wrote, deleted or hid it",
+        id="history",
+    ),
+    Binding(
+        "y",
+        "copy_path",
+        "Copy path",
+        show=False,
+        tooltip="Copy the selected path to the clipboard (OSC 52: works over SSH and tmux)",
+        id="copy-path",
     ),
 ]

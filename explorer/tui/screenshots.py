@@ -27,6 +27,7 @@ from explorer.sample import docker_archive, sample_spec
 from explorer.tui.app import LayerScopeApp, make_app
 
 SETTLE_TIMEOUT = 600.0  # seconds: a big image takes a while to index
+MOTD = ("end", "tab", "down", "down", "down", "down", "down")  # the sample's /etc/motd, layer 3
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,22 @@ def shots(sample: Path) -> list[Shot]:
         ),
         Shot("dive-test-image-80x24", dive, ("down", "down", "tab"), (80, 24), needs=from_dive),
         Shot("help", dive, ("f1",), needs=from_dive),
+        # Inside the image: layer 3, the tree at /etc/motd (a file that layer rewrote).
+        Shot("sample-history", str(sample), (*MOTD, "i"), (100, 30)),
+        Shot("sample-viewer-diff", str(sample), (*MOTD, "enter", "d"), (100, 30)),
+        Shot("sample-find", str(sample), ("f", *"*.log", "down"), (100, 30)),
         Shot("waste", waste, ("down",), needs=from_corpus),
         Shot("waste-hidden-bytes", waste, ("e", "v"), needs=from_corpus),
     ]
+
+
+def inside_busy(app: LayerScopeApp) -> bool:
+    """Is a view over the explorer (history, find, the viewer) still working?"""
+    from explorer.tui.screens.overlay import OverlayScreen
+    from explorer.tui.screens.viewer import ViewerScreen
+
+    views = (OverlayScreen, ViewerScreen)
+    return any(not w.is_finished and isinstance(w.node, views) for w in app.workers)
 
 
 def missing(shot: Shot) -> bool:
@@ -92,7 +106,7 @@ def take(shot: Shot) -> str:
 
     async def settle() -> None:
         deadline = time.monotonic() + SETTLE_TIMEOUT
-        while not app.settled:
+        while not app.settled or inside_busy(app):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{shot.target}: still busy after {SETTLE_TIMEOUT:.0f} s")
             await pilot_ref[0].pause(0.05)

@@ -144,6 +144,11 @@ class TreeState:
     def toggle_collapse(self, row: Row) -> None:
         self._push(lambda m: m.toggle_collapse(row))
 
+    def reveal(self, path: str) -> None:
+        """Open the directories above `path` (`/`-rooted), so that its row shows."""
+        above = {path[:i] for i in range(1, len(path)) if path[i] == "/"}
+        self._push(lambda m: m.expand(above))
+
     def collapse_all(self, collapse: bool) -> None:
         self._push(lambda m: m.collapse_all(collapse))
 

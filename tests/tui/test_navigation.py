@@ -164,13 +164,13 @@ async def test_help_screen_opens_and_closes(sample_archive):
         await pilot.press("question_mark")
         await pilot.pause()
         text = screen_text(app)
-        assert "[tree.toggle-added]" in text
+        assert "[filter]" in text
         await pilot.press("end")
         await pilot.pause()
         assert "Ctrl+M is Enter" in screen_text(app)
         await pilot.press("escape")
         await pilot.pause()
-        assert "[tree.toggle-added]" not in screen_text(app)
+        assert "[filter]" not in screen_text(app)
         await pilot.press("f1")
         await pilot.pause()
         assert "LayerScope keys" in screen_text(app)

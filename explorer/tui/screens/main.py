@@ -20,7 +20,6 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker
 
@@ -48,6 +47,7 @@ from explorer.tui.bindings import MAIN_BINDINGS
 from explorer.tui.format import layer_items
 from explorer.tui.loadstate import OVER, READING, LoadState, hint_for
 from explorer.tui.messages import LoadEvent
+from explorer.tui.screens.inside import InsideActions
 from explorer.tui.widgets.details import ImageSummary, LayerDetails
 from explorer.tui.widgets.efficiency import WasteTable
 from explorer.tui.widgets.filetree import FileTreeView
@@ -66,7 +66,7 @@ SHORT_HEIGHT = 30  # below: smaller details panes
 WASTE_ROWS_NEEDED = 3  # e zooms the image pane when fewer rows of its table show
 
 
-class MainScreen(Screen[None]):
+class MainScreen(InsideActions):
     ALLOW_IN_MAXIMIZED_VIEW = "AppHeader, Footer"
     BINDINGS: ClassVar[list[BindingType]] = MAIN_BINDINGS
 
@@ -460,6 +460,7 @@ class MainScreen(Screen[None]):
         """Stop reading and let go of the image (this screen stays, hidden and empty)."""
         self.action_cancel_index()
         self.app.workers.cancel_node(self.file_tree)
+        self.close_content()
         self.retired = True  # what the stopped load may still say is then ignored
         self.meta = None
         self.load_job = None

@@ -79,6 +79,13 @@ class FileTreeView(VirtualList):
         Binding("right,l", "into", "Open", show=False, id="tree.into"),
         Binding("space", "toggle_collapse", "Collapse", id="tree.collapse"),
         Binding(
+            "enter",
+            "screen.view_file",
+            "View",
+            tooltip="View the file as of the selected layer (a directory: collapse / open)",
+            id="tree.view",
+        ),
+        Binding(
             "ctrl+space,ctrl+@", "collapse_all", "Collapse all", show=False, id="tree.collapse-all"
         ),
         Binding(
