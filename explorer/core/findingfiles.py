@@ -14,7 +14,6 @@ from explorer.core.layerindex import WHITEOUT_PREFIX, LayerIndex
 _KEY_NAMES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
 _KEY_SUFFIXES = (*(f"/{n}" for n in _KEY_NAMES), ".p12", ".pfx", ".jks", ".keystore")
 _LABELS = {
-    "private-key": "private key",
     "aws-access-key-id": "AWS access key id",
     "aws-secret-access-key": "AWS secret access key",
     "github-token": "GitHub token",
@@ -42,7 +41,10 @@ def secret_findings(layers: Sequence[LayerIndex], stack: Stack) -> Iterator[Find
         for i, hits in by_entry.items():
             path = "/" + layer.paths[i]
             visible, where = stack.where(n, path)
-            what = "; ".join(f"{_LABELS.get(d, d)} {shown}" for d, shown in hits[:3])
+            what = "; ".join(
+                shown if d == "private-key" else f"{_LABELS.get(d, d)} {shown}"
+                for d, shown in hits[:3]
+            )
             more = f" and {len(hits) - 3} more" if len(hits) > 3 else ""
             message = f"{what}{more} ({where})"
             yield finding("secret-in-file", n, path, message, visible=visible)
