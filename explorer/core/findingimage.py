@@ -41,21 +41,20 @@ def hidden_rows(rec: Reclaimable) -> Iterator[tuple[str, int, int, int, str]]:
 
 
 def economy_findings(
-    meta: ImageMeta, layers: Sequence[LayerIndex], reclaimable: Reclaimable | None
+    layers: Sequence[LayerIndex], reclaimable: Reclaimable | None
 ) -> Iterator[Finding]:
+    """Hidden bytes, large layers, many tiny layers: from the layers alone."""
     if reclaimable is not None:
         yield from _hidden(reclaimable)
     sizes = [layer.size for layer in layers]
     for n, size in enumerate(sizes):
         if size >= LARGE_LAYER:
-            command = meta.layers[n].command.strip() if n < len(meta.layers) else ""
-            message = f"{size:,} bytes, made by: {command[:120] or '(no command recorded)'}"
+            message = f"{size:,} bytes in {len(layers[n]):,} tar entries"
             yield finding("large-layer", n, "", message, bytes=size)
     tiny = [n for n, size in enumerate(sizes) if size < TINY_LAYER]
     if len(tiny) >= TINY_LAYERS:
         message = f"{len(tiny)} of {len(sizes)} layers hold under {TINY_LAYER // 1024} KiB each"
         yield finding("many-tiny-layers", None, "", message)
-    yield from _order(meta)
 
 
 def _hidden(rec: Reclaimable) -> Iterator[Finding]:
@@ -87,7 +86,7 @@ _INSTALL = re.compile(
 )
 
 
-def _order(meta: ImageMeta) -> Iterator[Finding]:
+def order_findings(meta: ImageMeta) -> Iterator[Finding]:
     """A copy of the whole build context followed by a dependency install."""
     for k, entry in enumerate(meta.history):
         if not _WHOLE_CONTEXT.match(entry.instruction):

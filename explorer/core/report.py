@@ -187,11 +187,11 @@ def _config(meta: ImageMeta) -> dict[str, Any]:
 
 def of_result(result: Result) -> dict[str, Any]:
     """The report of what the loading pipeline returned (its analysis included)."""
-    from explorer.core.findings import find
+    from explorer.core.findings import findings_of
     from explorer.core.packages import find_packages
 
     if result.analysis is None:
         raise ValueError("a report needs the analysis")
-    findings = find(result.meta, result.layers, result.analysis.reclaimable)
+    findings = findings_of(result.analysis)
     packages = find_packages(result.layers)
     return build(result.meta, result.layers, result.analysis, findings, packages, result.warnings)
