@@ -169,3 +169,16 @@ def test_damaged_cached_findings_are_a_miss():
 
 def _tail(f: Finding) -> tuple:
     return (f.severity, 0, f.path, f.message, f.remedy, f.bytes, f.visible)
+
+
+def test_a_directory_written_again_stays_shown_a_deleted_one_does_not(tmp_path):
+    found = _findings(
+        tmp_path,
+        [b.directory("app/.git"), b.file("app/.git/HEAD", b"ref: refs/heads/main\n")],
+        [b.directory("app/.git", mode=0o700)],  # a chmod of the directory alone
+        [b.directory("srv/.git"), b.file("srv/.git/HEAD", b"ref\n")],
+        [b.whiteout("srv/.git")],
+    )
+    vcs = {f.path: f for f in _of(found, "vcs-metadata")}
+    assert vcs["/app/.git"].visible and not vcs["/srv/.git"].visible
+    assert "deleted in layer 3 but still shipped in layer 2" in vcs["/srv/.git"].message
