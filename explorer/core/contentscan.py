@@ -88,7 +88,7 @@ def _is_package_record(path: str, base: str) -> bool:
     return (
         path == "var/lib/dpkg/status"
         or path == "lib/apk/db/installed"
-        or (path.startswith("var/lib/dpkg/status.d/") and "." not in base)
+        or (path.startswith("var/lib/dpkg/status.d/") and not base.endswith(".md5sums"))
     )
 
 

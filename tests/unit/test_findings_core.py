@@ -182,3 +182,21 @@ def test_a_directory_written_again_stays_shown_a_deleted_one_does_not(tmp_path):
     vcs = {f.path: f for f in _of(found, "vcs-metadata")}
     assert vcs["/app/.git"].visible and not vcs["/srv/.git"].visible
     assert "deleted in layer 3 but still shipped in layer 2" in vcs["/srv/.git"].message
+
+
+def test_odd_metadata_never_breaks_the_config_rules():
+    from explorer.core import report
+    from explorer.core.findings import image_findings
+    from explorer.core.image import HistoryEntry, ImageMeta
+
+    history = [HistoryEntry("|99 A /bin/sh -c x", "", False, 0), HistoryEntry("", "", True, None)]
+    for config in (
+        {"config": {"Env": {"A": 1}, "Labels": ["x"], "User": 0, "Healthcheck": "x"}},
+        {"config": {"Env": [1, None, "NPM_TOKEN"], "Labels": {"k": {"v": 1}}}},
+        {"config": None},
+        [],
+    ):
+        meta = ImageMeta("x", "docker-archive", [], history, config, tags=[3, "a:latest"])
+        rules = {f.rule for f in image_findings(meta, [])}
+        assert "rule-error" not in rules and "runs-as-root" in rules
+        assert isinstance(report._config(meta)["env"], list)
