@@ -15,6 +15,8 @@ COMMANDS: dict[str, str] = {
     "extract": "explorer.commands.extract",
     "find": "explorer.commands.find",
     "history": "explorer.commands.history",
+    "report": "explorer.commands.report",
+    "init": "explorer.commands.init",
 }
 
 # Options that may come before the subcommand's name (`layerscope --cache-dir D cache`).
