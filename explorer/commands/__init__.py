@@ -11,6 +11,8 @@ import importlib
 # name -> module with `main(argv: list[str]) -> int`; one line per subcommand.
 COMMANDS: dict[str, str] = {
     "cache": "explorer.commands.cache",
+    "config": "explorer.commands.config",
+    "dockerfile": "explorer.commands.dockerfile",
 }
 
 # Options that may come before the subcommand's name (`layerscope --cache-dir D cache`).
