@@ -255,6 +255,14 @@ class TreeViewModel:
             self.collapsed ^= {row.path}
             self._changed()
 
+    def expand_to(self, path: str) -> None:
+        """Open every collapsed directory above `path` (a finding or a row jumped to)."""
+        parts = path.strip("/").split("/")[:-1]
+        above = {"/" + "/".join(parts[: i + 1]) for i in range(len(parts))}
+        if self.collapsed & above:
+            self.collapsed -= above
+            self._changed()
+
     def collapse_all(self, collapse: bool) -> None:
         """Collapse or expand every directory that has its own entry (as dive does)."""
         self.collapsed = set()

@@ -20,12 +20,15 @@ class Pane:
 def panes() -> list[Pane]:
     # Imported here: the widgets import nothing from this module, this one needs them all.
     from explorer.tui.app import LayerScopeApp
+    from explorer.tui.screens.config import ConfigScreen
     from explorer.tui.screens.main import MainScreen
+    from explorer.tui.screens.overlay import OverlayScreen
     from explorer.tui.widgets.details import LayerDetails
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
     from explorer.tui.widgets.filterbar import FilterInput
     from explorer.tui.widgets.layers import LayerList
+    from explorer.tui.widgets.rowlist import RowList
     from explorer.tui.widgets.vlist import VirtualList
 
     return [
@@ -36,6 +39,8 @@ def panes() -> list[Pane]:
         Pane("Layer details", (LayerDetails,)),
         Pane("Waste table", (WasteTable,)),
         Pane("Filter", (FilterInput,)),
+        Pane("Views over the explorer (config, findings, packages)", (OverlayScreen, RowList)),
+        Pane("Config and Dockerfile", (ConfigScreen,)),
     ]
 
 
@@ -186,5 +191,12 @@ MAIN_BINDINGS: list[BindingType] = [
         "Zoom",
         tooltip="Maximize / restore the focused pane",
         id="zoom",
+    ),
+    Binding(
+        "c",
+        "show_config",
+        "Config",
+        tooltip="The image config and the Dockerfile reconstructed from its history",
+        id="config",
     ),
 ]

@@ -147,6 +147,11 @@ class TreeState:
     def collapse_all(self, collapse: bool) -> None:
         self._push(lambda m: m.collapse_all(collapse))
 
+    def reveal(self, path: str) -> None:
+        """Put the cursor on `path` in the next view (its directories opened)."""
+        self.keep_path = path
+        self._push(lambda m: m.expand_to(path))
+
     def _push(self, op: Op) -> None:
         self.version += 1
         self._ops.append((self.version, op))

@@ -48,6 +48,7 @@ from explorer.tui.bindings import MAIN_BINDINGS
 from explorer.tui.format import layer_items
 from explorer.tui.loadstate import OVER, READING, LoadState, hint_for
 from explorer.tui.messages import LoadEvent
+from explorer.tui.screens.config import ConfigScreen
 from explorer.tui.widgets.details import ImageSummary, LayerDetails
 from explorer.tui.widgets.efficiency import WasteTable
 from explorer.tui.widgets.filetree import FileTreeView
@@ -55,6 +56,7 @@ from explorer.tui.widgets.footer import KeyFooter
 from explorer.tui.widgets.header import AppHeader
 from explorer.tui.widgets.layers import LayerList
 from explorer.tui.widgets.panes import ImagePane, TreePane
+from explorer.tui.widgets.rowlist import Target
 from explorer.tui.widgets.vlist import VirtualList
 
 if TYPE_CHECKING:
@@ -474,6 +476,27 @@ class MainScreen(Screen[None]):
         return [
             w for w in self.app.workers if w.group == group and w.node is self and not w.is_finished
         ]
+
+    # -- the views over the explorer ---------------------------------------------------------
+    def action_show_config(self) -> None:
+        if self.meta is None:
+            self.notify("the image is not open yet", markup=False)
+            return
+        sizes = {n: index.size for n, index in self.indexes.items()}
+        name = fmt.display_name(self.meta)
+        self.app.push_screen(ConfigScreen(self.meta, sizes, name), self.reveal)
+
+    def reveal(self, target: Target | None) -> None:
+        """Back from a view: show `target`'s layer, the cursor on its path in the tree."""
+        if target is None or self.meta is None or target.layer >= len(self.meta.layers):
+            return
+        if target.path:
+            self.file_tree.state.reveal(target.path)
+            self.set_focus(self.file_tree)
+        else:
+            self.set_focus(self.layer_list)
+        self.layer_list.select_layer(target.layer)
+        self._select(target.layer)
 
     def action_zoom(self) -> None:
         if self.maximized is not None:

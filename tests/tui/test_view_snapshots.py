@@ -1,0 +1,40 @@
+"""SVG snapshots of the views over the explorer (config and Dockerfile, the grouped hidden
+bytes). Deterministic as the other snapshots: fixed size, frozen clock, work settled."""
+
+from __future__ import annotations
+
+from explorer.tui.screens.main import MainScreen
+
+from .conftest import app_for, settle
+from .test_views import views_archive
+
+WIDE = (120, 40)
+NARROW = (80, 24)
+
+
+def keys_then_settle(*keys: str):
+    async def run(pilot) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        if isinstance(pilot.app.screen, MainScreen):
+            await settle(pilot)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+
+    return run
+
+
+def test_config_and_dockerfile(snap_compare, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    views_archive(tmp_path)
+    keys = keys_then_settle("c", "down", "down", "down")
+    assert snap_compare(app_for("views.tar"), terminal_size=WIDE, run_before=keys)
+
+
+def test_dockerfile_narrow(snap_compare, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    views_archive(tmp_path)
+    keys = keys_then_settle("c", "tab", "down", "down")
+    assert snap_compare(app_for("views.tar"), terminal_size=NARROW, run_before=keys)
