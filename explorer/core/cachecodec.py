@@ -20,7 +20,7 @@ from explorer.core.efficiency import DiveEfficiency, WasteRow, WasteRows
 from explorer.core.layerindex import LayerIndex
 from explorer.core.reclaim import REMEDY, HiddenBytes, HiddenRows, Reclaimable
 
-INDEX_FORMAT = 1  # bump when the meaning of an index changes (hashing, normalisation...)
+INDEX_FORMAT = 2  # bump when the meaning of an index changes (hashing, normalisation...)
 ANALYSIS_FORMAT = 1  # bump when efficiency.py computes anything differently
 _WHERE = "\x00"  # stands for the `where` prefix of a warning in a stored index
 _SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -79,6 +79,18 @@ def _ints(value: Any) -> bool:
     return type(value) is int
 
 
+def _records(value: Any, entries: int, texts: int) -> bool:
+    """A list of (entry, text × `texts`) tuples, exactly, each naming an entry of the index."""
+    return type(value) is list and all(
+        type(r) is tuple
+        and len(r) == texts + 1
+        and type(r[0]) is int
+        and 0 <= r[0] < entries
+        and all(type(t) is str for t in r[1:])
+        for r in value
+    )
+
+
 def encode_index(index: LayerIndex, where: str = "") -> bytes:
     """The payload of a layer entry. Warnings starting with `where` (which names the archive
     the layer was read from) store it as a placeholder, filled in again by `decode_index`."""
@@ -111,6 +123,8 @@ def decode_index(payload: bytes, where: str = "") -> LayerIndex:
         or not _strings(index.warnings)
         or not _ints(index.whiteouts)
         or not _ints(index.tar_size)
+        or not _records(index.secrets, n, 2)
+        or not _records(index.packages, n, 3)
     ):
         raise ValueError("payload is damaged")
     # Interned again: a chmod -R layer repeats every path of the layers below, and equal

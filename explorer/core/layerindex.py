@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import xxhash
 
-from explorer.core import tarscan
+from explorer.core import contentscan, pkgdb, tarscan
 from explorer.core.errors import Cancelled, ImageError
 
 ProgressFn = Callable[[int, int], None]  # (entries so far, bytes read so far)
@@ -58,6 +58,11 @@ class LayerIndex:
     tar_size: int = 0  # bytes of the uncompressed layer tar read
     whiteouts: int = 0  # entries named .wh.* (whiteouts, opaque markers) or below one
     warnings: list[str] = field(default_factory=list)
+    # What the content of a few files told (see contentscan): (entry, detector, masked value)
+    # for secrets; (entry, ecosystem, name, version) for each package a database file records,
+    # and (entry, ecosystem, "", "") for a database file that records none.
+    secrets: list[tuple[int, str, str]] = field(default_factory=list)
+    packages: list[tuple[int, str, str, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -156,12 +161,21 @@ def index_layer(
         if h.linkname:  # kept whatever the type: dive exports it (docker sets it on whiteouts)
             links[count] = h.linkname
         if h.stored and h.type == tarscan.REG:
-            if h.stored <= _PIECE:
+            what = contentscan.wanted(name, h.stored)
+            if what in (contentscan.SECRETS, contentscan.PACKAGES):
+                data = reader.read(h.stored)  # under contentscan's caps
+                hashes.append(xxhash.xxh3_64_intdigest(data))
+                _look_into(idx, count, name, what, data, where)
+            elif h.stored <= _PIECE:
                 hashes.append(reader.hash_data(h.stored))
             else:
                 hasher = xxhash.xxh3_64()
                 _in_pieces(reader, h.stored, hasher.update, tick)
                 hashes.append(hasher.intdigest())
+            if what == contentscan.OVERSIZED:
+                idx.warnings.append(
+                    f"{where}: {name}: package database over the size cap, not read"
+                )
         else:
             hashes.append(0)
             if h.stored > _PIECE:  # data of another type of entry, read past
@@ -176,6 +190,19 @@ def index_layer(
     if progress is not None:
         progress(count, reader.bytes_read)
     return idx
+
+
+def _look_into(idx: LayerIndex, i: int, name: str, what: int, data: bytes, where: str) -> None:
+    """Keep what entry i's content says (secrets or package records); a file that cannot be
+    read as expected is skipped, with a warning, never an error of the layer."""
+    try:
+        if what == contentscan.PACKAGES:
+            records = pkgdb.parse(name, data)
+            idx.packages += [(i, *r) for r in records] or [(i, pkgdb.ecosystem(name), "", "")]
+        else:
+            idx.secrets += [(i, *hit) for hit in contentscan.scan_secrets(name, data)]
+    except Exception as exc:  # a bug of ours must not cost the user the layer
+        idx.warnings.append(f"{where}: {name}: content not scanned ({type(exc).__name__})")
 
 
 def _in_pieces(

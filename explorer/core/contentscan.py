@@ -1,0 +1,246 @@
+"""What the indexer reads of a file's content besides its hash: secrets in text-like files and
+the records of package databases, found while the layer streams past (one pass, no second
+read of any layer).
+
+`wanted(path, size)` decides from the path alone, cheaply, for every regular file: most files
+are never looked at. A chosen file's bytes (under a size cap) go to `scan_secrets` or to the
+package parsers (`pkgdb`). Only what was found is kept — a detector's id and a masked value,
+or a package's name and version — never the content: an index (and the cache holding it)
+carries no secret in full.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+
+SECRETS = 1  # scan the content for secrets
+PACKAGES = 2  # parse it as a package database record
+OVERSIZED = 3  # a package database record too large to read (said so, not read)
+
+TEXT_CAP = 256 << 10  # text files larger than this are not scanned
+DB_CAP = 32 << 20  # a package database larger than this is not read (said so in a warning)
+_PROBE = 1024  # a NUL in the first KiB: binary, not scanned
+
+# Files that hold credentials by their very nature: scanned wherever they are.
+CREDENTIAL_NAMES = frozenset(
+    {".npmrc", ".pypirc", ".netrc", ".git-credentials", ".pgpass", "kubeconfig", ".htpasswd"}
+)
+CREDENTIAL_PATHS = (".aws/credentials", ".docker/config.json", ".kube/config")
+# Trees a distribution or a package manager owns: vendored code, not the image's own files.
+_SKIPPED_TREES = (
+    "usr/share/",
+    "usr/lib/",
+    "usr/include/",
+    "usr/bin/",
+    "usr/sbin/",
+    "usr/libexec/",
+    "lib/",
+    "lib64/",
+    "bin/",
+    "sbin/",
+    "var/lib/",
+    "var/cache/",
+    "var/log/",
+    "proc/",
+    "sys/",
+)
+_SKIPPED_PARTS = re.compile(
+    r"(?:^|/)(?:node_modules|site-packages|dist-packages|\.git|__pycache__|\.cache|\.m2"
+    r"|\.gradle|go/pkg/mod)/"
+)
+_BINARY_EXTENSIONS = (
+    "a o so pyc pyo pyd whl egg jar war ear class zip gz tgz bz2 xz zst lz4 7z rar tar deb "
+    "rpm apk png jpg jpeg gif bmp ico webp svgz tif tiff pdf mo ttf otf woff woff2 eot mp3 "
+    "mp4 wav ogg avi mov bin dat db sqlite sqlite3 pack idx npy npz pt pth onnx h5 pkl "
+    "parquet wasm node dll exe dylib lib"
+)
+_BINARY_EXT = frozenset(_BINARY_EXTENSIONS.split())
+
+
+def wanted(path: str, size: int) -> int:
+    """What to do with a regular file's content: SECRETS, PACKAGES or 0 (nothing)."""
+    base = path[path.rfind("/") + 1 :]
+    if _is_package_record(path, base):
+        return PACKAGES if size <= DB_CAP else OVERSIZED
+    if size > TEXT_CAP:
+        return 0
+    if base in CREDENTIAL_NAMES or base.startswith(".env") or path.endswith(CREDENTIAL_PATHS):
+        return SECRETS
+    if path.startswith(_SKIPPED_TREES) or _SKIPPED_PARTS.search(path):
+        return 0
+    dot = base.rfind(".")
+    if dot > 0 and base[dot + 1 :].lower() in _BINARY_EXT:
+        return 0
+    return SECRETS
+
+
+def _is_package_record(path: str, base: str) -> bool:
+    if base == "METADATA":
+        return path.endswith(".dist-info/METADATA")
+    if base == "PKG-INFO":
+        return path.endswith(".egg-info/PKG-INFO")
+    if base.endswith(".egg-info"):  # an egg-info file (not a directory): PKG-INFO's format
+        return True
+    if base == "package.json":
+        return _NPM_RECORD.search(path) is not None
+    return (
+        path == "var/lib/dpkg/status"
+        or path == "lib/apk/db/installed"
+        or (path.startswith("var/lib/dpkg/status.d/") and "." not in base)
+    )
+
+
+_NPM_RECORD = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/@][^/]*/package\.json$")
+
+
+# -- secrets -------------------------------------------------------------------------------
+
+# Well-known token formats: (detector id, pattern with the value as group 1, minimum Shannon
+# entropy in bits per character of the value: a placeholder such as ghp_xxxx… is not a token).
+_TOKENS: list[tuple[str, re.Pattern[bytes], float]] = [
+    ("aws-access-key-id", re.compile(rb"\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b"), 3.0),
+    (
+        "aws-secret-access-key",
+        re.compile(
+            rb"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
+        ),
+        4.0,
+    ),
+    ("github-token", re.compile(rb"\b(gh[pousr]_[A-Za-z0-9]{36,251})\b"), 3.5),
+    ("github-token", re.compile(rb"\b(github_pat_[A-Za-z0-9_]{82})\b"), 3.5),
+    ("gitlab-token", re.compile(rb"\b(glpat-[A-Za-z0-9_\-]{20,})"), 3.5),
+    ("npm-token", re.compile(rb"\b(npm_[A-Za-z0-9]{36})\b"), 3.5),
+    ("pypi-token", re.compile(rb"\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})"), 3.5),
+    ("slack-token", re.compile(rb"\b(xox[abposr]-[0-9A-Za-z\-]{10,})"), 3.0),
+    (
+        "slack-webhook",
+        re.compile(rb"(https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/\w+)"),
+        3.0,
+    ),
+    ("stripe-key", re.compile(rb"\b((?:sk|rk)_live_[0-9a-zA-Z]{24,})"), 3.5),
+    ("google-api-key", re.compile(rb"\b(AIza[0-9A-Za-z_\-]{35})"), 3.5),
+]
+# Literals one of which every token above contains: a file without any is not searched further.
+_TOKEN_HINTS = re.compile(
+    rb"AKIA|ASIA|ABIA|ACCA|(?i:aws_?secret)|gh[pousr]_|github_pat_|glpat-|npm_|pypi-|xox[abposr]-"
+    rb"|hooks\.slack|_live_|AIza|PRIVATE KEY"
+)
+_PRIVATE_KEY = re.compile(
+    rb"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----\r?\n([A-Za-z0-9+/=\s:,\-]{64,})"
+)
+# A line assigning a value to a key whose name says it is secret (KEY=value, key: value,
+# "key": "value"); the value must look random, not like a placeholder or an expression.
+_SECRET_KEY = re.compile(
+    rb"(?i)(password|passwd|secret|token|api_?key|access_?key|private_?key|credential|auth)"
+)
+_ASSIGNMENT = re.compile(
+    rb"^\s*(?:export\s+)?[\"']?([A-Za-z_][A-Za-z0-9_.\-]*)[\"']?\s*(?:=|:=|:)\s*[\"']?"
+    rb"([^\s\"'#,;]+)[\"']?\s*[,;]?\s*(?:#.*)?$"
+)
+_PLACEHOLDER = re.compile(
+    rb"(?i)^(?:\$|%|<|\{|\[|\(|null$|none$|true$|false$|changeme|change_me|example|"
+    rb"your|xxx|\*\*\*|dummy|placeholder|redacted|secret$|password$|os\.|process\.env)"
+)
+_NAMED: list[tuple[str, re.Pattern[bytes]]] = [
+    ("npmrc-auth", re.compile(rb"(?m)_(?:authToken|auth|password)\s*=\s*[\"']?([^\s\"'$]\S*)")),
+    ("docker-auth", re.compile(rb"\"auth\"\s*:\s*\"([A-Za-z0-9+/=]{8,})\"")),
+    ("git-credentials", re.compile(rb"[a-z][a-z0-9+.\-]*://[^:/\s@]+:([^@\s]+)@")),
+    ("netrc-password", re.compile(rb"\bpassword\s+(\S+)")),
+    ("kubeconfig-credential", re.compile(rb"(?m)^\s*(?:client-key-data|token|password):\s*(\S+)")),
+]
+
+Hit = tuple[str, str]  # (detector id, masked value)
+
+
+def entropy(value: bytes) -> float:
+    """Shannon entropy in bits per byte."""
+    if not value:
+        return 0.0
+    n = len(value)
+    counts: dict[int, int] = {}
+    for b in value:
+        counts[b] = counts.get(b, 0) + 1
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def mask(value: str) -> str:
+    """Enough of a secret to recognise it, never all of it: `ghp_…Ds0A`."""
+    if len(value) >= 16:
+        return f"{value[:4]}…{value[-4:]}"
+    if len(value) >= 8:
+        return f"{value[:2]}…"
+    return "…"
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def scan_secrets(path: str, data: bytes | memoryview) -> list[Hit]:
+    """Secrets in a text file's content: well-known token formats, private keys, and for
+    credential files and `.env` files their own syntax; an empty list for a binary file."""
+    raw = bytes(data)
+    if b"\0" in raw[:_PROBE]:
+        return []
+    hits: list[Hit] = []
+    if _TOKEN_HINTS.search(raw):
+        hits += _tokens(raw)
+    tokens = {value for _, value in hits}
+    base = path[path.rfind("/") + 1 :]
+    if base in CREDENTIAL_NAMES or path.endswith(CREDENTIAL_PATHS) or b"kind: Config" in raw:
+        for detector, pattern in _NAMED:
+            for m in pattern.finditer(raw):
+                value = m.group(1)
+                if not _PLACEHOLDER.match(value):
+                    hits.append((detector, mask(_text(value))))
+    if base.startswith(".env") or _SECRET_KEY.search(raw):
+        loose = base.startswith(".env")
+        hits += (
+            (d, shown) for d, shown, masked in _assignments(raw, loose) if masked not in tokens
+        )
+    return _unique(hits)
+
+
+def _tokens(raw: bytes) -> Iterator[Hit]:
+    for detector, pattern, minimum in _TOKENS:
+        for m in pattern.finditer(raw):
+            value = m.group(1)
+            if b"EXAMPLE" in value or entropy(value) < minimum:
+                continue
+            yield detector, mask(_text(value))
+    for m in _PRIVATE_KEY.finditer(raw):
+        body = re.sub(rb"\s", b"", m.group(2))
+        if len(body) >= 64 and entropy(body) >= 4.0:
+            yield "private-key", _text(m.group(1))
+
+
+def _assignments(raw: bytes, loose: bool) -> Iterator[tuple[str, str, str]]:
+    """KEY=value lines whose key names a secret and whose value looks random; in a `.env`
+    file (`loose`), any value that looks random."""
+    for line in raw.splitlines():
+        if len(line) > 4096:
+            continue
+        m = _ASSIGNMENT.match(line)
+        if m is None:
+            continue
+        key, value = m.group(1), m.group(2)
+        secret_key = _SECRET_KEY.search(key) is not None
+        if not (secret_key or loose) or _PLACEHOLDER.match(value):
+            continue
+        if len(value) < (8 if secret_key else 16) or entropy(value) < (3.0 if secret_key else 3.5):
+            continue
+        masked = mask(_text(value))
+        yield "secret-assignment", f"{_text(key)}={masked}", masked
+
+
+def _unique(hits: list[Hit]) -> list[Hit]:
+    return list(dict.fromkeys(hits))
+
+
+def scan_text(text: str) -> list[Hit]:
+    """Secrets in a line of metadata (an environment variable, a label, a history command)."""
+    raw = text.encode("utf-8", "surrogateescape")
+    hits = list(_tokens(raw)) if _TOKEN_HINTS.search(raw) else []
+    return _unique(hits)
