@@ -127,6 +127,8 @@ class LayerScopeApp(App[int]):
         main = self.main_screen
         if main is None or main.load_state not in OVER or main.workers_in_group("index"):
             return False
+        if main.workers_in_group("explain"):
+            return False
         tree = main.file_tree
         # The views worked out ahead too: nothing may still compete for the CPU.
         busy = tree.workers_running() or tree.workers_running("tree-prefetch")

@@ -21,6 +21,7 @@ def panes() -> list[Pane]:
     # Imported here: the widgets import nothing from this module, this one needs them all.
     from explorer.tui.app import LayerScopeApp
     from explorer.tui.screens.config import ConfigScreen
+    from explorer.tui.screens.findings import PackagesScreen
     from explorer.tui.screens.main import MainScreen
     from explorer.tui.screens.overlay import OverlayScreen
     from explorer.tui.widgets.details import LayerDetails
@@ -41,6 +42,7 @@ def panes() -> list[Pane]:
         Pane("Filter", (FilterInput,)),
         Pane("Views over the explorer (config, findings, packages)", (OverlayScreen, RowList)),
         Pane("Config and Dockerfile", (ConfigScreen,)),
+        Pane("Packages", (PackagesScreen,)),
     ]
 
 
@@ -198,5 +200,19 @@ MAIN_BINDINGS: list[BindingType] = [
         "Config",
         tooltip="The image config and the Dockerfile reconstructed from its history",
         id="config",
+    ),
+    Binding(
+        "f",
+        "show_findings",
+        "Findings",
+        tooltip="What the image ships that it should not: secrets, setuid, caches...",
+        id="findings",
+    ),
+    Binding(
+        "p",
+        "show_packages",
+        "Packages",
+        tooltip="The packages the selected layer installed, upgraded or removed",
+        id="packages",
     ),
 ]

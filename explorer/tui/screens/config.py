@@ -73,7 +73,8 @@ class ConfigScreen(OverlayScreen):
         ),
     ]
 
-    title_text = "config · Dockerfile"
+    def status(self) -> str:
+        return "config · Dockerfile"
 
     def __init__(self, meta: ImageMeta, sizes: dict[int, int], image_name: str) -> None:
         super().__init__(image_name)

@@ -20,7 +20,6 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker
 
@@ -48,7 +47,7 @@ from explorer.tui.bindings import MAIN_BINDINGS
 from explorer.tui.format import layer_items
 from explorer.tui.loadstate import OVER, READING, LoadState, hint_for
 from explorer.tui.messages import LoadEvent
-from explorer.tui.screens.config import ConfigScreen
+from explorer.tui.screens.views import ExplorerViews
 from explorer.tui.widgets.details import ImageSummary, LayerDetails
 from explorer.tui.widgets.efficiency import WasteTable
 from explorer.tui.widgets.filetree import FileTreeView
@@ -56,7 +55,6 @@ from explorer.tui.widgets.footer import KeyFooter
 from explorer.tui.widgets.header import AppHeader
 from explorer.tui.widgets.layers import LayerList
 from explorer.tui.widgets.panes import ImagePane, TreePane
-from explorer.tui.widgets.rowlist import Target
 from explorer.tui.widgets.vlist import VirtualList
 
 if TYPE_CHECKING:
@@ -68,7 +66,7 @@ SHORT_HEIGHT = 30  # below: smaller details panes
 WASTE_ROWS_NEEDED = 3  # e zooms the image pane when fewer rows of its table show
 
 
-class MainScreen(Screen[None]):
+class MainScreen(ExplorerViews):
     ALLOW_IN_MAXIMIZED_VIEW = "AppHeader, Footer"
     BINDINGS: ClassVar[list[BindingType]] = MAIN_BINDINGS
 
@@ -241,6 +239,8 @@ class MainScreen(Screen[None]):
             self.query_one(ImagePane).update_frame()
             # Once the screen that shows the analysis is drawn: that work would slow it.
             self.call_after_refresh(self.file_tree.prefetch)
+            if self.explained is None:
+                self.call_after_refresh(self.explain)
         elif state is LoadState.FAILED:
             self.header.set_status("could not read the image", error=True)
             summary.show(self.meta, indexed=done, state="could not read the image")
@@ -476,27 +476,6 @@ class MainScreen(Screen[None]):
         return [
             w for w in self.app.workers if w.group == group and w.node is self and not w.is_finished
         ]
-
-    # -- the views over the explorer ---------------------------------------------------------
-    def action_show_config(self) -> None:
-        if self.meta is None:
-            self.notify("the image is not open yet", markup=False)
-            return
-        sizes = {n: index.size for n, index in self.indexes.items()}
-        name = fmt.display_name(self.meta)
-        self.app.push_screen(ConfigScreen(self.meta, sizes, name), self.reveal)
-
-    def reveal(self, target: Target | None) -> None:
-        """Back from a view: show `target`'s layer, the cursor on its path in the tree."""
-        if target is None or self.meta is None or target.layer >= len(self.meta.layers):
-            return
-        if target.path:
-            self.file_tree.state.reveal(target.path)
-            self.set_focus(self.file_tree)
-        else:
-            self.set_focus(self.layer_list)
-        self.layer_list.select_layer(target.layer)
-        self._select(target.layer)
 
     def action_zoom(self) -> None:
         if self.maximized is not None:

@@ -56,8 +56,6 @@ class OverlayScreen(Screen[Target | None]):
         Binding("escape", "back", "Back", tooltip="Back to the explorer", id="view.back"),
     ]
 
-    title_text = ""  # the header's status
-
     def __init__(self, image_name: str) -> None:
         super().__init__()
         self.image_name = image_name
@@ -77,12 +75,16 @@ class OverlayScreen(Screen[Target | None]):
         header = self.query_one(AppHeader)
         header.set_image(self.image_name)
         header.set_progress(None, None)
-        header.set_status(self.title_text)
+        header.set_status(self.status())
         first = self.query(RowList).first()
         first.add_class("-active")
         self.set_focus(first)
         self.fill()
         self.show_detail()
+
+    def status(self) -> str:
+        """What the header says (subclasses)."""
+        return ""
 
     def fill(self) -> None:
         """Put the rows in the lists (subclasses)."""

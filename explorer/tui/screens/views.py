@@ -1,0 +1,86 @@
+"""The views over the explorer (config and Dockerfile, findings, packages): the keys that open
+them, the worker that works out the findings and packages once the analysis is in, and the
+way back to a layer and a file of the explorer (`reveal`)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, cast
+
+from textual import work
+from textual.screen import Screen
+
+from explorer.core.findings import find
+from explorer.core.packages import find_packages
+from explorer.tui import format as fmt
+from explorer.tui.messages import Explained
+from explorer.tui.screens.config import ConfigScreen
+from explorer.tui.screens.findings import FindingsScreen, PackagesScreen
+from explorer.tui.widgets.rowlist import Target
+
+if TYPE_CHECKING:
+    from explorer.tui.screens.main import MainScreen
+
+
+class ExplorerViews(Screen[None]):
+    """The explorer's screen (`MainScreen`) is one of these: what follows is its part."""
+
+    explained: Explained | None = None  # findings and packages, once worked out
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="explain")
+    def explain(self) -> None:
+        """Findings and packages from every layer's index and the analysis (off the UI's
+        thread: a big image's rules take a while)."""
+        main = cast("MainScreen", self)
+        meta, analysis = main.meta, main.analysis
+        layers = [main.indexes[n] for n in sorted(main.indexes)]
+        if meta is None or analysis is None or len(layers) != len(meta.layers):
+            return
+        started = time.perf_counter()
+        found = find(meta, layers, analysis.reclaimable)
+        packages = find_packages(layers)
+        main.post_message(Explained(found, packages, time.perf_counter() - started))
+
+    def on_explained(self, message: Explained) -> None:
+        main = cast("MainScreen", self)
+        if main.retired:
+            return
+        main.explained = message
+        for screen in main.app.screen_stack:
+            if isinstance(screen, (FindingsScreen, PackagesScreen)):
+                screen.explained(message)
+
+    def action_show_findings(self) -> None:
+        main = cast("MainScreen", self)
+        if main.meta is not None:
+            name = fmt.display_name(main.meta)
+            main.app.push_screen(FindingsScreen(name, main.explained), main.reveal)
+
+    def action_show_packages(self) -> None:
+        main = cast("MainScreen", self)
+        if main.meta is not None:
+            layer = main.layer_list.selected_layer or 0
+            screen = PackagesScreen(fmt.display_name(main.meta), main.explained, main.meta, layer)
+            main.app.push_screen(screen, main.reveal)
+
+    def action_show_config(self) -> None:
+        main = cast("MainScreen", self)
+        if main.meta is None:
+            main.notify("the image is not open yet", markup=False)
+            return
+        sizes = {n: index.size for n, index in main.indexes.items()}
+        name = fmt.display_name(main.meta)
+        main.app.push_screen(ConfigScreen(main.meta, sizes, name), main.reveal)
+
+    def reveal(self, target: Target | None) -> None:
+        """Back from a view: show `target`'s layer, the cursor on its path in the tree."""
+        main = cast("MainScreen", self)
+        if target is None or main.meta is None or target.layer >= len(main.meta.layers):
+            return
+        if target.path:
+            main.file_tree.state.reveal(target.path)
+            main.set_focus(main.file_tree)
+        else:
+            main.set_focus(main.layer_list)
+        main.layer_list.select_layer(target.layer)
+        main._select(target.layer)
