@@ -24,6 +24,7 @@ def panes() -> list[Pane]:
     from explorer.tui.screens.findings import PackagesScreen
     from explorer.tui.screens.main import MainScreen
     from explorer.tui.screens.overlay import OverlayScreen
+    from explorer.tui.screens.views import ExplorerViews
     from explorer.tui.widgets.details import LayerDetails
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
@@ -40,7 +41,7 @@ def panes() -> list[Pane]:
         Pane("Layer details", (LayerDetails,)),
         Pane("Waste table", (WasteTable,)),
         Pane("Filter", (FilterInput,)),
-        Pane("Views over the explorer (config, findings, packages)", (OverlayScreen, RowList)),
+        Pane("Views over the explorer", (ExplorerViews, OverlayScreen, RowList)),
         Pane("Config and Dockerfile", (ConfigScreen,)),
         Pane("Packages", (PackagesScreen,)),
     ]
@@ -193,26 +194,5 @@ MAIN_BINDINGS: list[BindingType] = [
         "Zoom",
         tooltip="Maximize / restore the focused pane",
         id="zoom",
-    ),
-    Binding(
-        "c",
-        "show_config",
-        "Config",
-        tooltip="The image config and the Dockerfile reconstructed from its history",
-        id="config",
-    ),
-    Binding(
-        "f",
-        "show_findings",
-        "Findings",
-        tooltip="What the image ships that it should not: secrets, setuid, caches...",
-        id="findings",
-    ),
-    Binding(
-        "p",
-        "show_packages",
-        "Packages",
-        tooltip="The packages the selected layer installed, upgraded or removed",
-        id="packages",
     ),
 ]

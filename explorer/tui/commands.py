@@ -23,6 +23,7 @@ SKIP = {"quit-ctrl-c"}
 
 def explorer_commands(app: App, screen: Screen) -> Iterator[SystemCommand]:
     from explorer.tui.screens.main import MainScreen
+    from explorer.tui.screens.views import ExplorerViews
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
     from explorer.tui.widgets.layers import LayerList
@@ -34,6 +35,7 @@ def explorer_commands(app: App, screen: Screen) -> Iterator[SystemCommand]:
         ("Files", screen.query_one(FileTreeView), own_bindings(FileTreeView)),
         ("Waste", screen.query_one(WasteTable), own_bindings(WasteTable)),
         ("View", screen, own_bindings(MainScreen)),
+        ("View", screen, own_bindings(ExplorerViews)),
         ("App", app, own_bindings(type(app))),
     ]
     for pane, node, bindings in targets:

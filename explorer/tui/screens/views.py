@@ -5,9 +5,10 @@ way back to a layer and a file of the explorer (`reveal`)."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import work
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from explorer.core.findings import find
@@ -16,6 +17,7 @@ from explorer.tui import format as fmt
 from explorer.tui.messages import Explained
 from explorer.tui.screens.config import ConfigScreen
 from explorer.tui.screens.findings import FindingsScreen, PackagesScreen
+from explorer.tui.widgets.efficiency import WasteTable
 from explorer.tui.widgets.rowlist import Target
 
 if TYPE_CHECKING:
@@ -24,6 +26,30 @@ if TYPE_CHECKING:
 
 class ExplorerViews(Screen[None]):
     """The explorer's screen (`MainScreen`) is one of these: what follows is its part."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "c",
+            "show_config",
+            "Config",
+            tooltip="The image config and the Dockerfile reconstructed from its history",
+            id="config",
+        ),
+        Binding(
+            "f",
+            "show_findings",
+            "Findings",
+            tooltip="What the image ships that it should not: secrets, setuid, caches...",
+            id="findings",
+        ),
+        Binding(
+            "p",
+            "show_packages",
+            "Packages",
+            tooltip="The packages the selected layer installed, upgraded or removed",
+            id="packages",
+        ),
+    ]
 
     explained: Explained | None = None  # findings and packages, once worked out
 
@@ -72,11 +98,16 @@ class ExplorerViews(Screen[None]):
         name = fmt.display_name(main.meta)
         main.app.push_screen(ConfigScreen(main.meta, sizes, name), main.reveal)
 
+    def on_waste_table_chosen(self, message: WasteTable.Chosen) -> None:
+        self.reveal(message.target)
+
     def reveal(self, target: Target | None) -> None:
         """Back from a view: show `target`'s layer, the cursor on its path in the tree."""
         main = cast("MainScreen", self)
         if target is None or main.meta is None or target.layer >= len(main.meta.layers):
             return
+        if main.maximized is not None:
+            main.minimize()
         if target.path:
             main.file_tree.state.reveal(target.path)
             main.set_focus(main.file_tree)
