@@ -118,10 +118,11 @@ def package_rows(changes: list[tuple[Package, str, str]]) -> list[ListRow]:
             continue
         rows.append(ListRow([(f"{kind.capitalize()} ({len(of_kind)})", "heading")], group=kind))
         width = min(32, max(len(p.name) for p, _ in of_kind))
+        version_width = min(24, max(len(v) for _, v in of_kind))
         for package, version in of_kind:
             parts = [
                 (f"{safe(package.name):<{width}}", style),
-                (f"  {safe(version)}", ""),
+                (f"  {safe(version):<{version_width}}", ""),
                 (f"  {package.ecosystem}", "muted"),
                 (f"  {safe(package.path)}", "muted"),
             ]
@@ -139,8 +140,22 @@ def _present(package: Package, layer: int) -> bool:
 
 class PackagesScreen(OverlayScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left,h", "layer(-1)", "Previous layer", id="packages.previous"),
-        Binding("right,l", "layer(1)", "Next layer", id="packages.next"),
+        Binding(
+            "left,h",
+            "layer(-1)",
+            "Layer",
+            key_display="←",
+            tooltip="The packages of the layer below",
+            id="packages.previous",
+        ),
+        Binding(
+            "right,l",
+            "layer(1)",
+            "Layer",
+            key_display="→",
+            tooltip="The packages of the layer above",
+            id="packages.next",
+        ),
     ]
 
     def __init__(

@@ -90,7 +90,10 @@ class OverlayScreen(Screen[Target | None]):
         """Put the rows in the lists (subclasses)."""
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < SIDE_BY_SIDE, "-narrow")
+        narrow = self.size.width < SIDE_BY_SIDE
+        self.set_class(narrow, "-narrow")
+        # As on the explorer: the bar cannot wrap, its keys need all of a narrow one.
+        self.query_one(KeyFooter).show_command_palette = not narrow
 
     def action_back(self) -> None:
         self.dismiss(None)
