@@ -13,6 +13,8 @@ COMMANDS: dict[str, str] = {
     "cache": "explorer.commands.cache",
     "config": "explorer.commands.config",
     "dockerfile": "explorer.commands.dockerfile",
+    "report": "explorer.commands.report",
+    "init": "explorer.commands.init",
 }
 
 # Options that may come before the subcommand's name (`layerscope --cache-dir D cache`).

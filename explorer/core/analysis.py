@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from explorer.core.cache import LayerCache
 from explorer.core.efficiency import DiveEfficiency
+from explorer.core.findings import Finding, layer_findings
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import LayerIndex, hardlink_warnings
 from explorer.core.reclaim import Reclaimable, analyse_layers
@@ -22,6 +23,9 @@ class Analysis:
     efficiency: DiveEfficiency
     reclaimable: Reclaimable
     cached: bool = False  # read from the cache, not computed
+    # The findings of the layers alone (findings.layer_findings), cached with the rest;
+    # findings.findings_of adds those of the config and history.
+    layer_findings: list[Finding] = field(default_factory=list)
 
     @cached_property
     def hidden_by_layer(self) -> dict[int, int]:
@@ -61,9 +65,10 @@ def index_all(
     return meta, list(in_layer_order(len(meta.layers), source.index_layers(progress, cancel)))
 
 
-def cached_analysis(
-    meta: ImageMeta, cache: LayerCache | None
-) -> tuple[DiveEfficiency, Reclaimable] | None:
+Known = tuple[DiveEfficiency, Reclaimable, list[Finding]]
+
+
+def cached_analysis(meta: ImageMeta, cache: LayerCache | None) -> Known | None:
     """The analysis stored for this exact stack of layers (the diff_ids in order), or None.
     Needs only the metadata: it can be looked up before the layers are loaded."""
     if cache is None or not meta.layers:
@@ -75,10 +80,10 @@ def analyze(
     meta: ImageMeta,
     layers: Iterable[LayerIndex],
     cache: LayerCache | None = None,
-    known: tuple[DiveEfficiency, Reclaimable] | None = None,
+    known: Known | None = None,
 ) -> Analysis:
-    """dive's efficiency and our reclaimable bytes. With a cache: read from it when this
-    exact stack of layers was analysed before (or taken from `known`, what
+    """dive's efficiency, our reclaimable bytes and the layers' findings. With a cache: read
+    from it when this exact stack of layers was analysed before (or taken from `known`, what
     `cached_analysis` found earlier), else computed and stored there. `layers` may still be
     arriving (bottom up): each is analysed as soon as it is there."""
     if known is None:
@@ -92,12 +97,15 @@ def analyze(
 
     if known is not None:
         indexes.extend(layers)
-        efficiency, ours = known
+        efficiency, ours, findings = known
     else:
         efficiency, ours = analyse_layers(kept())
+        findings = layer_findings(indexes, ours)
     if len(indexes) != len(meta.layers):
         raise ValueError(f"{len(indexes)} layer indexes for {len(meta.layers)} layers")
-    analysis = Analysis(meta, indexes, efficiency, ours, cached=known is not None)
-    if known is None and cache is not None and meta.layers:
-        cache.put_analysis([layer.digest for layer in meta.layers], efficiency, ours)
+    analysis = Analysis(meta, indexes, efficiency, ours, known is not None, findings)
+    # Not stored when a rule failed: the next open tries again.
+    failed = any(f.rule == "rule-error" for f in findings)
+    if known is None and cache is not None and meta.layers and not failed:
+        cache.put_analysis([layer.digest for layer in meta.layers], efficiency, ours, findings)
     return analysis

@@ -12,8 +12,9 @@ Layout: one file per entry in the cache directory (default `$LAYERSCOPE_CACHE_DI
   (exact layer ids, history, config, and which export member holds which layer), keyed by
   image ID, so an image whose layers are all cached reopens without any export;
 - `analysis-<hex>.<INDEX_FORMAT>.analysis`: an image's analysis (dive's efficiency and our
-  reclaimable bytes, every row), keyed by the ordered list of its layers' diff_ids and the
-  analysis format, so a warm re-open shows the score without recomputing it.
+  reclaimable bytes, every row, and the findings of its layers), keyed by the ordered list
+  of its layers' diff_ids and the analysis format, so a warm re-open shows the score
+  without recomputing it.
 
 Each file is an 88-byte header (magic, format, kind, schema fingerprint of `LayerIndex`, entry
 count, layer tar size, payload length, xxh3-128 of the payload, sha256 of the key) followed by
@@ -62,6 +63,7 @@ from explorer.core.cachecodec import (
     encode_index,
 )
 from explorer.core.efficiency import DiveEfficiency
+from explorer.core.findings import Finding
 from explorer.core.layerindex import LayerIndex
 from explorer.core.reclaim import Reclaimable
 
@@ -237,7 +239,9 @@ class LayerCache:
             return None
         return self.root / f"analysis-{key}.{INDEX_FORMAT}.analysis", f"analysis:{key}"
 
-    def get_analysis(self, diff_ids: Sequence[str]) -> tuple[DiveEfficiency, Reclaimable] | None:
+    def get_analysis(
+        self, diff_ids: Sequence[str]
+    ) -> tuple[DiveEfficiency, Reclaimable, list[Finding]] | None:
         """The cached analysis of the image made of layers `diff_ids` (in this order), or
         None (a bad entry is deleted: a miss)."""
         found = self._analysis_path(diff_ids)
@@ -258,14 +262,18 @@ class LayerCache:
         return analysis
 
     def put_analysis(
-        self, diff_ids: Sequence[str], efficiency: DiveEfficiency, reclaimable: Reclaimable
+        self,
+        diff_ids: Sequence[str],
+        efficiency: DiveEfficiency,
+        reclaimable: Reclaimable,
+        findings: Sequence[Finding] = (),
     ) -> bool:
         found = self._analysis_path(diff_ids)
         if found is None:
             return False
         path, key = found
         try:
-            payload = encode_analysis(efficiency, reclaimable)
+            payload = encode_analysis(efficiency, reclaimable, findings)
         except (OverflowError, TypeError):
             return False
         rows = len(efficiency.rows) + len(reclaimable.rows)

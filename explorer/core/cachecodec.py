@@ -17,11 +17,12 @@ from sys import intern
 from typing import Any
 
 from explorer.core.efficiency import DiveEfficiency, WasteRow, WasteRows
+from explorer.core.findings import RULES, SEVERITIES, Finding
 from explorer.core.layerindex import LayerIndex
 from explorer.core.reclaim import REMEDY, HiddenBytes, HiddenRows, Reclaimable
 
 INDEX_FORMAT = 2  # bump when the meaning of an index changes (hashing, normalisation...)
-ANALYSIS_FORMAT = 1  # bump when efficiency.py computes anything differently
+ANALYSIS_FORMAT = 2  # bump when efficiency.py, reclaim.py or the findings rules change
 _WHERE = "\x00"  # stands for the `where` prefix of a warning in a stored index
 _SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
 _FIELDS = {f.name for f in dataclasses.fields(LayerIndex)}
@@ -42,7 +43,7 @@ SCHEMA = _schema()
 
 def _analysis_schema() -> int:
     """A fingerprint of the analysis's row types, as SCHEMA is of LayerIndex's."""
-    types = (DiveEfficiency, WasteRow, Reclaimable, HiddenBytes)
+    types = (DiveEfficiency, WasteRow, Reclaimable, HiddenBytes, Finding)
     text = ";".join(f"{t.__name__}.{f.name}:{f.type}" for t in types for f in dataclasses.fields(t))
     return zlib.crc32(f"{ANALYSIS_FORMAT};{text}".encode())
 
@@ -145,7 +146,9 @@ def analysis_key(diff_ids: Sequence[str]) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def encode_analysis(efficiency: DiveEfficiency, reclaimable: Reclaimable) -> bytes:
+def encode_analysis(
+    efficiency: DiveEfficiency, reclaimable: Reclaimable, findings: Sequence[Finding] = ()
+) -> bytes:
     """The payload of an analysis entry: plain values and columns (arrays of int64), no
     class of ours, so the restricted unpickler reads it. Raises OverflowError on a number
     an int64 cannot hold (then it is not cached)."""
@@ -166,19 +169,23 @@ def encode_analysis(efficiency: DiveEfficiency, reclaimable: Reclaimable) -> byt
         array("q", [r.hidden_by for r in rec.rows]),
         reasons,
         array("q", [code[r.reason] for r in rec.rows]),
+        [_finding_tuple(f) for f in findings],
     )
     return pickle.dumps(value, protocol=5)
 
 
-def decode_analysis(payload: bytes) -> tuple[DiveEfficiency, Reclaimable]:
+def decode_analysis(payload: bytes) -> tuple[DiveEfficiency, Reclaimable, list[Finding]]:
     """`encode_analysis`'s values back; raises ValueError when the bytes are not that."""
     try:
         value = _Unpickler(io.BytesIO(payload)).load()
     except Exception as exc:
         raise ValueError(f"bad payload ({type(exc).__name__})") from None
-    if not isinstance(value, tuple) or len(value) != 13 or value[0] != ANALYSIS_SCHEMA:
+    if not isinstance(value, tuple) or len(value) != 14 or value[0] != ANALYSIS_SCHEMA:
         raise ValueError("payload is not an analysis")
-    _, head, paths, counts, cums, mins, total, hpaths, sizes, added, hidden, reasons, codes = value
+    _, head, paths, counts, cums, mins, total, hpaths, sizes, added, hidden, reasons, codes = value[
+        :13
+    ]
+    findings = _findings(value[13])
     if not (
         isinstance(head, tuple)
         and len(head) == 4
@@ -201,4 +208,34 @@ def decode_analysis(payload: bytes) -> tuple[DiveEfficiency, Reclaimable]:
     return (
         DiveEfficiency(score, wasted, size, user_size, WasteRows(paths, counts, cums, mins)),
         Reclaimable(total, HiddenRows(hpaths, sizes, added, hidden, reasons, codes)),
+        findings,
     )
+
+
+_FINDING_TYPES = (str, str, int, str, str, str, int, bool)
+
+
+def _finding_tuple(f: Finding) -> tuple[str, str, int, str, str, str, int, bool]:
+    layer = -1 if f.layer is None else f.layer
+    return (f.rule, f.severity, layer, f.path, f.message, f.remedy, f.bytes, f.visible)
+
+
+def _findings(value: Any) -> list[Finding]:
+    """Findings from their stored tuples, each value of the type it must have."""
+    if type(value) is not list:
+        raise ValueError("payload findings are damaged")
+    out = []
+    for item in value:
+        if (
+            type(item) is not tuple
+            or len(item) != len(_FINDING_TYPES)
+            or any(type(v) is not t for v, t in zip(item, _FINDING_TYPES, strict=True))
+            or item[0] not in RULES
+            or item[1] not in SEVERITIES
+            or item[2] < -1
+        ):
+            raise ValueError("payload findings are damaged")
+        rule, severity, layer, path, message, remedy, nbytes, visible = item
+        layer_or_none = None if layer == -1 else layer
+        out.append(Finding(rule, severity, layer_or_none, path, message, remedy, nbytes, visible))
+    return out

@@ -12,9 +12,8 @@ from explorer.core.findings import Finding, Stack, finding, plural
 from explorer.core.layerindex import WHITEOUT_PREFIX, LayerIndex
 
 _KEY_NAMES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
-_KEY_SUFFIXES = (*(f"/{n}" for n in _KEY_NAMES), ".p12", ".pfx", ".jks", ".keystore")
+_KEY_ENDINGS = (*_KEY_NAMES, ".p12", ".pfx", ".jks", ".keystore")
 _LABELS = {
-    "private-key": "private key",
     "aws-access-key-id": "AWS access key id",
     "aws-secret-access-key": "AWS secret access key",
     "github-token": "GitHub token",
@@ -42,20 +41,23 @@ def secret_findings(layers: Sequence[LayerIndex], stack: Stack) -> Iterator[Find
         for i, hits in by_entry.items():
             path = "/" + layer.paths[i]
             visible, where = stack.where(n, path)
-            what = "; ".join(f"{_LABELS.get(d, d)} {shown}" for d, shown in hits[:3])
+            what = "; ".join(
+                shown if d == "private-key" else f"{_LABELS.get(d, d)} {shown}"
+                for d, shown in hits[:3]
+            )
             more = f" and {len(hits) - 3} more" if len(hits) > 3 else ""
             message = f"{what}{more} ({where})"
             yield finding("secret-in-file", n, path, message, visible=visible)
-        for i, path in enumerate(layer.paths):
-            if i in by_entry or layer.types[i] != tarscan.REG or not layer.sizes[i]:
-                continue
-            if path.endswith(_KEY_SUFFIXES) or path in _KEY_NAMES:
+        for i, (path, size) in enumerate(zip(layer.paths, layer.sizes, strict=True)):
+            if path.endswith(_KEY_ENDINGS):
+                if path.rpartition("/")[2] not in _KEY_NAMES and path.endswith(_KEY_NAMES):
+                    continue  # "my_id_rsa" is not "id_rsa"
                 why = "a private key or keystore by its name"
-            elif contentscan.wanted(path, 0) == contentscan.SECRETS and _credential(path):
-                if layer.sizes[i] <= contentscan.TEXT_CAP:
-                    continue  # scanned, and nothing found
-                why = f"a credentials file, too large to scan ({layer.sizes[i]:,} bytes)"
+            elif size > contentscan.TEXT_CAP and _credential(path):  # smaller ones were read
+                why = f"a credentials file, too large to scan ({size:,} bytes)"
             else:
+                continue
+            if not size or i in by_entry or layer.types[i] != tarscan.REG:
                 continue
             if _vendored(path):
                 continue
@@ -142,7 +144,6 @@ _CACHES = re.compile(
     r"|\.local/share/pnpm/store|\.pnpm-store|go/pkg/mod/cache|\.m2/repository"
     r"|\.gradle/caches|\.yarn/cache))/"
 )
-_CACHE_HINTS = ("apt/", "apk/", ".cache/", ".npm/", "pnpm", "go/pkg/", ".m2/", ".gradle/", ".yarn/")
 _CACHE_NAMES = {
     "var/lib/apt/lists": "apt package lists",
     "var/cache/apt": "apt package archives",
@@ -187,7 +188,9 @@ def cache_findings(layers: Sequence[LayerIndex], stack: Stack) -> Iterator[Findi
     for n, layer in enumerate(layers):
         roots: dict[str, list[int]] = {}
         for i, path in enumerate(layer.paths):
-            if layer.types[i] != tarscan.REG or not any(h in path for h in _CACHE_HINTS):
+            if not ("cache" in path or "apt/lists/" in path or "pnpm" in path or ".m2/" in path):
+                continue
+            if layer.types[i] != tarscan.REG:
                 continue
             m = _CACHES.match(path)
             if m is None or path.endswith(_NOT_CACHE) or "/partial/" in path:

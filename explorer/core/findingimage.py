@@ -21,7 +21,7 @@ TINY_LAYERS = 10  # this many tiny layers or more are worth merging
 # -- layer economics -------------------------------------------------------------------------
 
 
-def _hidden_rows(rec: Reclaimable) -> Iterator[tuple[str, int, int, int, str]]:
+def hidden_rows(rec: Reclaimable) -> Iterator[tuple[str, int, int, int, str]]:
     """(path, size, added_by, hidden_by, reason) of each reclaimable row, without building an
     object per row when the rows are columns (as read from the cache)."""
     rows = rec.rows
@@ -41,27 +41,26 @@ def _hidden_rows(rec: Reclaimable) -> Iterator[tuple[str, int, int, int, str]]:
 
 
 def economy_findings(
-    meta: ImageMeta, layers: Sequence[LayerIndex], reclaimable: Reclaimable | None
+    layers: Sequence[LayerIndex], reclaimable: Reclaimable | None
 ) -> Iterator[Finding]:
+    """Hidden bytes, large layers, many tiny layers: from the layers alone."""
     if reclaimable is not None:
         yield from _hidden(reclaimable)
     sizes = [layer.size for layer in layers]
     for n, size in enumerate(sizes):
         if size >= LARGE_LAYER:
-            command = meta.layers[n].command.strip() if n < len(meta.layers) else ""
-            message = f"{size:,} bytes, made by: {command[:120] or '(no command recorded)'}"
+            message = f"{size:,} bytes in {len(layers[n]):,} tar entries"
             yield finding("large-layer", n, "", message, bytes=size)
     tiny = [n for n, size in enumerate(sizes) if size < TINY_LAYER]
     if len(tiny) >= TINY_LAYERS:
         message = f"{len(tiny)} of {len(sizes)} layers hold under {TINY_LAYER // 1024} KiB each"
         yield finding("many-tiny-layers", None, "", message)
-    yield from _order(meta)
 
 
 def _hidden(rec: Reclaimable) -> Iterator[Finding]:
     """One finding per pair of layers (the one that added, the one that hid) and kind."""
     groups: dict[tuple[int, int, str], list[Any]] = {}  # -> [files, bytes, largest, reason]
-    for path, size, added, hidden, reason in _hidden_rows(rec):
+    for path, size, added, hidden, reason in hidden_rows(rec):
         rule = "rewritten-later" if reason == OVERWRITTEN else "added-then-removed"
         group = groups.setdefault((added, hidden, rule), [0, 0, path, size, reason])
         group[0] += 1
@@ -87,13 +86,13 @@ _INSTALL = re.compile(
 )
 
 
-def _order(meta: ImageMeta) -> Iterator[Finding]:
+def order_findings(meta: ImageMeta) -> Iterator[Finding]:
     """A copy of the whole build context followed by a dependency install."""
     for k, entry in enumerate(meta.history):
         if not _WHOLE_CONTEXT.match(entry.instruction):
             continue
         for j in range(k + 1, len(meta.history)):
-            later = meta.history[j].instruction
+            later = meta.history[j].short_instruction  # RUN without the build args
             m = _INSTALL.search(later) if later.startswith("RUN ") else None
             if m is None:
                 continue
@@ -108,21 +107,18 @@ def _order(meta: ImageMeta) -> Iterator[Finding]:
 
 # -- config and history ----------------------------------------------------------------------
 
-_SECRET_NAME = re.compile(
-    r"(?i)(password|passwd|secret|token|api_?key|access_?key|private_?key|credential)"
-)
 _NOT_SECRET_NAME = re.compile(r"(?i)(_FILE|_PATH|_DIR|_URL_?|_ENDPOINT|_HOST|_USER(NAME)?)$")
 _PLACEHOLDER = re.compile(r"^(?:\$|<|\{|changeme|example|xxx|dummy|placeholder|none|null)", re.I)
 _BUILD_ARGS = re.compile(r"^(?:RUN )?\|(\d+) (.*)$", re.S)
 
 
-def _secret_value(name: str, value: str) -> str | None:
+def secret_value(name: str, value: str) -> str | None:
     """What to show of `value` when it is a secret (masked), else None."""
     hits = contentscan.scan_text(value)
     if hits:
         return hits[0][1]
     if (
-        _SECRET_NAME.search(name)
+        contentscan.secret_name(name)
         and not _NOT_SECRET_NAME.search(name)
         and len(value) >= 6
         and not _PLACEHOLDER.match(value)
@@ -137,12 +133,12 @@ def config_findings(meta: ImageMeta) -> Iterator[Finding]:
     env = cfg.get("Env")
     for item in env if isinstance(env, list) else []:
         name, _, value = text_of(item).partition("=")
-        shown = _secret_value(name, value)
+        shown = secret_value(name, value)
         if shown is not None:
             yield finding("secret-in-env", None, f"Env:{name}", f"{name}={shown}")
     labels = cfg.get("Labels")
     for key, raw in (labels if isinstance(labels, dict) else {}).items():
-        shown = _secret_value(str(key), text_of(raw))
+        shown = secret_value(str(key), text_of(raw))
         if shown is not None:
             yield finding("secret-in-label", None, f"Labels:{key}", f"{key}={shown}")
     for k, entry in enumerate(meta.history):
@@ -162,6 +158,21 @@ def config_findings(meta: ImageMeta) -> Iterator[Finding]:
         yield finding("no-healthcheck", None, "Healthcheck", "the image sets no HEALTHCHECK")
 
 
+def redact_command(command: str) -> str:
+    """A history command with its secret build args and tokens masked (for display)."""
+    m = _BUILD_ARGS.match(command.strip())
+    if m:
+        count = int(m.group(1))
+        words = m.group(2).split(" ")
+        for i, word in enumerate(words[:count]):
+            name, sep, value = word.partition("=")
+            shown = secret_value(name, value)
+            if sep and shown is not None:
+                words[i] = f"{name}={shown}"
+        command = f"|{count} " + " ".join(words)
+    return contentscan.redact(command)
+
+
 def _history(k: int, created_by: str, layer: int | None) -> Iterator[Finding]:
     """Build args the classic builder recorded (`|2 A=1 B=2 /bin/sh -c …`) whose name or
     value says secret, and tokens anywhere in a command."""
@@ -170,7 +181,7 @@ def _history(k: int, created_by: str, layer: int | None) -> Iterator[Finding]:
     if m:
         for word in m.group(2).split(" ")[: int(m.group(1))]:
             name, _, value = word.partition("=")
-            shown = _secret_value(name, value)
+            shown = secret_value(name, value)
             if shown is not None:
                 seen.add(shown)
                 message = f"build arg {name}={shown}"

@@ -15,11 +15,15 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from explorer.core import tarscan
 from explorer.core.image import ImageMeta
 from explorer.core.layerindex import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerIndex
 from explorer.core.reclaim import Reclaimable
+
+if TYPE_CHECKING:
+    from explorer.core.analysis import Analysis
 
 CRITICAL, HIGH, MEDIUM, LOW, INFO = "critical", "high", "medium", "low", "info"
 SEVERITIES = (CRITICAL, HIGH, MEDIUM, LOW, INFO)  # most severe first
@@ -263,23 +267,54 @@ class Stack:
 def find(
     meta: ImageMeta, layers: Sequence[LayerIndex], reclaimable: Reclaimable | None = None
 ) -> list[Finding]:
-    """Every rule over the image: its layers' entries (and what their contents held), its
-    config and history, and (given) our reclaimable-bytes account. Ordered by severity,
-    rule, layer and path."""
+    """Every rule over the image: its layers' entries (and what their contents held), our
+    reclaimable-bytes account (when given), its config, history and tags. Ordered by
+    severity, rule, layer and path."""
+    return sort_findings(layer_findings(layers, reclaimable) + image_findings(meta, layers))
+
+
+def findings_of(analysis: Analysis) -> list[Finding]:
+    """`find` for an analysed image: the findings of its layers come with the analysis (and
+    with it from the cache), those of its config and history are worked out (microseconds)."""
+    return sort_findings(analysis.layer_findings + image_findings(analysis.meta, analysis.layers))
+
+
+def layer_findings(
+    layers: Sequence[LayerIndex], reclaimable: Reclaimable | None = None
+) -> list[Finding]:
+    """The findings that depend on the layers alone (cached with the analysis, under the
+    layers' diff_ids): secrets and names in files, modes, repositories, caches, duplicates,
+    hidden bytes, large and tiny layers."""
     # The rules build their findings with this module's types: imported here, not above.
     from explorer.core import findingfiles as files
     from explorer.core import findingimage as image
 
     stack = Stack(layers)
-    runs: list[tuple[str, Callable[[], Iterator[Finding]]]] = [
-        ("secrets in files", lambda: files.secret_findings(layers, stack)),
-        ("file modes", lambda: files.mode_findings(layers, stack)),
-        ("version-control metadata", lambda: files.vcs_findings(layers, stack)),
-        ("package caches", lambda: files.cache_findings(layers, stack)),
-        ("duplicate files", lambda: files.duplicate_findings(layers, stack)),
-        ("layer economics", lambda: image.economy_findings(meta, layers, reclaimable)),
-        ("config and history", lambda: image.config_findings(meta)),
-    ]
+    return _run(
+        [
+            ("secrets in files", lambda: files.secret_findings(layers, stack)),
+            ("file modes", lambda: files.mode_findings(layers, stack)),
+            ("version-control metadata", lambda: files.vcs_findings(layers, stack)),
+            ("package caches", lambda: files.cache_findings(layers, stack)),
+            ("duplicate files", lambda: files.duplicate_findings(layers, stack)),
+            ("layer economics", lambda: image.economy_findings(layers, reclaimable)),
+        ]
+    )
+
+
+def image_findings(meta: ImageMeta, layers: Sequence[LayerIndex]) -> list[Finding]:
+    """The findings of the config, the history and the tags."""
+    from explorer.core import findingimage as image
+
+    return _run(
+        [
+            ("config and history", lambda: image.config_findings(meta)),
+            ("order of the steps", lambda: image.order_findings(meta)),
+        ]
+    )
+
+
+def _run(runs: list[tuple[str, Callable[[], Iterator[Finding]]]]) -> list[Finding]:
     out: list[Finding] = []
     for name, run in runs:
         try:
@@ -291,7 +326,7 @@ def find(
                 f"{where.name}:{where.lineno}); the other rules ran"
             )
             out.append(finding("rule-error", None, "", message))
-    return sort_findings(out)
+    return out
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:

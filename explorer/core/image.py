@@ -84,6 +84,7 @@ class ImageMeta:
     history: list[HistoryEntry]
     config: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    id: str = ""  # the image ID (the config's digest), when the source names it
     # Layer commands and history guessed (an engine's history API has no empty-layer flag):
     # exact once the export's config, which comes last in its stream, has been read.
     provisional: bool = False

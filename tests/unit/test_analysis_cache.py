@@ -96,7 +96,7 @@ def test_miss_then_hit_counts(store: LayerCache) -> None:
     ids = [diff_id(1), diff_id(2)]
     assert store.get_analysis(ids) is None
     assert store.put_analysis(ids, eff, rec)
-    assert store.get_analysis(ids) == (eff, rec)
+    assert store.get_analysis(ids) == (eff, rec, [])
     assert (store.stats.misses, store.stats.hits, store.stats.writes) == (1, 1, 1)
     assert store.get_analysis(ids[:1]) is None  # another image (one layer less)
 

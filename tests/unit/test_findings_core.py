@@ -4,14 +4,20 @@ nothing on the decoys, secrets never in full, the cached index keeps what conten
 from __future__ import annotations
 
 import io
+import pickle
 from pathlib import Path
+
+import pytest
 
 from explorer.core import contentscan, pkgdb
 from explorer.core.analysis import analyze, index_all
-from explorer.core.cachecodec import decode_index, encode_index
-from explorer.core.findings import RULES, SEVERITIES, Finding, find
+from explorer.core.cache import LayerCache
+from explorer.core.cachecodec import decode_analysis, decode_index, encode_analysis, encode_index
+from explorer.core.efficiency import DiveEfficiency
+from explorer.core.findings import RULES, SEVERITIES, Finding, find, findings_of
 from explorer.core.layerindex import index_layer
 from explorer.core.packages import INSTALLED, REMOVED, UPGRADED, find_packages, layer_changes
+from explorer.core.reclaim import Reclaimable
 from explorer.core.sources import open_source
 from tests.robustness import builders as b
 from tests.unit.helpers import image_archive
@@ -128,3 +134,38 @@ def test_rules_are_documented_with_known_severities():
 def test_mask_never_shows_a_short_secret_whole():
     assert contentscan.mask("abcdefgh") == "ab…"
     assert contentscan.mask("short") == "…"
+
+
+def test_findings_are_cached_with_the_analysis(tmp_path):
+    archive = image_archive(
+        tmp_path,
+        [b.file("app/settings.py", f"GITHUB = '{TOKEN}'\n".encode()), b.file("tmp/x", b"x" * 99)],
+        [b.whiteout("tmp/x")],
+    )
+    store = LayerCache(tmp_path / "cache")
+
+    def open_analysed():
+        meta, indexes = index_all(open_source(str(archive)))
+        return analyze(meta, indexes, store)
+
+    cold = open_analysed()
+    warm = open_analysed()
+    assert (cold.cached, warm.cached) == (False, True)
+    assert warm.layer_findings == cold.layer_findings
+    assert {f.rule for f in findings_of(warm)} >= {"secret-in-file", "added-then-removed"}
+    assert findings_of(warm) == find(cold.meta, cold.layers, cold.reclaimable)
+
+
+def test_damaged_cached_findings_are_a_miss():
+    eff = DiveEfficiency(1.0, 0, 0, 0, [])
+    good = Finding("setuid-setgid", "low", 0, "/x", "m", "r", 0, True)
+    payload = pickle.loads(encode_analysis(eff, Reclaimable(0), [good]))
+    assert decode_analysis(pickle.dumps(payload, protocol=5))[2] == [good]
+    for bad in [("no-such-rule", *_tail(good)), ("setuid-setgid", "low", "0", *_tail(good)[1:])]:
+        payload = (*payload[:13], [bad])
+        with pytest.raises(ValueError):
+            decode_analysis(pickle.dumps(payload, protocol=5))
+
+
+def _tail(f: Finding) -> tuple:
+    return (f.severity, 0, f.path, f.message, f.remedy, f.bytes, f.visible)

@@ -186,6 +186,7 @@ class EngineSource(Source):
         }
         self.meta = ImageMeta(self.reference, self.kind, layers, entries, config, tags)
         self._image_id = str(info.get("Id", ""))
+        self.meta.id = self._image_id
         self._exported = self._record(self.cache)
         if self._exported is not None:  # exported before: what its config said
             _apply(self.meta, self._exported)

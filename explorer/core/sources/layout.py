@@ -73,7 +73,18 @@ def _meta(
                 media_type=str(desc.get("mediaType", "")),
             )
         )
-    return ImageMeta(name, source, layers, history, config, tags)
+    meta = ImageMeta(name, source, layers, history, config, tags)
+    meta.id = _config_id(config_where.rpartition(": ")[2])
+    return meta
+
+
+def _config_id(config_name: str) -> str:
+    """The image ID a config member names: `<hex>.json` (docker save) or a blob's path."""
+    stem = config_name.removesuffix(".json")
+    if stem.startswith("blobs/"):
+        _, algo, hexpart = stem.split("/", 2)
+        return f"{algo}:{hexpart}"
+    return f"sha256:{stem}" if len(stem) == 64 and stem.isalnum() else ""
 
 
 def _from_docker_manifest(

@@ -11,7 +11,7 @@ from textual import work
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from explorer.core.findings import find
+from explorer.core.findings import findings_of
 from explorer.core.packages import find_packages
 from explorer.tui import format as fmt
 from explorer.tui.messages import Explained
@@ -55,15 +55,15 @@ class ExplorerViews(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="explain")
     def explain(self) -> None:
-        """Findings and packages from every layer's index and the analysis (off the UI's
-        thread: a big image's rules take a while)."""
+        """The findings (those of the layers came with the analysis, those of the config and
+        history are added) and the packages from every layer's index, off the UI's thread."""
         main = cast("MainScreen", self)
         meta, analysis = main.meta, main.analysis
         layers = [main.indexes[n] for n in sorted(main.indexes)]
         if meta is None or analysis is None or len(layers) != len(meta.layers):
             return
         started = time.perf_counter()
-        found = find(meta, layers, analysis.reclaimable)
+        found = findings_of(analysis)  # the layers' findings came with the analysis
         packages = find_packages(layers)
         main.post_message(Explained(found, packages, time.perf_counter() - started))
 
