@@ -1,13 +1,18 @@
-"""Secrets never shown in full: values masked when their name says they are secret
-(TOKEN, SECRET, PASSWORD, KEY...) or when they have a well-known token format, anywhere in a
-text (history commands, build args, labels). What is left is enough to recognise the value
-(`ghp_…Ds0A`), never enough to use it.
+"""Secrets never shown in full, in any text shown to people (the config, the Dockerfile,
+history commands, build args, labels): values whose name says they are secret (TOKEN, SECRET,
+PASSWORD, KEY...), well-known token formats (the findings' own, `contentscan.redact`), private
+key bodies, URL passwords and bearer tokens. What is left is enough to recognise the value
+(`ghp_…Ds0A`, `contentscan.mask`), never enough to use it.
+
+A display masks more than the findings report: a `*_KEY` whose value is not random is not a
+finding, but it is not shown either.
 """
 
 from __future__ import annotations
 
 import re
-from functools import partial
+
+from explorer.core.contentscan import mask, redact
 
 ELLIPSIS = "…"
 # Name components that make a variable's value a secret (split on _ - . and case changes).
@@ -37,19 +42,6 @@ NOT_SECRET_WORDS = frozenset(
     {"PUBLIC", "PUB", "GPG", "PGP", "FILE", "PATH", "DIR", "ID", "URL", "SOCK", "SOCKET"}
 )
 
-# Well-known token formats: (regex, how many leading characters identify the format).
-TOKEN_FORMATS: list[tuple[re.Pattern[str], int]] = [
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"), 4),  # GitHub
-    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{60,}\b"), 11),  # GitHub fine-grained
-    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), 6),  # GitLab
-    (re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"), 4),  # AWS access key id
-    (re.compile(r"\bnpm_[A-Za-z0-9]{36,}\b"), 4),  # npm
-    (re.compile(r"\bpypi-AgE[A-Za-z0-9_-]{50,}"), 5),  # PyPI
-    (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 5),  # Slack
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), 4),  # Google API key
-    (re.compile(r"\b[rs]k_live_[0-9A-Za-z]{20,}\b"), 8),  # Stripe
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), 3),  # JWT
-]
 _PRIVATE_KEY = re.compile(
     r"(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----)(.*?)(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)", re.S
 )
@@ -70,50 +62,12 @@ def secret_name(name: str) -> bool:
     return bool(words & SECRET_WORDS) and not words & NOT_SECRET_WORDS
 
 
-def mask(value: str, keep_prefix: int = 0) -> str:
-    """`value` cut to what identifies it: a token's format prefix (its first `keep_prefix`
-    characters) and its last four characters; any other secret its first and last four
-    (two for a shorter one); a short value is hidden entirely."""
-    if not value:
-        return value
-    if keep_prefix:
-        tail = value[-4:] if len(value) - keep_prefix >= 16 else ""
-        return f"{value[:keep_prefix]}{ELLIPSIS}{tail}"
-    if len(value) >= 24:
-        return f"{value[:4]}{ELLIPSIS}{value[-4:]}"
-    if len(value) >= 12:
-        return f"{value[:2]}{ELLIPSIS}{value[-2:]}"
-    return ELLIPSIS
-
-
-def token_prefix(value: str) -> int | None:
-    """How many leading characters of `value` name its token format, if it has a well-known
-    one (None otherwise)."""
-    for pattern, prefix in TOKEN_FORMATS:
-        if pattern.fullmatch(value):
-            return prefix
-    return None
-
-
 def mask_value(name: str, value: str) -> str:
-    """The value of variable `name`, masked when its name or its format says it is a secret;
-    a value that merely contains a token has that token masked."""
-    prefix = token_prefix(value)
-    if prefix is not None:
-        return mask(value, prefix)
-    if secret_name(name):
+    """The value of variable `name`: masked whole when its name says it is a secret, else
+    with any secret in it masked."""
+    if value and secret_name(name):
         return mask(value)
     return mask_text(value)
-
-
-def _mask_tokens(text: str) -> str:
-    for pattern, prefix in TOKEN_FORMATS:
-        text = pattern.sub(partial(_mask_match, prefix), text)
-    return text
-
-
-def _mask_match(prefix: int, match: re.Match[str]) -> str:
-    return mask(match.group(), prefix)
 
 
 def _mask_assignment(match: re.Match[str]) -> str:
@@ -133,7 +87,7 @@ def mask_text(text: str) -> str:
     if not text:
         return text
     text = _PRIVATE_KEY.sub(lambda m: f"{m.group(1)}{ELLIPSIS}{m.group(3)}", text)
-    text = _mask_tokens(text)
+    text = redact(text)
     text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{mask(m.group(2))}{m.group(3)}", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)}{mask(m.group(2))}", text)
     return _ASSIGNMENT.sub(_mask_assignment, text)

@@ -143,10 +143,10 @@ def test_secrets_in_build_args_and_commands_are_masked():
     ]
     out = render(reconstruct(meta_of(history)))
     assert "ARG GITHUB_TOKEN=ghp_…Ds0A" in out
-    assert "ARG DB_PASSWORD=hu…r2" in out
+    assert "ARG DB_PASSWORD=hu…" in out
     assert "token ghp_…Ds0A" in out
-    assert "ENV API_KEY=sk…YZ" in out
-    assert "https://bob:s3…rd@example.com" in out
+    assert "ENV API_KEY=sk_0…fXYZ" in out
+    assert "https://bob:s3…@example.com" in out
     for secret in (GHP, "hunter2hunter2", "sk_0123456789abcdefXYZ", "s3cr3tpassw0rd"):
         assert secret not in out
 
@@ -207,7 +207,7 @@ def test_config_view_masks_secrets_and_names_the_base_image():
         "GPG_KEY": "A035C8C19219BA821ECEA86B",  # a fingerprint, not a secret
         "X": "",
     }
-    assert dict(view.labels)["registry.password"] == "pa…rd"
+    assert dict(view.labels)["registry.password"] == "pa55…word"
     assert view.base == [
         ("org.opencontainers.image.base.name", "docker.io/library/debian:bookworm")
     ]
