@@ -9,10 +9,10 @@ Sizes count every hidden copy, `files` counts distinct paths.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from explorer.core.reclaim import HiddenRows, Reclaimable
+from explorer.core.findingimage import hidden_rows
+from explorer.core.reclaim import Reclaimable
 
 
 @dataclass(eq=False)
@@ -58,19 +58,6 @@ class Group:
             name, node = next(iter(node.children.items()))
             path = f"{path}/{name}"
         return Group(path, self.added_by, self.hidden_by, self.reason, node)
-
-
-def hidden_rows(rec: Reclaimable) -> Iterator[tuple[str, int, int, int, str]]:
-    """(path, size, added_by, hidden_by, reason) of each row, without an object per row when
-    the rows are columns (as read from the cache)."""
-    rows = rec.rows
-    if isinstance(rows, HiddenRows):
-        reasons = rows.reasons
-        codes = (reasons[c] for c in rows.codes)
-        yield from zip(rows.paths, rows.sizes, rows.added_by, rows.hidden_by, codes, strict=True)
-    else:
-        for r in rows:
-            yield r.path, r.size, r.added_by, r.hidden_by, r.reason
 
 
 def group_hidden(rec: Reclaimable) -> list[Group]:
