@@ -254,6 +254,11 @@ def test_dockerfile_and_config_commands(tmp_path):
     done = subprocess.run([*run, "config", str(path), "--json"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["env"] == {"PATH": "/usr/bin:/bin"}
+    done = subprocess.run([*run, "config", str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "User          root" in lines  # not set: the container runs as root
+    assert "  PATH=/usr/bin:/bin" in lines
     done = subprocess.run(
         [*run, "dockerfile", str(tmp_path / "missing.tar")], capture_output=True, text=True
     )
