@@ -75,6 +75,9 @@ def shots(sample: Path) -> list[Shot]:
         Shot("help", dive, ("f1",), needs=from_dive),
         Shot("waste", waste, ("down",), needs=from_corpus),
         Shot("waste-hidden-bytes", waste, ("e", "v"), needs=from_corpus),
+        Shot("views-config", waste, ("c", "tab", "down"), needs=from_corpus),
+        Shot("views-findings", waste, ("f",), needs=from_corpus),
+        Shot("views-packages", waste, ("p",), (80, 24), needs=from_corpus),
     ]
 
 
