@@ -205,6 +205,8 @@ async def test_findings_view_groups_by_severity_and_rule_and_goes_to_the_file(tm
         assert rows.shown[secret].target == Target(0, "/srv/.env")
         assert rows.shown[secret].parts[2][1] == "removed"  # not in the final image
         assert any("/usr/local/bin/helper" in line for line in lines)  # setuid
+        build_arg = next(r for r in rows.shown if "NPM_TOKEN" in "".join(t for t, _ in r.parts))
+        assert build_arg.target == Target(1)  # a build arg of layer 1's RUN: to the layer
         assert GHP not in screen_text(app)
         rows.set_cursor(secret)
         await pilot.pause()

@@ -73,7 +73,9 @@ def _finding_row(f: Finding, groups: tuple[str, ...]) -> ListRow:
     state = "still in the final image" if f.visible else "not in the final image, still shipped"
     in_layer = f"layer {f.layer}" if f.layer is not None else "the image"
     detail = f"{shown(f.message)}\n{where} · {in_layer} · {state}\nRemedy: {shown(f.remedy)}"
-    target = Target(f.layer, f.path) if f.layer is not None and f.path.startswith("/") else None
+    # A file: to it; a layer's (a large layer, a build arg in its history): to the layer.
+    path = f.path if f.path.startswith("/") else ""
+    target = Target(f.layer, path) if f.layer is not None else None
     return ListRow(parts, detail=detail, target=target, member_of=groups)
 
 
