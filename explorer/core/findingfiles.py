@@ -127,8 +127,9 @@ def _writable(
         below[top] = below.get(top, 0) + (top != path)
     for top, count in below.items():
         i = writable[top]
-        visible, where = stack.where(n, top)
-        kind = "directory" if layer.types[i] == tarscan.DIR else "file"
+        is_dir = layer.types[i] == tarscan.DIR
+        visible, where = stack.where(n, top, directory=is_dir)
+        kind = "directory" if is_dir else "file"
         noun = "entry" if count == 1 else "entries"
         more = f", and {count:,} {noun} below it" if count else ""
         message = f"world-writable {kind}, mode {layer.modes[i] & 0o7777:04o}{more} ({where})"
@@ -168,7 +169,7 @@ def vcs_findings(layers: Sequence[LayerIndex], stack: Stack) -> Iterator[Finding
     for n, layer in enumerate(layers):
         roots: dict[str, list[int]] = {}  # root -> [files, bytes]
         for i, path in enumerate(layer.paths):
-            if ".git" not in path and ".svn" not in path and ".hg" not in path:
+            if (".git" not in path and ".svn" not in path and ".hg" not in path) or "/.wh." in path:
                 continue
             m = _VCS.match(path)
             if m is None or _vendored(path):
@@ -178,7 +179,7 @@ def vcs_findings(layers: Sequence[LayerIndex], stack: Stack) -> Iterator[Finding
                 total[0] += 1
                 total[1] += layer.sizes[i]
         for root, (files, size) in roots.items():
-            visible, where = stack.where(n, root)
+            visible, where = stack.where(n, root, directory=True)
             message = f"{plural(files, 'file')}, {size:,} bytes ({where})"
             yield finding("vcs-metadata", n, "/" + root, message, bytes=size, visible=visible)
 
@@ -189,6 +190,8 @@ def cache_findings(layers: Sequence[LayerIndex], stack: Stack) -> Iterator[Findi
         roots: dict[str, list[int]] = {}
         for i, path in enumerate(layer.paths):
             if not ("cache" in path or "apt/lists/" in path or "pnpm" in path or ".m2/" in path):
+                continue
+            if "/.wh." in path:
                 continue
             if layer.types[i] != tarscan.REG:
                 continue
@@ -202,7 +205,7 @@ def cache_findings(layers: Sequence[LayerIndex], stack: Stack) -> Iterator[Findi
             if not size:
                 continue
             name = next(v for k, v in _CACHE_NAMES.items() if root == k or root.endswith("/" + k))
-            visible, where = stack.where(n, root)
+            visible, where = stack.where(n, root, directory=True)
             message = f"{name}: {plural(files, 'file')}, {size:,} bytes ({where})"
             yield finding("package-cache", n, "/" + root, message, bytes=size, visible=visible)
 

@@ -230,8 +230,9 @@ class Stack:
             self._removed[n] = (deleted, opaque)
         return (self._paths[n], *self._removed[n])
 
-    def hidden_by(self, k: int, path: str) -> tuple[int, str] | None:
-        """(the first layer above k that hides `path`, how), or None when it is shown."""
+    def hidden_by(self, k: int, path: str, directory: bool = False) -> tuple[int, str] | None:
+        """(the first layer above k that hides `path`, how), or None when it is shown. A
+        `directory` is not hidden by a later entry of a directory at its path (a chmod)."""
         path = path.lstrip("/")
         ancestors = []
         at = path
@@ -244,7 +245,8 @@ class Stack:
                 return j, "deleted"
             if any(a in opaque for a in ancestors):
                 return j, "hidden by an opaque directory"
-            if path in paths:
+            i = paths.get(path)
+            if i is not None and not (directory and self.layers[j].types[i] == tarscan.DIR):
                 return j, "written again"
             for a in ancestors:
                 i = paths.get(a) if a else None
@@ -252,9 +254,9 @@ class Stack:
                     return j, "replaced by a file"
         return None
 
-    def where(self, k: int, path: str) -> tuple[bool, str]:
+    def where(self, k: int, path: str, directory: bool = False) -> tuple[bool, str]:
         """(visible, the words for where it stands) for an entry of layer k."""
-        hidden = self.hidden_by(k, path)
+        hidden = self.hidden_by(k, path, directory)
         if hidden is None:
             return True, f"in layer {k}"
         j, how = hidden

@@ -63,7 +63,7 @@ def _image(meta: ImageMeta, layers: Sequence[LayerIndex], size: int) -> dict[str
         "reference": meta.name,
         "id": meta.id,
         "source": meta.source,
-        "tags": list(meta.tags),
+        "tags": [t for t in meta.tags if isinstance(t, str)],
         "platform": meta.platform,
         "created": text_of(meta.config.get("created")) if isinstance(meta.config, dict) else "",
         "size": size,

@@ -169,3 +169,34 @@ def test_damaged_cached_findings_are_a_miss():
 
 def _tail(f: Finding) -> tuple:
     return (f.severity, 0, f.path, f.message, f.remedy, f.bytes, f.visible)
+
+
+def test_a_directory_written_again_stays_shown_a_deleted_one_does_not(tmp_path):
+    found = _findings(
+        tmp_path,
+        [b.directory("app/.git"), b.file("app/.git/HEAD", b"ref: refs/heads/main\n")],
+        [b.directory("app/.git", mode=0o700)],  # a chmod of the directory alone
+        [b.directory("srv/.git"), b.file("srv/.git/HEAD", b"ref\n")],
+        [b.whiteout("srv/.git")],
+    )
+    vcs = {f.path: f for f in _of(found, "vcs-metadata")}
+    assert vcs["/app/.git"].visible and not vcs["/srv/.git"].visible
+    assert "deleted in layer 3 but still shipped in layer 2" in vcs["/srv/.git"].message
+
+
+def test_odd_metadata_never_breaks_the_config_rules():
+    from explorer.core import report
+    from explorer.core.findings import image_findings
+    from explorer.core.image import HistoryEntry, ImageMeta
+
+    history = [HistoryEntry("|99 A /bin/sh -c x", "", False, 0), HistoryEntry("", "", True, None)]
+    for config in (
+        {"config": {"Env": {"A": 1}, "Labels": ["x"], "User": 0, "Healthcheck": "x"}},
+        {"config": {"Env": [1, None, "NPM_TOKEN"], "Labels": {"k": {"v": 1}}}},
+        {"config": None},
+        [],
+    ):
+        meta = ImageMeta("x", "docker-archive", [], history, config, tags=[3, "a:latest"])
+        rules = {f.rule for f in image_findings(meta, [])}
+        assert "rule-error" not in rules and "runs-as-root" in rules
+        assert isinstance(report._config(meta)["env"], list)
