@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from explorer.core.findings import SEVERITIES
+from explorer.tui.commands import explorer_commands
 from explorer.tui.screens.config import ConfigScreen
 from explorer.tui.screens.findings import FindingsScreen, PackagesScreen
 from explorer.tui.screens.help import HelpScreen
@@ -159,7 +160,15 @@ async def test_the_key_is_rebindable_and_listed(tmp_path):
         assert isinstance(app.screen, MainScreen)
         await pilot.press("f9")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfigScreen))
-        await pilot.press("escape", "f1")
+        commands = {c.title for c in explorer_commands(app, app.screen)}
+        assert "View: Switch between the config and the Dockerfile" in commands
+        assert "View: Back to the explorer" in commands
+        assert "List: Fold or unfold" in commands
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        commands = {c.title for c in explorer_commands(app, app.screen)}
+        assert "View: The packages the selected layer installed, upgraded or removed" in commands
+        await pilot.press("f1")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         text = app.screen.help_text().plain
         assert "f9" in text and "[config]" in text and "Config and Dockerfile" in text
