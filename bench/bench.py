@@ -287,8 +287,10 @@ def findings_rows(workdir: Path, repeat: int, only: str, baseline: Path | None) 
         measure(report_argv, True)  # the cache as a report leaves it
         json_again, report_again = measure(json_argv, False), measure(report_argv, False)
         rules = _rules_seconds(path, cache, repeat)
+        scan = _scan_share(path, repeat)
         row = [label, cell(json_before)[0], cell(json_first)[0], cell(report_first)[0]]
-        row += [_more(json_first, json_before), f"{rules:.2f} s ({rules / json_first.seconds:.0%})"]
+        row += [_more(json_first, json_before), f"{scan:+.1%}"]
+        row += [f"{rules:.2f} s ({rules / json_first.seconds:.0%})"]
         row += [_more(report_first, json_first)]
         row += [cell(json_again_before)[0], cell(json_again)[0], cell(report_again)[0]]
         row += [_more(json_again, json_again_before), _more(report_again, json_again)]
@@ -297,7 +299,8 @@ def findings_rows(workdir: Path, repeat: int, only: str, baseline: Path | None) 
     if not rows:
         return []
     head = (
-        "| image | `--json` before | `--json` | `report` | `--json` ÷ before | rules (÷ `--json`) "
+        "| image | `--json` before | `--json` | `report` | `--json` ÷ before | content scan "
+        "| rules (÷ `--json`) "
         "| `report` ÷ `--json` | again: `--json` before | `--json` | `report` | "
         "`--json` ÷ before | `report` ÷ `--json` |"
     )
@@ -312,7 +315,9 @@ def findings_rows(workdir: Path, repeat: int, only: str, baseline: Path | None) 
         f"Median of {repeat} runs each; first open with an empty layer cache, again with the "
         "cache a first `report` left (indexes with what file contents told, the analysis with "
         "the findings of the layers). `--json` ÷ before: what reading file contents while "
-        "indexing (secrets, package records) adds to `--json`. Rules: every findings rule and "
+        "indexing (secrets, package records) adds to `--json`, as whole runs (noisy on a shared "
+        "machine); content scan: the same, in-process, indexing every layer in one process with "
+        "and without it, runs interleaved (median). Rules: every findings rule and "
         "the packages' attribution, in-process on the loaded image (what a cold `report` or "
         "TUI open adds to the analysis; a warm one reads the layers' findings from the cache). "
         "`report` does our whole analysis (reclaimable bytes too), which `--json` does not. "
@@ -428,6 +433,51 @@ def _explain(analysis: Analysis, layers: list[LayerIndex]) -> None:
 
     findings_of(analysis)
     find_packages(layers)
+
+
+def _scan_share(archive: Path, repeat: int) -> float:
+    """What reading file contents adds to indexing every layer of `archive` (in this process,
+    no cache, no worker processes: they would import the real module): runs with and without
+    it interleaved, medians compared."""
+    import time
+
+    from explorer.core import cachesettings, contentscan, layerindex
+    from explorer.core.analysis import index_all
+    from explorer.core.sources import open_source
+
+    def index(scan: bool) -> float:
+        layerindex.contentscan = contentscan if scan else _NoContent  # type: ignore[assignment]
+        try:
+            start = time.perf_counter()
+            with cachesettings.configured(enabled=False):
+                index_all(open_source(str(archive)))
+            return time.perf_counter() - start
+        finally:
+            layerindex.contentscan = contentscan
+
+    with_scan, without = [], []
+    workers = os.environ.get("LAYERSCOPE_WORKERS")
+    os.environ["LAYERSCOPE_WORKERS"] = "1"
+    try:
+        for _ in range(max(repeat, 5)):
+            with_scan.append(index(True))
+            without.append(index(False))
+    finally:
+        if workers is None:
+            del os.environ["LAYERSCOPE_WORKERS"]
+        else:
+            os.environ["LAYERSCOPE_WORKERS"] = workers
+    return statistics.median(with_scan) / statistics.median(without) - 1
+
+
+class _NoContent:
+    """contentscan as the indexer sees it, choosing no file (for `_scan_share`)."""
+
+    SECRETS, PACKAGES, OVERSIZED = 1, 2, 3
+
+    @staticmethod
+    def wanted(_path: str, _size: int) -> int:
+        return 0
 
 
 def _findings_run(

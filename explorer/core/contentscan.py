@@ -65,13 +65,18 @@ _BINARY_EXT = frozenset(_BINARY_EXTENSIONS.split())
 
 
 def wanted(path: str, size: int) -> int:
-    """What to do with a regular file's content: SECRETS, PACKAGES or 0 (nothing)."""
+    """What to do with a regular file's content: SECRETS, PACKAGES or 0 (nothing). Called
+    for every regular file of every layer: the common cases are decided first, cheaply."""
     base = path[path.rfind("/") + 1 :]
-    if _is_package_record(path, base):
+    if (base in _RECORD_NAMES or base[-9:] == ".egg-info" or path[:22] == _STATUS_D) and (
+        _is_package_record(path, base)
+    ):
         return PACKAGES if size <= DB_CAP else OVERSIZED
     if size > TEXT_CAP:
         return 0
-    if base in CREDENTIAL_NAMES or base.startswith(".env") or path.endswith(CREDENTIAL_PATHS):
+    if (base in _CREDENTIAL_BASES or base[:4] == ".env") and (
+        base in CREDENTIAL_NAMES or base[:4] == ".env" or path.endswith(CREDENTIAL_PATHS)
+    ):
         return SECRETS
     if path.startswith(_SKIPPED_TREES) or _SKIPPED_PARTS.search(path):
         return 0
@@ -81,6 +86,11 @@ def wanted(path: str, size: int) -> int:
     if base in _GENERATED or base.endswith((".min.js", ".min.css", ".map")):
         return 0
     return SECRETS
+
+
+_STATUS_D = "var/lib/dpkg/status.d/"
+_RECORD_NAMES = frozenset({"METADATA", "PKG-INFO", "package.json", "status", "installed"})
+_CREDENTIAL_BASES = CREDENTIAL_NAMES | {"credentials", "config.json", "config"}
 
 
 def _is_package_record(path: str, base: str) -> bool:
@@ -95,7 +105,7 @@ def _is_package_record(path: str, base: str) -> bool:
     return (
         path == "var/lib/dpkg/status"
         or path == "lib/apk/db/installed"
-        or (path.startswith("var/lib/dpkg/status.d/") and not base.endswith(".md5sums"))
+        or (path.startswith(_STATUS_D) and not base.endswith(".md5sums"))
     )
 
 

@@ -90,3 +90,8 @@ RECORDS = [
 def test_hostile_bytes_never_raise(data, path):
     pkgdb.parse(path, data)
     contentscan.scan_secrets(path, data)
+
+
+def test_distroless_status_d_files_are_read():
+    assert wanted("var/lib/dpkg/status.d/libc6", 10) == PACKAGES
+    assert wanted("var/lib/dpkg/status.d/python3.11", 10) == PACKAGES
