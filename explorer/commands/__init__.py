@@ -15,6 +15,8 @@ COMMANDS: dict[str, str] = {
     "extract": "explorer.commands.extract",
     "find": "explorer.commands.find",
     "history": "explorer.commands.history",
+    "config": "explorer.commands.config",
+    "dockerfile": "explorer.commands.dockerfile",
     "report": "explorer.commands.report",
     "init": "explorer.commands.init",
 }

@@ -136,7 +136,7 @@ _TOKENS: list[tuple[str, re.Pattern[bytes], float]] = [
     (
         "github-token",
         re.compile(
-            rb"gh(?:[pousr]_[A-Za-z0-9]{36,251}(?![A-Za-z0-9])|ithub_pat_[A-Za-z0-9_]{82}(?!\w))"
+            rb"g(?:h[pousr]_[A-Za-z0-9]{36,251}(?![A-Za-z0-9])|ithub_pat_[A-Za-z0-9_]{82}(?!\w))"
         ),
         3.5,
     ),

@@ -27,6 +27,7 @@ from explorer.tui.screens.help import HelpScreen
 from explorer.tui.screens.main import MainScreen
 from explorer.tui.screens.open import OpenScreen
 from explorer.tui.settings import load_settings, save_settings
+from explorer.tui.widgets.efficiency import WasteTable
 
 Clock = Callable[[], float]
 
@@ -126,6 +127,8 @@ class LayerScopeApp(App[int]):
         the tree idle, its views worked out ahead)? Tests and screenshots wait for this."""
         main = self.main_screen
         if main is None or main.load_state not in OVER or main.workers_in_group("index"):
+            return False
+        if main.workers_in_group("explain") or main.query_one(WasteTable).grouping():
             return False
         tree = main.file_tree
         # The views worked out ahead too: nothing may still compete for the CPU.

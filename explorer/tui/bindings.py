@@ -20,17 +20,22 @@ class Pane:
 def panes() -> list[Pane]:
     # Imported here: the widgets import nothing from this module, this one needs them all.
     from explorer.tui.app import LayerScopeApp
+    from explorer.tui.screens.config import ConfigScreen
     from explorer.tui.screens.find import FindScreen
+    from explorer.tui.screens.findings import PackagesScreen
     from explorer.tui.screens.history import HistoryScreen
     from explorer.tui.screens.main import MainScreen
     from explorer.tui.screens.overlay import OverlayScreen
+    from explorer.tui.screens.viewbase import ViewScreen
     from explorer.tui.screens.viewer import ViewerScreen
+    from explorer.tui.screens.views import ExplorerViews
     from explorer.tui.widgets.changes import ChangeList
     from explorer.tui.widgets.details import LayerDetails
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
     from explorer.tui.widgets.filterbar import FilterInput
     from explorer.tui.widgets.layers import LayerList
+    from explorer.tui.widgets.rowlist import RowList
     from explorer.tui.widgets.viewer import FileView
     from explorer.tui.widgets.vlist import VirtualList
 
@@ -44,6 +49,9 @@ def panes() -> list[Pane]:
         Pane("History and find", (OverlayScreen, ChangeList, HistoryScreen, FindScreen)),
         Pane("File viewer", (ViewerScreen, FileView)),
         Pane("Filter", (FilterInput,)),
+        Pane("Views over the explorer", (ExplorerViews, ViewScreen, RowList)),
+        Pane("Config and Dockerfile", (ConfigScreen,)),
+        Pane("Packages", (PackagesScreen,)),
     ]
 
 

@@ -23,24 +23,43 @@ SKIP = {"quit-ctrl-c"}
 
 def explorer_commands(app: App, screen: Screen) -> Iterator[SystemCommand]:
     from explorer.tui.screens.main import MainScreen
+    from explorer.tui.screens.overlay import OverlayScreen
+    from explorer.tui.screens.viewbase import ViewScreen
+    from explorer.tui.screens.views import ExplorerViews
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
     from explorer.tui.widgets.layers import LayerList
+    from explorer.tui.widgets.rowlist import RowList
 
+    targets: list[tuple[str, DOMNode, list[Binding]]]
+    if isinstance(screen, (OverlayScreen, ViewScreen)):  # a view over the explorer: its keys
+        rows = screen.focused if isinstance(screen.focused, RowList) else None
+        targets = [
+            ("View", screen, own_bindings(type(screen)) + own_bindings(type(screen).__mro__[1])),
+            *([("List", rows, own_bindings(RowList))] if rows is not None else []),
+            ("App", app, own_bindings(type(app))),
+        ]
+        yield from _commands(app, targets)
+        return
     if not isinstance(screen, MainScreen):
         return
-    targets: list[tuple[str, DOMNode, list[Binding]]] = [
+    targets = [
         ("Layers", screen.query_one(LayerList), own_bindings(LayerList)),
         ("Files", screen.query_one(FileTreeView), own_bindings(FileTreeView)),
         ("Waste", screen.query_one(WasteTable), own_bindings(WasteTable)),
         ("View", screen, own_bindings(MainScreen)),
+        ("View", screen, own_bindings(ExplorerViews)),
         ("App", app, own_bindings(type(app))),
     ]
+    yield from _commands(app, targets, skip=set() if screen.indexing else {"cancel_index"})
+
+
+def _commands(
+    app: App, targets: list[tuple[str, DOMNode, list[Binding]]], skip: set[str] | None = None
+) -> Iterator[SystemCommand]:
     for pane, node, bindings in targets:
         for binding in bindings:
-            if not binding.description or binding.id in SKIP:
-                continue
-            if binding.action == "cancel_index" and not screen.indexing:
+            if not binding.description or binding.id in SKIP or binding.action in (skip or ()):
                 continue
             keys = effective_keys(app, binding)
             title = f"{pane}: {binding.tooltip or binding.description}"

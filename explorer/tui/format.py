@@ -9,6 +9,7 @@ from dataclasses import replace
 import humanize
 
 from explorer.core.image import ImageMeta, Step, steps
+from explorer.core.masking import mask_text
 from explorer.core.safetext import safe
 
 
@@ -78,9 +79,14 @@ def display_name(meta: ImageMeta) -> str:
 
 
 def layer_items(meta: ImageMeta) -> list[Step]:
-    """The layer list's rows: the image's steps, their texts made safe to show."""
+    """The layer list's rows: the image's steps, their texts made safe to show (secrets in
+    them masked)."""
     return [
-        replace(step, instruction=safe(step.instruction), command=safe(step.command))
+        replace(
+            step,
+            instruction=safe(mask_text(step.instruction)),
+            command=safe(mask_text(step.command)),
+        )
         for step in steps(meta)
     ]
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from explorer.core.findings import Finding
 from explorer.core.loading import Event, Progress
+from explorer.core.packages import Package
 from explorer.core.treerow import Row
 
 
@@ -44,3 +46,12 @@ class ViewFailed(Message):
     """Computing the tree failed (a bad regex never gets here: it is checked first)."""
 
     message: str
+
+
+@dataclass
+class Explained(Message):
+    """The image's findings and packages, worked out by a worker once the analysis is in."""
+
+    findings: list[Finding]
+    packages: list[Package]
+    seconds: float

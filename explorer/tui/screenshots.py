@@ -82,15 +82,19 @@ def shots(sample: Path) -> list[Shot]:
         Shot("sample-find", str(sample), ("f", *"*.log", "down"), (100, 30)),
         Shot("waste", waste, ("down",), needs=from_corpus),
         Shot("waste-hidden-bytes", waste, ("e", "v"), needs=from_corpus),
+        Shot("views-config", waste, ("c", "tab", "down"), needs=from_corpus),
+        Shot("views-findings", waste, ("w",), needs=from_corpus),
+        Shot("views-packages", waste, ("p",), (80, 24), needs=from_corpus),
     ]
 
 
 def inside_busy(app: LayerScopeApp) -> bool:
     """Is a view over the explorer (history, find, the viewer) still working?"""
     from explorer.tui.screens.overlay import OverlayScreen
+    from explorer.tui.screens.viewbase import ViewScreen
     from explorer.tui.screens.viewer import ViewerScreen
 
-    views = (OverlayScreen, ViewerScreen)
+    views = (OverlayScreen, ViewScreen, ViewerScreen)
     return any(not w.is_finished and isinstance(w.node, views) for w in app.workers)
 
 

@@ -145,7 +145,9 @@ class TreeState:
         self._push(lambda m: m.toggle_collapse(row))
 
     def reveal(self, path: str) -> None:
-        """Open the directories above `path` (`/`-rooted), so that its row shows."""
+        """Put the cursor on `path` (`/`-rooted) in the next view, the directories above it
+        opened."""
+        self.keep_path = path
         above = {path[:i] for i in range(1, len(path)) if path[i] == "/"}
         self._push(lambda m: m.expand(above))
 

@@ -180,6 +180,9 @@ class EngineSource(Source):
         config = {
             "os": info.get("Os", ""),
             "architecture": info.get("Architecture", ""),
+            "variant": info.get("Variant", ""),
+            "created": info.get("Created", ""),
+            "author": info.get("Author", ""),
             "config": info.get("Config") or {},
         }
         self.meta = ImageMeta(self.reference, self.kind, layers, entries, config, tags)

@@ -48,6 +48,7 @@ from explorer.tui.format import layer_items
 from explorer.tui.loadstate import OVER, READING, LoadState, hint_for
 from explorer.tui.messages import LoadEvent
 from explorer.tui.screens.inside import InsideActions
+from explorer.tui.screens.views import ExplorerViews
 from explorer.tui.widgets.details import ImageSummary, LayerDetails
 from explorer.tui.widgets.efficiency import WasteTable
 from explorer.tui.widgets.filetree import FileTreeView
@@ -66,7 +67,7 @@ SHORT_HEIGHT = 30  # below: smaller details panes
 WASTE_ROWS_NEEDED = 3  # e zooms the image pane when fewer rows of its table show
 
 
-class MainScreen(InsideActions):
+class MainScreen(InsideActions, ExplorerViews):
     ALLOW_IN_MAXIMIZED_VIEW = "AppHeader, Footer"
     BINDINGS: ClassVar[list[BindingType]] = MAIN_BINDINGS
 
@@ -239,6 +240,8 @@ class MainScreen(InsideActions):
             self.query_one(ImagePane).update_frame()
             # Once the screen that shows the analysis is drawn: that work would slow it.
             self.call_after_refresh(self.file_tree.prefetch)
+            if self.explained is None:
+                self.call_after_refresh(self.explain)
         elif state is LoadState.FAILED:
             self.header.set_status("could not read the image", error=True)
             summary.show(self.meta, indexed=done, state="could not read the image")

@@ -25,6 +25,7 @@ from explorer.core.history import kind_name
 from explorer.core.layerindex import LayerIndex
 from explorer.core.pager import SNIFF, HexPager, TextPager, language_of, looks_binary
 from explorer.core.safetext import safe
+from explorer.core.sparse import SparseStream
 from explorer.core.versiondiff import diff_versions
 from explorer.tui import format as fmt
 from explorer.tui.widgets.footer import KeyFooter
@@ -72,7 +73,7 @@ class Status(Message):
     text: str
 
 
-def reader(stream: EntryStream) -> Callable[[int, int], bytes]:
+def reader(stream: EntryStream | SparseStream) -> Callable[[int, int], bytes]:
     """`(offset, size) -> bytes` over a stream shared by workers."""
     lock = threading.Lock()
 

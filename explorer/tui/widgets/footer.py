@@ -1,5 +1,5 @@
 """The key bar: Textual's compact footer, without restyling every key on each recompose, with
-Quit and Help first (a narrow terminal cuts the bar's end, not them)."""
+Quit and Help first and the views' keys last (a narrow terminal cuts the bar's end)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 FIRST = ("quit", "help", "open_image")  # actions shown first
+LAST = ("show_config", "show_findings", "show_packages")  # the views: a narrow bar cuts them
 
 
 class KeyFooter(Footer):
@@ -24,8 +25,10 @@ class KeyFooter(Footer):
             if isinstance(widget, FooterKey):
                 widget.add_class("-compact", update=False)  # the watcher then finds it there
         first = [w for w in widgets if isinstance(w, FooterKey) and w.action in FIRST]
+        last = [w for w in widgets if isinstance(w, FooterKey) and w.action in LAST]
         yield from first
-        yield from (w for w in widgets if w not in first)
+        yield from (w for w in widgets if w not in first and w not in last)
+        yield from last
 
     def watch_show_command_palette(self, old: bool, new: bool) -> None:
         if old != new and self.is_mounted:
