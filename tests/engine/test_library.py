@@ -187,3 +187,40 @@ def test_corpus_engine_numbers(shared_image: str) -> None:
     engine_numbers = {im["Id"]: (im["Size"], im["SharedSize"]) for im in df["Images"]}
     assert {im.id: (im.size, im.shared_size) for im in library.images} == engine_numbers
     assert library.disk_total == df["LayersSize"]
+
+
+def test_enter_opens_the_image_and_b_comes_back(scratch: Scratch, monkeypatch) -> None:
+    """In the TUI: the library of the private engine, Enter on a scratch image opens it in the
+    explorer through the loading pipeline; `b` goes back to the library."""
+    import asyncio
+
+    monkeypatch.setenv("DOCKER_HOST", scratch.engine.host)  # where the opened image is read
+
+    from explorer.tui.app import make_app
+    from explorer.tui.screens.library import LibraryScreen
+
+    async def run() -> None:
+        app = make_app("", library=scratch.library, keymap_file=Path("/nonexistent/keymap.toml"))
+        async with app.run_test(size=(100, 30)) as pilot:
+            lib = app.screen
+            assert isinstance(lib, LibraryScreen)
+            await _until(pilot, lambda: lib.library is not None)
+            await pilot.press("slash", *scratch.tags["app2"], "enter")
+            assert [im.tags for im in lib.images.images] == [[scratch.tags["app2"]]]
+            await pilot.press("enter")
+            await _until(pilot, lambda: app.settled, lambda: lib.query_one("#lib-status").render())
+            main = app.main_screen
+            assert main is not None and main.meta is not None
+            assert len(main.meta.layers) == 2 and main.load_state.name == "ANALYSED"
+            await pilot.press("b")
+            await _until(pilot, lambda: app.screen is lib)
+            assert isinstance(app.screen, LibraryScreen) and app.main_screen is None
+
+    asyncio.run(run())
+
+
+async def _until(pilot, condition, why=lambda: "", timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out: {why()}"
+        await pilot.pause(0.05)
