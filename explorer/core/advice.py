@@ -183,6 +183,11 @@ def library_advice(library: Library) -> list[Advice]:
     ]
     if latest_only:
         out.append(
-            Advice("only latest", f"{len(latest_only)} images are tagged only `latest`", "dim")
+            Advice(
+                "only latest",
+                f"{len(latest_only)} image{'s are' if len(latest_only) != 1 else ' is'} "
+                "tagged only `latest`",
+                "dim",
+            )
         )
     return out
