@@ -43,6 +43,7 @@ test-unit: $(BIN)/.installed
 # A real Docker engine and the small corpus images (idempotent: skips what is up to date).
 services:
 	bash $(SHARED)/corpus/start-dockerd.sh
+	bash tests/engine/start-podman.sh install
 	mkdir -p $(CORPUS_OUT)
 	bash $(SHARED)/corpus/build.sh > $(CORPUS_OUT).build.log 2>&1 || { tail -30 $(CORPUS_OUT).build.log; exit 1; }
 
