@@ -135,3 +135,33 @@ def sharing_lines(library: Library, im: LibraryImage) -> list[tuple[str, str]]:
             )
         )
     return lines
+
+
+def history_lines(im: LibraryImage) -> list[tuple[str, str]]:
+    """`docker history`, oldest first: the layer each step made, its size and command."""
+    lines = [(f"{len(im.history)} steps, {len(im.layers)} layers (newest last)", "head")]
+    for row in im.history:
+        mark = f"L{row.layer:<3}" if row.layer is not None else "    "
+        command = safe(row.created_by.removeprefix("/bin/sh -c ")) or "(no command)"
+        kind = "alone" if row.layer is not None else "dim"
+        lines.append((f"{mark} {docker_size(row.size):>7}  {command}", kind))
+    return lines
+
+
+def inspect_lines(im: LibraryImage) -> list[tuple[str, str]]:
+    """`docker inspect`, the parts that matter: config, platform, labels, RootFS layers."""
+    config = im.inspect.get("Config") or {}
+    lines = [
+        (f"ID {im.id}", "head"),
+        (f"tags: {safe(', '.join(im.tags)) or '<none>'}", "alone"),
+        (f"platform: {safe(im.platform) or 'unknown'}", "alone"),
+        (f"user: {safe(im.user) or '(root)'}", "alone"),
+    ]
+    for key in ("Entrypoint", "Cmd", "WorkingDir", "Env", "ExposedPorts"):
+        value = config.get(key)
+        if value:
+            lines.append((f"{key}: {safe(str(value))}", "alone"))
+    lines += [(f"label {safe(k)}={safe(v)}", "dim") for k, v in sorted(im.labels.items())]
+    lines.append((f"RootFS: {len(im.layers)} layers", "head"))
+    lines += [(f"  {layer.diff_id}", "dim") for layer in im.layers]
+    return lines

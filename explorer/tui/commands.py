@@ -22,25 +22,30 @@ SKIP = {"quit-ctrl-c"}
 
 
 def explorer_commands(app: App, screen: Screen) -> Iterator[SystemCommand]:
+    from explorer.tui.screens.library import LibraryScreen
     from explorer.tui.screens.main import MainScreen
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
     from explorer.tui.widgets.layers import LayerList
 
-    if not isinstance(screen, MainScreen):
+    targets: list[tuple[str, DOMNode, list[Binding]]]
+    if isinstance(screen, LibraryScreen):
+        targets = [("Library", screen, own_bindings(LibraryScreen))]
+    elif isinstance(screen, MainScreen):
+        targets = [
+            ("Layers", screen.query_one(LayerList), own_bindings(LayerList)),
+            ("Files", screen.query_one(FileTreeView), own_bindings(FileTreeView)),
+            ("Waste", screen.query_one(WasteTable), own_bindings(WasteTable)),
+            ("View", screen, own_bindings(MainScreen)),
+        ]
+    else:
         return
-    targets: list[tuple[str, DOMNode, list[Binding]]] = [
-        ("Layers", screen.query_one(LayerList), own_bindings(LayerList)),
-        ("Files", screen.query_one(FileTreeView), own_bindings(FileTreeView)),
-        ("Waste", screen.query_one(WasteTable), own_bindings(WasteTable)),
-        ("View", screen, own_bindings(MainScreen)),
-        ("App", app, own_bindings(type(app))),
-    ]
+    targets.append(("App", app, own_bindings(type(app))))
     for pane, node, bindings in targets:
         for binding in bindings:
             if not binding.description or binding.id in SKIP:
                 continue
-            if binding.action == "cancel_index" and not screen.indexing:
+            if binding.action == "cancel_index" and not getattr(screen, "indexing", False):
                 continue
             keys = effective_keys(app, binding)
             title = f"{pane}: {binding.tooltip or binding.description}"

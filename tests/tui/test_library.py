@@ -15,7 +15,7 @@ from explorer.tui.app import make_app
 from explorer.tui.screens.confirm import ConfirmScreen
 from explorer.tui.screens.library import LibraryScreen
 
-from .conftest import frozen_clock, screen_text, wait_for
+from .conftest import frozen_clock, palette_results, screen_text, wait_for
 from .library_model import NOW, library
 
 NARROW = (80, 24)
@@ -196,3 +196,52 @@ def _steps(*keys: str):
 )
 def test_library_snapshots(snap_compare, name: str, keys: tuple[str, ...]) -> None:
     assert snap_compare(library_app(), terminal_size=NARROW, run_before=_steps(*keys)), name
+
+
+async def test_save_shows_progress_and_esc_stops_it(monkeypatch) -> None:
+    """w: the file name is asked with the command shown; the save runs with progress; Esc
+    stops it and the status says no file was written."""
+    import threading
+
+    from explorer.core.errors import Cancelled
+    from explorer.tui.screens.confirm import ProgressScreen
+
+    started = threading.Event()
+
+    def save(im, path, compress, progress, cancel):
+        progress(1_000_000, im.size)
+        started.set()
+        cancel.wait(20)
+        raise Cancelled()
+
+    monkeypatch.setattr(act, "save", save)
+    app = library_app()
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "$ docker save shop/api:latest -o shop_api_latest.tar" in screen_text(app)
+        await pilot.press(*".gz")
+        assert "$ docker save shop/api:latest | gzip > shop_api_latest.tar.gz" in screen_text(app)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and started.is_set())
+        await wait_for(pilot, lambda: "1MB of about 429MB" in screen_text(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, LibraryScreen))
+        assert "save stopped: no file written" in screen_text(app)
+
+
+async def test_history_inspect_and_palette() -> None:
+    app = library_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("H")
+        assert screen(app).panel_list.lines[0][0] == "7 steps, 6 layers (newest last)"
+        await pilot.press("i")
+        lines = [text for text, _ in screen(app).panel_list.lines]
+        assert "user: (root)" in lines and "RootFS: 6 layers" in lines
+        await pilot.press("ctrl+p", *"dangling")
+        await wait_for(pilot, lambda: bool(palette_results(app)))
+        assert any("Library: Remove the dangling images" in r for r in palette_results(app)), (
+            palette_results(app)
+        )

@@ -26,7 +26,14 @@ from explorer.core import libraryactions as act
 from explorer.core.advice import image_advice, library_advice
 from explorer.core.errors import Cancelled, ImageError
 from explorer.core.library import Library, LibraryImage
-from explorer.core.libraryview import View, arrange, sharing_lines, summary
+from explorer.core.libraryview import (
+    View,
+    arrange,
+    history_lines,
+    inspect_lines,
+    sharing_lines,
+    summary,
+)
 from explorer.core.loading import Loading, describe
 from explorer.core.safetext import safe
 from explorer.core.sources import open_source
@@ -201,9 +208,9 @@ class LibraryScreen(Screen[None]):
         elif im is None:
             panel.show([])
         elif self.panel == "history":
-            panel.show(_history(im))
+            panel.show(history_lines(im))
         elif self.panel == "inspect":
-            panel.show(_inspect(im), wrap=True)
+            panel.show(inspect_lines(im), wrap=True)
         else:
             panel.show(sharing_lines(library, im))
 
@@ -480,33 +487,3 @@ class LibraryScreen(Screen[None]):
             ),
             done,
         )
-
-
-def _history(im: LibraryImage) -> list[tuple[str, str]]:
-    from explorer.core.dockerunits import docker_size
-
-    lines = [(f"{len(im.history)} steps, {len(im.layers)} layers (newest last)", "head")]
-    for row in im.history:
-        mark = f"L{row.layer:<3}" if row.layer is not None else "    "
-        command = safe(row.created_by.removeprefix("/bin/sh -c ")) or "(no command)"
-        kind = "alone" if row.layer is not None else "dim"
-        lines.append((f"{mark} {docker_size(row.size):>7}  {command}", kind))
-    return lines
-
-
-def _inspect(im: LibraryImage) -> list[tuple[str, str]]:
-    config = im.inspect.get("Config") or {}
-    lines = [
-        (f"ID {im.id}", "head"),
-        (f"tags: {safe(', '.join(im.tags)) or '<none>'}", "alone"),
-        (f"platform: {safe(im.platform) or 'unknown'}", "alone"),
-        (f"user: {safe(im.user) or '(root)'}", "alone"),
-    ]
-    for key in ("Entrypoint", "Cmd", "WorkingDir", "Env", "ExposedPorts"):
-        value = config.get(key)
-        if value:
-            lines.append((f"{key}: {safe(str(value))}", "alone"))
-    lines += [(f"label {safe(k)}={safe(v)}", "dim") for k, v in sorted(im.labels.items())]
-    lines.append((f"RootFS: {len(im.layers)} layers", "head"))
-    lines += [(f"  {layer.diff_id}", "dim") for layer in im.layers]
-    return lines
