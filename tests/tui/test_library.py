@@ -11,12 +11,12 @@ import pytest
 from explorer.core import libraryactions as act
 from explorer.core.errors import EngineError
 from explorer.core.library import Library
+from explorer.librarysample import NOW, library
 from explorer.tui.app import make_app
 from explorer.tui.screens.confirm import ConfirmScreen
 from explorer.tui.screens.library import LibraryScreen
 
 from .conftest import frozen_clock, palette_results, screen_text, wait_for
-from .library_model import NOW, library
 
 NARROW = (80, 24)
 

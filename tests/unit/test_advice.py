@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from explorer.core.advice import MANY_LAYERS, base_of, image_advice, library_advice
 from explorer.core.library import Layer
-from tests.tui.library_model import library
+from explorer.librarysample import library
 
 
 def _by_name():

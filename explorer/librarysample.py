@@ -1,5 +1,6 @@
 """A fixed image library, built from engine answers written out here (never a live engine):
-the library's Pilot tests and snapshots draw the same screen every time."""
+the README's screenshots of the library, its Pilot tests and snapshots draw the same screen
+every time. Its history holds a hostile command (an escape sequence, markup) on purpose."""
 
 from __future__ import annotations
 
