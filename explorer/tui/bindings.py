@@ -69,15 +69,18 @@ def focus_chains() -> list[tuple[str, list[type[DOMNode]]]]:
     """Where keys are pressed: each focusable pane, then the nodes above it that bind keys
     (its screen, the app), in the order Textual looks for a binding."""
     from explorer.tui.app import LayerScopeApp
+    from explorer.tui.screens.library import LibraryScreen
     from explorer.tui.screens.main import MainScreen
     from explorer.tui.widgets.details import LayerDetails
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
     from explorer.tui.widgets.filterbar import FilterInput
+    from explorer.tui.widgets.imagelist import ImageList
     from explorer.tui.widgets.layers import LayerList
 
     above: list[type[DOMNode]] = [MainScreen, LayerScopeApp]
     return [
+        ("the library", [ImageList, LibraryScreen, LayerScopeApp]),
         ("the layer list", [LayerList, *above]),
         ("the file tree", [FileTreeView, *above]),
         ("the layer details", [LayerDetails, *above]),

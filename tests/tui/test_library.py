@@ -245,3 +245,15 @@ async def test_history_inspect_and_palette() -> None:
         assert any("Library: Remove the dangling images" in r for r in palette_results(app)), (
             palette_results(app)
         )
+
+
+async def test_help_lists_the_library_keys() -> None:
+    from explorer.tui.bindings import keymap_conflicts
+
+    app = library_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        assert keymap_conflicts(app) == []
+        await pilot.press("f1")
+        text = screen_text(app)
+        assert "Library" in text and "Remove the dangling images" in text and "[lib.prune]" in text
