@@ -102,7 +102,7 @@ def _base_advice(library: Library, im: LibraryImage) -> list[Advice]:
         return []
     for tag in base.tags:
         repo, _, version = tag.rpartition(":")
-        short = repo.rsplit("/", 1)[-1]
+        short = repo.removeprefix("docker.io/").removeprefix("library/")  # official images only
         if short not in _SLIM or "slim" in version or "alpine" in version:
             continue
         suffix, slim_size = _SLIM[short]

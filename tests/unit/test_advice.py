@@ -49,3 +49,11 @@ def test_library_advice_counts_the_dangling_bytes() -> None:
     advice = {a.title: a.detail for a in library_advice(lib)}
     assert advice["dangling images"].startswith("2 untagged images hold 59.5MB")
     assert advice["only latest"] == "1 image is tagged only `latest`"
+
+
+def test_slim_advice_only_for_official_images() -> None:
+    """`corpus/debian` is not Debian's official image: no slim variant is suggested."""
+    lib, by_name = _by_name()
+    by_name["python:3.12"].tags = ["corpus/python:3.12"]
+    titles = [a.title for a in image_advice(lib, by_name["shop/api:latest"])]
+    assert "big base" not in titles
