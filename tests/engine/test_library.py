@@ -187,6 +187,16 @@ def test_corpus_engine_numbers(shared_image: str) -> None:
     engine_numbers = {im["Id"]: (im["Size"], im["SharedSize"]) for im in df["Images"]}
     assert {im.id: (im.size, im.shared_size) for im in library.images} == engine_numbers
     assert library.disk_total == df["LayersSize"]
+    listed = subprocess.run(
+        ["docker", "-H", at.host, "images", "-a", "-q", "--no-trunc"],
+        capture_output=True,
+        text=True,
+    )
+    everything = load_library(all_images=True, at=[at])
+    assert {im.id for im in everything.images} == set(listed.stdout.split())
+    extra = [im for im in everything.images if im.id not in engine_numbers]
+    assert all(im.intermediate and not im.dangling for im in extra)
+    assert everything.disk_total == library.disk_total  # an intermediate's layers are its child's
 
 
 def test_enter_opens_the_image_and_b_comes_back(scratch: Scratch, monkeypatch) -> None:
