@@ -91,12 +91,12 @@ def take(shot: Shot) -> str:
     from explorer import librarysample
     from explorer.tui.screens.library import LibraryScreen
 
-    options = {"library": librarysample.library, "now": lambda: librarysample.NOW}
     app: LayerScopeApp = make_app(
         shot.target,
         clock=lambda: 0.0,
         keymap_file=Path("~/.config/layerscope/keymap.toml"),
-        **(options if shot.library else {}),
+        library=librarysample.library if shot.library else None,
+        now=lambda: librarysample.NOW,
     )
 
     def settled() -> bool:
