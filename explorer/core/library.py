@@ -9,10 +9,12 @@ again. A layer is shared when more than one listed image holds its chain ID; an 
 size is the sum of its shared layers' sizes, its unique size is its size minus that. Each
 layer's size is its DiffSize, which the history API reports for every entry that made a layer.
 The API's history has no empty-layer flag; which entries made the layers is worked out from
-the sizes (an entry with bytes made a layer), the instructions, and the number of diff_ids
-(`Library.approximate` lists the images where that stayed ambiguous; sizes of 0 are then the
-only ones in doubt, so every byte count stays exact unless a non-empty layer sits between
-zero-sized ones it could be confused with).
+the sizes (an entry with bytes made a layer), the instructions, and the number of diff_ids.
+Where zero-byte steps stay ambiguous (`RUN true` makes no layer, `RUN rm x` a layer of 0
+bytes), the steps' own images — local for the classic builder, named by the history's `Id` —
+settle it by their layer counts (a few more inspects, for those images only).
+`Library.approximate` lists the images still ambiguous: only the placement of 0-byte layers
+is then in doubt, which moves bytes only when a sized layer sits between them.
 
 The containerd image store (Docker 25+ with `containerd-snapshotter`) reports other numbers
 (moby#52476: its SharedSize counts content blobs, not the snapshots on disk): ours are the
@@ -178,17 +180,23 @@ def _is_metadata(created_by: str) -> bool:
     return created_by.split(" ", 1)[0] in _META
 
 
-def _history_rows(history: list[dict[str, Any]], n_layers: int) -> tuple[list[HistoryRow], bool]:
+def _history_rows(
+    history: list[dict[str, Any]], n_layers: int, anchors: dict[str, int] | None = None
+) -> tuple[list[HistoryRow], bool]:
     """The history oldest first, each entry given the layer it made; and whether that was
-    ambiguous. Entries with bytes made a layer; of the empty ones, those that are not
-    metadata instructions come next, then WORKDIR, then the other metadata ones."""
+    ambiguous. `anchors` (image ID -> its number of layers) settles the entries whose `Id`
+    is a local image (the classic builder's steps): a step made a layer when its image has
+    one more than the step before. Otherwise entries with bytes made a layer; of the empty
+    ones, those that are not metadata instructions come next, then WORKDIR, then the other
+    metadata ones."""
     items = [h for h in reversed(history or []) if isinstance(h, dict)]
     sizes = [max(0, int(h.get("Size") or 0)) for h in items]
     commands = [str(h.get("CreatedBy") or "") for h in items]
-    made = [s > 0 for s in sizes]
+    decided = _anchored(items, anchors or {})
+    made = [decided.get(i, s > 0) for i, s in enumerate(sizes)]
     need = n_layers - sum(made)
     ambiguous = need < 0
-    zero = [i for i, s in enumerate(sizes) if s == 0]
+    zero = [i for i, s in enumerate(sizes) if s == 0 and i not in decided]
     workdir = [i for i in zero if _is_metadata(commands[i]) and "WORKDIR" in commands[i]]
     for tier in (
         [i for i in zero if not _is_metadata(commands[i])],
@@ -218,6 +226,29 @@ def _history_rows(history: list[dict[str, Any]], n_layers: int) -> tuple[list[Hi
             )
         )
     return rows, ambiguous
+
+
+def _anchored(items: list[dict[str, Any]], anchors: dict[str, int]) -> dict[int, bool]:
+    """Entries (oldest first) whose making a layer the anchors settle: one whose image's
+    layer count is known, right after another known one (or the first entry)."""
+    decided: dict[int, bool] = {}
+    before, last = 0, -1
+    for i, item in enumerate(items):
+        count = anchors.get(str(item.get("Id") or ""))
+        if count is None:
+            continue
+        if i == last + 1:
+            decided[i] = count > before
+        before, last = count, i
+    return decided
+
+
+def ambiguous_history(history: list[dict[str, Any]], n_layers: int) -> list[str]:
+    """The local image IDs in a history whose layers cannot be told from sizes alone: their
+    layer counts would settle it (empty when nothing is ambiguous)."""
+    if not _history_rows(history, n_layers)[1]:
+        return []
+    return [str(h["Id"]) for h in history if str(h.get("Id") or "").startswith("sha256:")]
 
 
 def _epoch(value: Any) -> int:
@@ -254,9 +285,9 @@ def build(data: dict[str, Any], source: str = "docker") -> list[LibraryImage]:
         info = (data.get("inspect") or {}).get(image_id)
         if not isinstance(info, dict):
             continue  # removed between the list and the inspect
-        diff_ids = [str(d) for d in (info.get("RootFS") or {}).get("Layers") or []]
+        diff_ids = _diff_ids(info)
         history, approximate = _history_rows(
-            (data.get("history") or {}).get(image_id) or [], len(diff_ids)
+            (data.get("history") or {}).get(image_id) or [], len(diff_ids), data.get("anchors")
         )
         sizes = [0] * len(diff_ids)
         commands = [""] * len(diff_ids)
@@ -368,18 +399,34 @@ def fetch(at: Endpoint, all_images: bool = False, workers: int = 4) -> dict[str,
         ids = [str(im.get("Id") or "") for im in images]
         with ThreadPoolExecutor(max_workers=workers) as pool:
             answers = list(pool.map(details, ids))
+            inspected = {i: info for i, info, _ in answers if info is not None}
+            # Ambiguous histories: the layer counts of their steps' local images settle them.
+            wanted = {
+                step
+                for i, info, history in answers
+                if info is not None and history is not None
+                for step in ambiguous_history(history, len(_diff_ids(info)))
+                if step not in inspected
+            }
+            extra = list(pool.map(details, sorted(wanted)))
     except EngineError:
         raise
     except Exception as exc:
         raise _engine_errors(at.kind, "the image list", exc, at) from None
     finally:
         client.close()
+    known = [*inspected.items(), *((i, info) for i, info, _ in extra if info is not None)]
     return {
         "images": images,
         "containers": containers,
-        "inspect": {i: info for i, info, _ in answers if info is not None},
+        "inspect": inspected,
         "history": {i: h for i, _, h in answers if h is not None},
+        "anchors": {i: len(_diff_ids(info)) for i, info in known},
     }
+
+
+def _diff_ids(info: dict[str, Any]) -> list[str]:
+    return [str(d) for d in (info.get("RootFS") or {}).get("Layers") or []]
 
 
 def load_library(

@@ -187,6 +187,7 @@ def test_corpus_engine_numbers(shared_image: str) -> None:
     engine_numbers = {im["Id"]: (im["Size"], im["SharedSize"]) for im in df["Images"]}
     assert {im.id: (im.size, im.shared_size) for im in library.images} == engine_numbers
     assert library.disk_total == df["LayersSize"]
+    assert library.approximate() == []  # the step images settled every zero-byte step
     listed = subprocess.run(
         ["docker", "-H", at.host, "images", "-a", "-q", "--no-trunc"],
         capture_output=True,

@@ -8,7 +8,13 @@ import hashlib
 import pytest
 
 from explorer.core.dockerunits import ago, docker_duration, docker_size
-from explorer.core.library import _history_rows, assemble, build, chain_ids
+from explorer.core.library import (
+    _history_rows,
+    ambiguous_history,
+    assemble,
+    build,
+    chain_ids,
+)
 
 
 def _h(created_by: str, size: int) -> dict:
@@ -50,9 +56,19 @@ def test_history_rows_buildkit_workdir_layer() -> None:
 
 
 def test_history_rows_ambiguous_between_empty_runs() -> None:
+    """`RUN true` (no layer: an empty diff) and `RUN rm /x` (a layer of whiteouts, 0 bytes)
+    look alike; the classic builder's step images, when local, tell them apart."""
     history = [_h("/bin/sh -c true", 0), _h("/bin/sh -c rm /x", 0), _h("ADD a /", 9)]
     _rows, ambiguous = _history_rows(history, 2)
-    assert ambiguous
+    assert ambiguous and ambiguous_history(history, 2) == []  # no local step images
+    for h, image_id in zip(history, ("sha256:3", "sha256:2", "sha256:1"), strict=True):
+        h["Id"] = image_id
+    assert ambiguous_history(history, 2) == ["sha256:3", "sha256:2", "sha256:1"]
+    rows, ambiguous = _history_rows(history, 2, {"sha256:1": 1, "sha256:2": 2, "sha256:3": 2})
+    assert [(r.created_by, r.layer) for r in rows] == [
+        ("ADD a /", 0), ("/bin/sh -c rm /x", 1), ("/bin/sh -c true", None)
+    ]  # fmt: skip
+    assert not ambiguous
 
 
 def _data(images: dict[str, tuple[list[str], list[int], list[str]]]) -> dict:
