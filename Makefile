@@ -45,6 +45,7 @@ services:
 	@# push to them, htpasswd (apache2-utils) for basic auth
 	command -v docker-registry >/dev/null && command -v skopeo >/dev/null && command -v htpasswd >/dev/null || { \
 	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo apache2-utils >/dev/null; }
+	bash tests/engine/start-podman.sh install
 	mkdir -p $(CORPUS_OUT)
 	bash $(SHARED)/corpus/build.sh > $(CORPUS_OUT).build.log 2>&1 || { tail -30 $(CORPUS_OUT).build.log; exit 1; }
 

@@ -242,6 +242,50 @@ def json_cases(workdir: Path, only: str, dive_node: bool) -> list[Case]:
     return cases
 
 
+LIBRARY_SIZE = 50
+LIBRARY_REPO = f"layerscope-bench/library-{os.getpid()}"
+
+
+def library_cases(workdir: Path, only: str) -> list[Case]:
+    """`layerscope images --json` on an engine holding at least LIBRARY_SIZE images: 50 cheap
+    tagged images of one tiny base (`docker import` of a one-file tar, a label each), made
+    here and removed by `remove_library_images`. Only metadata is read: nothing exported."""
+    work = f"`images --json`, a library of {LIBRARY_SIZE}+ images (engine metadata only)"
+    if only not in work:
+        return []
+    if (
+        shutil.which("docker") is None
+        or subprocess.run(["docker", "version"], capture_output=True).returncode
+    ):
+        print(f"skip: {work}: no Docker engine answers", flush=True)
+        return []
+    import io
+    import tarfile
+
+    tiny = io.BytesIO()
+    with tarfile.open(fileobj=tiny, mode="w") as tar:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = 6
+        tar.addfile(info, io.BytesIO(b"hello\n"))
+    for n in range(LIBRARY_SIZE):
+        subprocess.run(
+            ["docker", "import", "-c", f"LABEL bench.n={n}", "-", f"{LIBRARY_REPO}:{n}"],
+            input=tiny.getvalue(), capture_output=True, check=True,
+        )  # fmt: skip
+    argv = [sys.executable, "-m", "explorer", "images", "--json", "--source", "docker"]
+    return [Case(work, layerscope=command(argv))]
+
+
+def remove_library_images() -> None:
+    listed = subprocess.run(
+        ["docker", "images", "-q", "--filter", f"reference={LIBRARY_REPO}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    ids = sorted(set(listed.stdout.split()))
+    if ids:
+        subprocess.run(["docker", "rmi", "-f", *ids], capture_output=True)
+
+
 # --------------------------------------------------------------------------------------------
 # find over every layer (no dive equivalent): in this process, once the image is indexed
 
@@ -703,7 +747,11 @@ def main() -> int:
         workdir = Path(tmp)
         cases = json_cases(workdir, args.only, dive_node=not args.skip_dive_node)
         cases += find_cases(workdir, args.only)
-        report = run(cases, args.repeat, workdir)
+        try:
+            cases += library_cases(workdir, args.only)
+            report = run(cases, args.repeat, workdir)
+        finally:
+            remove_library_images()
         report += "\n".join(findings_rows(workdir, args.repeat, args.only, args.baseline)) + "\n"
         report += "\n".join(views_rows(workdir, args.repeat, args.only)) + "\n"
     from bench.content_bench import measure as content_access  # random access, vs GNU tar

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "dockerfile": "explorer.commands.dockerfile",
     "report": "explorer.commands.report",
     "init": "explorer.commands.init",
+    "images": "explorer.commands.images",
 }
 
 # Options that may come before the subcommand's name (`layerscope --cache-dir D cache`).

@@ -10,7 +10,7 @@ import secrets
 import stat
 import time
 from collections.abc import Iterator
-from typing import TextIO
+from typing import IO, Any, BinaryIO, TextIO, cast
 
 from explorer.core.errors import ImageError
 
@@ -21,7 +21,9 @@ _STALE = 3600.0  # seconds: a temp export this old, of a process that is gone, w
 _STEM = 200  # characters of the target's name kept in a temp name (names are <= 255 bytes)
 
 
-def _text(fd: int) -> TextIO:
+def _stream(fd: int, binary: bool) -> IO[Any]:
+    if binary:
+        return os.fdopen(fd, "wb")
     return os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape")
 
 
@@ -40,7 +42,21 @@ def _descriptor(path: str) -> int | None:
 
 @contextlib.contextmanager
 def open_export(path: str) -> Iterator[TextIO]:
-    """A text stream to write the export of `path` to, in place when the body ends.
+    """A text stream to write the export of `path` to (see `_open_output`)."""
+    with _open_output(path, binary=False) as out:
+        yield cast(TextIO, out)
+
+
+@contextlib.contextmanager
+def open_binary(path: str) -> Iterator[BinaryIO]:
+    """A byte stream to write an image archive to `path` (see `_open_output`)."""
+    with _open_output(path, binary=True) as out:
+        yield cast(BinaryIO, out)
+
+
+@contextlib.contextmanager
+def _open_output(path: str, binary: bool) -> Iterator[IO[Any]]:
+    """A stream to write the export of `path` to, in place when the body ends.
 
     A regular file (or a new one) is replaced only by a complete file, written beside it
     (through a symlink: beside the file it points to) under a fresh name, so an interrupt at
@@ -54,7 +70,7 @@ def open_export(path: str) -> Iterator[TextIO]:
             dup = os.dup(fd)
         except OSError as exc:
             raise _error(path, exc) from None
-        with _text(dup) as out:
+        with _stream(dup, binary) as out:
             yield out
         return
     target = os.path.realpath(path)
@@ -68,7 +84,7 @@ def open_export(path: str) -> Iterator[TextIO]:
         raise _error(path, exc) from None
     if existing is not None and not stat.S_ISREG(existing.st_mode):
         try:
-            out = open(target, "w", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+            out = _stream(os.open(target, os.O_WRONLY), binary)
         except OSError as exc:
             raise _error(path, exc) from None
         with out:
@@ -84,7 +100,7 @@ def open_export(path: str) -> Iterator[TextIO]:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
         except OSError as exc:
             raise _error(path, exc) from None
-        with _text(fd) as out:
+        with _stream(fd, binary) as out:
             if existing is not None:
                 _keep_mode_and_owner(fd, existing)
             yield out

@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.screen import Screen
 
+from explorer.core.library import Library
 from explorer.core.loading import Loading
 from explorer.core.sources import Source
 from explorer.tui.bindings import keymap_conflicts
@@ -24,6 +25,7 @@ from explorer.tui.commands import ThemeChoices, explorer_commands
 from explorer.tui.keymap import keymap_path
 from explorer.tui.loadstate import OVER
 from explorer.tui.screens.help import HelpScreen
+from explorer.tui.screens.library import LibraryScreen
 from explorer.tui.screens.main import MainScreen
 from explorer.tui.screens.open import OpenScreen
 from explorer.tui.settings import load_settings, save_settings
@@ -70,6 +72,8 @@ class LayerScopeApp(App[int]):
         notices: Iterable[str] = (),
         opener: Callable[[], Source] | None = None,
         load_job: Loading | None = None,
+        library: Callable[[], Library] | None = None,
+        now: Clock = time.time,
         theme: str | None = None,
         settings_file: Path | None = None,
     ) -> None:
@@ -87,6 +91,8 @@ class LayerScopeApp(App[int]):
         self.opener = opener  # tests: a Source factory instead of opening `target`
         self.load_job = load_job  # `target` being read already (for the first screen)
         self.failed = False  # an error was shown: the exit code says so
+        self.library = library  # reads the engines' images: the library is the first screen
+        self.now = now  # the wall clock the library's "created … ago" counts from
 
     def action_change_theme(self) -> None:
         self.push_screen(CommandPalette(providers=[ThemeChoices], placeholder="Themes…"))
@@ -110,10 +116,14 @@ class LayerScopeApp(App[int]):
     def get_default_screen(self) -> Screen:
         # The explorer is the app's first screen: drawn at once, complete when the image was
         # read during start-up (a screen pushed over a blank first one is drawn ~0.2 s later).
+        if self.library is not None:
+            return LibraryScreen(self.library, self.now)
         load_job, self.load_job = self.load_job, None
         return MainScreen(self.target, self.kind, self.platform, self.opener, load_job)
 
     def on_mount(self) -> None:
+        if self.library is not None:  # only there: back from an image to the library
+            self.bind("b", "library", description="Library")
         if self.keymap:
             self.set_keymap(self.keymap)
         for notice in self.notices:
@@ -140,8 +150,20 @@ class LayerScopeApp(App[int]):
         """The explorer of the current image (the top-most one)."""
         return next((s for s in reversed(self.screen_stack) if isinstance(s, MainScreen)), None)
 
+    def explore(self, target: str, kind: str, load_job: Loading) -> None:
+        """Open an image of the library in the explorer, over the library."""
+        self.target, self.kind, self.failed = target, kind, False
+        self.push_screen(MainScreen(target, kind, self.platform, None, load_job))
+
+    def action_library(self) -> None:
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, LibraryScreen):
+            screen = self.screen
+            if isinstance(screen, MainScreen):
+                screen.action_cancel_index()
+            self.pop_screen()
+
     def action_open_image(self) -> None:
-        if isinstance(self.screen, MainScreen):
+        if isinstance(self.screen, MainScreen | LibraryScreen):
             self.push_screen(OpenScreen(self.platform), self._open)
 
     def _open(self, opened: tuple[str, Loading] | None) -> None:
@@ -153,9 +175,12 @@ class LayerScopeApp(App[int]):
         old = self.screen
         self.target, self.kind, self.failed = target, None, False
         new = MainScreen(target, None, self.platform, None, load_job)
-        if isinstance(old, MainScreen) and len(self.screen_stack) == 1:
+        if isinstance(old, LibraryScreen) or (
+            isinstance(old, MainScreen) and len(self.screen_stack) == 1
+        ):
             # Textual cannot replace the first screen of the app: it stays below, emptied.
-            old.retire()
+            if isinstance(old, MainScreen):
+                old.retire()
             self.push_screen(new)
             return
         if isinstance(old, MainScreen):

@@ -87,6 +87,7 @@ def focus_chains() -> list[tuple[str, list[type[DOMNode]]]]:
     from explorer.tui.app import LayerScopeApp
     from explorer.tui.screens.find import FindInput, FindScreen
     from explorer.tui.screens.history import HistoryScreen
+    from explorer.tui.screens.library import LibraryScreen
     from explorer.tui.screens.main import MainScreen
     from explorer.tui.screens.viewer import ViewerScreen
     from explorer.tui.widgets.changes import ChangeList
@@ -94,6 +95,7 @@ def focus_chains() -> list[tuple[str, list[type[DOMNode]]]]:
     from explorer.tui.widgets.efficiency import WasteTable
     from explorer.tui.widgets.filetree import FileTreeView
     from explorer.tui.widgets.filterbar import FilterInput
+    from explorer.tui.widgets.imagelist import ImageList
     from explorer.tui.widgets.layers import LayerList
     from explorer.tui.widgets.viewer import FileView
 
@@ -103,6 +105,7 @@ def focus_chains() -> list[tuple[str, list[type[DOMNode]]]]:
         ("the matches", [ChangeList, FindScreen, LayerScopeApp]),
         ("the find box", [FindInput, FindScreen, LayerScopeApp]),
         ("the viewer", [FileView, ViewerScreen, LayerScopeApp]),
+        ("the library", [ImageList, LibraryScreen, LayerScopeApp]),
         ("the layer list", [LayerList, *above]),
         ("the file tree", [FileTreeView, *above]),
         ("the layer details", [LayerDetails, *above]),

@@ -22,6 +22,7 @@ SKIP = {"quit-ctrl-c"}
 
 
 def explorer_commands(app: App, screen: Screen) -> Iterator[SystemCommand]:
+    from explorer.tui.screens.library import LibraryScreen
     from explorer.tui.screens.main import MainScreen
     from explorer.tui.screens.overlay import OverlayScreen
     from explorer.tui.screens.viewbase import ViewScreen
@@ -39,6 +40,11 @@ def explorer_commands(app: App, screen: Screen) -> Iterator[SystemCommand]:
             *([("List", rows, own_bindings(RowList))] if rows is not None else []),
             ("App", app, own_bindings(type(app))),
         ]
+        yield from _commands(app, targets)
+        return
+    if isinstance(screen, LibraryScreen):
+        targets = [("Library", screen, own_bindings(LibraryScreen))]
+        targets.append(("App", app, own_bindings(type(app))))
         yield from _commands(app, targets)
         return
     if not isinstance(screen, MainScreen):

@@ -16,40 +16,44 @@ EXIT_BAD_INPUT = 2
 
 
 def engine_reachable(timeout: float = 0.3) -> bool:
-    """Is a Docker-compatible engine answering on its socket? (cheap: no SDK, no HTTP)"""
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if not host.startswith("unix://"):
-        return bool(host)  # tcp/ssh: assume it is there; opening will tell
-    path = host[len("unix://") :]
-    if not os.path.exists(path):
-        return False
+    """Does an engine (Docker as its CLI chooses it, or Podman) answer on its socket? Cheap:
+    no SDK, no HTTP; a tcp or ssh endpoint is assumed to be there (opening will tell)."""
+    from explorer.core.errors import EngineError
+    from explorer.core.library import engines
+
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(path)
-        return True
-    except OSError:
+        chosen = engines()
+    except EngineError:  # a broken Docker context: the sample, whose notice says so
         return False
+    for at in chosen:
+        path = at.socket_path
+        if path is None:
+            return True
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                sock.connect(path)
+            return True
+        except OSError:
+            continue
+    return False
 
 
 def choose_target(args: argparse.Namespace) -> tuple[str, str | None, list[str]]:
-    """(target, kind, notices): the image asked for, or the bundled sample."""
+    """(target, kind, notices): the image asked for; with none, "" (the library) when an
+    engine answers, else the bundled sample with a notice on how to start one."""
     if args.image:
         return args.image, args.source, []
+    if engine_reachable():
+        return "", None, []
     from explorer.sample import ensure_sample
 
-    sample = str(ensure_sample())
-    if engine_reachable():
-        notice = (
-            "No image given: showing the bundled sample. An engine is running: "
-            "press o to open one of its images (REPO:TAG) or an archive."
-        )
-    else:
-        notice = (
-            "No image given and no engine found: showing the bundled sample image. "
-            "Press o to open an archive."
-        )
-    return sample, "docker-archive", [notice]
+    notice = (
+        "No image given and no engine found: showing the bundled sample image. Start Docker "
+        "(`sudo systemctl start docker`) or Podman (`podman system service --time=0`) and run "
+        "layerscope again to see your images. Press o to open an archive."
+    )
+    return str(ensure_sample()), "docker-archive", [notice]
 
 
 def launch(args: argparse.Namespace) -> int:
@@ -61,11 +65,18 @@ def launch(args: argparse.Namespace) -> int:
     from explorer.core.sources import open_source
 
     target, kind, notices = choose_target(args)
-    # Read (on a warm re-open, all of it from the cache) while the UI toolkit loads.
-    load_job = Loading(partial(open_source, target, kind, args.platform))
+    library = None
+    load_job = None
+    if target:
+        # Read (on a warm re-open, all of it from the cache) while the UI toolkit loads.
+        load_job = Loading(partial(open_source, target, kind, args.platform))
+    else:
+        from explorer.core.library import load_library
+
+        library = load_library
     from explorer.tui.app import make_app
 
-    if os.path.exists(target):  # an archive: its layers are indexed in worker processes
+    if target and os.path.exists(target):  # an archive: its layers are indexed in worker processes
         from explorer.core.sources.workers import start_worker_server
 
         start_worker_server()
@@ -83,6 +94,7 @@ def launch(args: argparse.Namespace) -> int:
         keymap_file=path,
         notices=notices,
         load_job=load_job,
+        library=library,
         theme=settings.get("theme"),
         settings_file=settings_file,
     )

@@ -37,6 +37,7 @@ class Shot:
     keys: Sequence[str] = ()
     size: tuple[int, int] = (120, 40)
     needs: str = ""  # what the input is and how to get it, when it can be missing
+    library: bool = False  # the library screen, on the fixed library of explorer.librarysample
 
 
 def inputs() -> tuple[Path, Path]:
@@ -85,6 +86,9 @@ def shots(sample: Path) -> list[Shot]:
         Shot("views-config", waste, ("c", "tab", "down"), needs=from_corpus),
         Shot("views-findings", waste, ("w",), needs=from_corpus),
         Shot("views-packages", waste, ("p",), (80, 24), needs=from_corpus),
+        Shot("library", "", (), library=True),
+        Shot("library-advice-80x24", "", ("a",), (80, 24), library=True),
+        Shot("library-prune", "", ("p",), library=True),
     ]
 
 
@@ -104,13 +108,26 @@ def missing(shot: Shot) -> bool:
 
 def take(shot: Shot) -> str:
     """Run the app headless on `shot` and return the SVG."""
+    from explorer import librarysample
+    from explorer.tui.screens.library import LibraryScreen
+
     app: LayerScopeApp = make_app(
-        shot.target, clock=lambda: 0.0, keymap_file=Path("~/.config/layerscope/keymap.toml")
+        shot.target,
+        clock=lambda: 0.0,
+        keymap_file=Path("~/.config/layerscope/keymap.toml"),
+        library=librarysample.library if shot.library else None,
+        now=lambda: librarysample.NOW,
     )
+
+    def settled() -> bool:
+        if not shot.library:
+            return app.settled
+        screen = app.screen_stack[0]
+        return isinstance(screen, LibraryScreen) and screen.library is not None
 
     async def settle() -> None:
         deadline = time.monotonic() + SETTLE_TIMEOUT
-        while not app.settled or inside_busy(app):
+        while not settled() or inside_busy(app):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{shot.target}: still busy after {SETTLE_TIMEOUT:.0f} s")
             await pilot_ref[0].pause(0.05)

@@ -131,17 +131,43 @@ def test_launch_opens_the_sample_without_an_image(monkeypatch, tmp_path):
     target, kind, notices = launch_mod.choose_target(args())
     assert target == str(tmp_path / "layerscope" / "sample.tar")
     assert kind == "docker-archive"
-    assert "no engine found" in notices[0]
+    assert "no engine found" in notices[0] and "podman system service" in notices[0]
     assert "Press o to open" in notices[0]  # says how to get out of the sample
     monkeypatch.setattr(launch_mod, "engine_reachable", lambda timeout=0.3: True)
-    _, _, notices = launch_mod.choose_target(args())
-    assert "An engine is running" in notices[0] and "press o to open" in notices[0]
+    assert launch_mod.choose_target(args()) == ("", None, [])  # the library
     assert launch_mod.choose_target(args("x.tar", "oci")) == ("x.tar", "oci", [])
 
 
 def test_engine_reachable_is_false_without_a_socket(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+    monkeypatch.setenv("LAYERSCOPE_PODMAN_HOST", f"unix://{tmp_path}/no-podman.sock")
     assert not launch_mod.engine_reachable()
+
+
+def test_engine_reachable_follows_the_docker_context(monkeypatch, tmp_path):
+    """Not only DOCKER_HOST: the CLI's current context names the engine too."""
+    import hashlib
+    import json
+    import socket
+
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(tmp_path / "ctx.sock"))
+    listening.listen(1)
+    config = tmp_path / "docker"
+    meta = config / "contexts" / "meta" / hashlib.sha256(b"here").hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(
+        json.dumps({"Endpoints": {"docker": {"Host": f"unix://{tmp_path}/ctx.sock"}}})
+    )
+    (config / "config.json").write_text(json.dumps({"currentContext": "here"}))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    monkeypatch.setenv("LAYERSCOPE_PODMAN_HOST", f"unix://{tmp_path}/no-podman.sock")
+    try:
+        assert launch_mod.engine_reachable()
+    finally:
+        listening.close()
 
 
 def test_launch_returns_2_after_an_error(monkeypatch, tmp_path):

@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from explorer.tui.bindings import effective_keys, own_bindings, panes
+from explorer.tui.bindings import Pane, effective_keys, own_bindings, panes
 from explorer.tui.keymap import keymap_path
 
 KEY_WIDTH = 16
@@ -59,8 +59,11 @@ class HelpScreen(ModalScreen[None]):
             yield Static(self.help_text())
 
     def help_text(self) -> Content:
+        from explorer.tui.screens.library import LibraryScreen
+
         parts: list[Content] = []
-        for pane in panes():
+        library = any(isinstance(s, LibraryScreen) for s in self.app.screen_stack)
+        for pane in [Pane("Library", (LibraryScreen,))] * library + panes():
             bindings = [b for cls in pane.classes for b in own_bindings(cls) if b.description]
             if not bindings:
                 continue
