@@ -11,6 +11,7 @@ import importlib
 # name -> module with `main(argv: list[str]) -> int`; one line per subcommand.
 COMMANDS: dict[str, str] = {
     "cache": "explorer.commands.cache",
+    "compare": "explorer.commands.compare",
 }
 
 # Options that may come before the subcommand's name (`layerscope --cache-dir D cache`).
