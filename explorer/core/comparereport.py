@@ -94,12 +94,17 @@ def summary_lines(cmp: Comparison) -> list[str]:
     if cmp.config:
         lines.append("config:")
         for c in cmp.config:
-            lines.append(f"  {safe(c.key)}: {_value(c.a)} -> {_value(c.b)}")
+            lines.append(f"  {safe(c.key)}: {_value(c.key, c.a)} -> {_value(c.key, c.b)}")
     return lines
 
 
-def _value(value: str | None) -> str:
-    return "(none)" if value is None else json.dumps(safe(value), ensure_ascii=False)
+def _value(key: str, value: str | None) -> str:
+    """A config value: quoted, but for the lists (Entrypoint, Cmd: JSON already)."""
+    if value is None:
+        return "(none)"
+    if key in ("Entrypoint", "Cmd", "platform"):
+        return safe(value)
+    return json.dumps(safe(value), ensure_ascii=False)
 
 
 def change_line(change: Change, below: int, nbytes: int) -> str:
