@@ -71,6 +71,10 @@ def _run(args: argparse.Namespace) -> int:
 
     limits = _thresholds(args)
     fmt = args.format
+    if fmt is None and sys.stdout.isatty() and sys.stdin.isatty():
+        from explorer.tui.screens.compare import run_compare_app
+
+        return run_compare_app(args, limits)
     a = common.load_image(args.a, args)
     b = common.load_image(args.b, args)
     comparison = core.compare(a, b, mtime=args.mtime)

@@ -14,15 +14,26 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.core.cachesettings import parse_size
 from explorer.core.configdiff import ConfigChange, config_diff
-from explorer.core.errors import ImageError
+from explorer.core.errors import Cancelled, ImageError
 from explorer.core.fsdiff import ADDED, MODIFIED, REMOVED, Change, FsDiff, diff_layers
-from explorer.core.loading import Event, Result, load
+from explorer.core.layerindex import LayerIndex
+from explorer.core.loading import (
+    Analysed,
+    Complete,
+    Event,
+    Failed,
+    LayerIndexed,
+    Opened,
+    Result,
+    Stopped,
+    load,
+)
 from explorer.core.sources import Source
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -146,6 +157,31 @@ def load_pair(
     a = load(factory_a, lambda event: emit("a", event), cancel)
     b = load(factory_b, lambda event: emit("b", event), cancel)
     return a, b
+
+
+def result_of(events: Iterable[Event]) -> Result:
+    """What `load` returns, from the events of a load that ran elsewhere (a `Loading`
+    started before: the open dialog's); its failure raised, its cancellation `Cancelled`."""
+    meta = analysis = None
+    layers: dict[int, LayerIndex] = {}
+    for event in events:
+        if isinstance(event, Opened):
+            meta = event.meta
+        elif isinstance(event, LayerIndexed):
+            layers[event.layer] = event.index
+        elif isinstance(event, Complete):
+            layers = dict(event.layers)
+            analysis = event.analysis
+        elif isinstance(event, Analysed):
+            analysis = event.analysis
+        elif isinstance(event, Failed):
+            raise event.error
+        elif isinstance(event, Stopped):
+            raise Cancelled
+    if meta is None or analysis is None:
+        raise Cancelled
+    ordered = [layers[n] for n in range(len(meta.layers))]
+    return Result(meta, ordered, analysis.efficiency, analysis, analysis.warnings)
 
 
 # -- the gate ------------------------------------------------------------------------------

@@ -91,11 +91,31 @@ class FsDiff:
 
 
 def final_tree(layers: list[LayerIndex]) -> FileTree:
-    """An image's final filesystem: its layers stacked with OCI semantics."""
+    """An image's final filesystem: its layers stacked with OCI semantics. A directory a
+    layer only implies (it lists paths below it, not the directory) keeps the entry of the
+    layer below, as on disk (`stack` takes the layer's info, dive's way)."""
     final = FileTree(layers)
     for n in range(len(layers)):
-        stack(final, layer_tree(layers, n), correct=True)
+        upper = layer_tree(layers, n)
+        _keep_implied(final, upper)
+        stack(final, upper, correct=True)
     return final
+
+
+def _keep_implied(lower: FileTree, upper: FileTree) -> None:
+    """Give each directory `upper` implies the info of the directory below it, if any."""
+    todo = [(lower.root, upper.root)]
+    while todo:
+        low, up = todo.pop()
+        for name, child in up.children.items():
+            if not child.children:
+                continue
+            below = low.children.get(name)
+            if below is None:
+                continue
+            if child.info == NO_INFO and below.info != NO_INFO and lower.is_dir(below):
+                child.info = below.info
+            todo.append((below, child))
 
 
 def version(tree: FileTree, node: Node) -> Version:

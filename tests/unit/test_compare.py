@@ -36,6 +36,13 @@ def test_implicit_directory_is_what_engines_create() -> None:
     assert got == {"/d": ("modified", 0, ("mode",))}
 
 
+def test_a_directory_a_later_layer_only_implies_keeps_its_entry() -> None:
+    """`d/g` written later without `d/`: d stays 0700 (as on disk), not an implicit 0755."""
+    base = idx(b.directory("d", mode=0o700), b.file("d/f", b"1"))
+    got = changes([base], [base, idx(b.file("d/g", b"2"))], shared=1)
+    assert got == {"/d/g": ("added", 1, ())}
+
+
 def test_directory_modified_only_by_its_own_attributes() -> None:
     base = idx(b.directory("d"), b.file("d/f", b"1"))
     got = changes([base], [base, idx(b.directory("d"), b.file("d/f", b"2"))], shared=1)
