@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from explorer.core.compare import Comparison
 from explorer.core.fsdiff import MODIFIED as MODIFIED_STATUS
+from explorer.core.fsdiff import final_tree
 from explorer.core.layerindex import LayerIndex
 from explorer.core.tree import (
     ADDED,
@@ -34,8 +35,10 @@ def merged_tree(comparison: Comparison) -> FileTree:
     modified = {c.path for c in comparison.changes if c.status == MODIFIED_STATUS}
     out = FileTree(layers)
     files = comparison.files
+    tree_a = files.tree_a or final_tree(comparison.a.result.layers)
+    tree_b = files.tree_b or final_tree(comparison.b.result.layers)
     todo: list[tuple[Node, str, Node | None, Node | None]] = [
-        (out.root, "", files.tree_a.root, files.tree_b.root)
+        (out.root, "", tree_a.root, tree_b.root)
     ]
     while todo:
         parent, path, na, nb = todo.pop()

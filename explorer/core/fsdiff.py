@@ -17,10 +17,10 @@ where B departs from A (None when B has no layer past the shared ones).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from explorer.core import tarscan
+from explorer.core import fslookup, tarscan
 from explorer.core.layerindex import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerIndex
 from explorer.core.tree import NO_INFO, FileTree, Node, layer_tree, ref_entry, ref_layer, stack
 
@@ -83,8 +83,8 @@ class Change:
 
 @dataclass
 class FsDiff:
-    tree_a: FileTree
-    tree_b: FileTree
+    tree_a: FileTree | None  # the final filesystems, when they were built (not by lookups)
+    tree_b: FileTree | None
     changes: list[Change] = field(default_factory=list)  # in tree order
     # Directory path -> bytes its subtree grew by (negative: shrank), where it changed.
     directories: dict[str, int] = field(default_factory=dict)
@@ -118,12 +118,12 @@ def _keep_implied(lower: FileTree, upper: FileTree) -> None:
             todo.append((below, child))
 
 
-def version(tree: FileTree, node: Node) -> Version:
-    info = node.info
+def version(layers: list[LayerIndex], info: int) -> Version:
+    """What the entry `info` (a ref into `layers`) is; NO_INFO: an implicit directory."""
     if info == NO_INFO:
         return Version("dir", 0, IMPLICIT_MODE, 0, 0, None, 0, "", None)
     n, i = ref_layer(info), ref_entry(info)
-    layer = tree.layers[n]
+    layer = layers[n]
     kind = _KINDS.get(layer.types[i], "other")
     link = layer.link(i) if kind in ("symlink", "hardlink") else ""
     if kind == "hardlink":
@@ -161,43 +161,93 @@ def differences(a: Version, b: Version, mtime: bool) -> tuple[str, ...]:
     return tuple(out)
 
 
+# Below this share of all entries in the layers the images do not share, the paths those
+# layers touch are looked up (fslookup); above it, both final trees are built and walked.
+LOOKUP_SHARE = 0.25
+
+
 def diff_layers(
-    a: list[LayerIndex], b: list[LayerIndex], shared: int, *, mtime: bool = False
+    a: list[LayerIndex],
+    b: list[LayerIndex],
+    shared: int,
+    *,
+    mtime: bool = False,
+    lookups: bool | None = None,
 ) -> FsDiff:
     """The difference of the final filesystems of two images whose first `shared` layers
-    are the same."""
-    result = FsDiff(final_tree(a), final_tree(b))
-    deleters = _Deleters(b, shared)
-    changes = result.changes
-    for path, node_a, node_b in _walk_pair(result.tree_a.root, result.tree_b.root):
-        if node_b is None:
-            assert node_a is not None
-            va = version(result.tree_a, node_a)
+    are the same: by lookups of the paths the other layers touch, or by walking both final
+    trees (`lookups` forces one way; by default the cheaper one)."""
+    if lookups is None:
+        own = sum(len(x) for x in a[shared:]) + sum(len(x) for x in b[shared:])
+        total = own + sum(len(x) for x in a[:shared]) * 2
+        lookups = own <= LOOKUP_SHARE * total and not any(map(fslookup.odd, a + b[shared:]))
+    if lookups:
+        _stack_a, stack_b, found = fslookup.pairs(a, b, shared)
+        result = FsDiff(None, None)
+
+        def in_base(path: str) -> bool:
+            return stack_b.state(path, shared) is not None
+
+    else:
+        tree_a, tree_b = final_tree(a), final_tree(b)
+        result = FsDiff(tree_a, tree_b)
+        found = _walk_pair(tree_a.root, tree_b.root)
+        base: list[FileTree] = []
+
+        def in_base(path: str) -> bool:
+            if not base:
+                base.append(final_tree(b[:shared]))
+            return base[0].get(path) is not None
+
+    result.changes = _changes(found, a, b, shared, mtime, _Deleters(b, shared, in_base))
+    result.directories = directory_deltas(result.changes)
+    return result
+
+
+def _changes(
+    found: Iterator[tuple[str, int | None, int | None]],
+    a: list[LayerIndex],
+    b: list[LayerIndex],
+    shared: int,
+    mtime: bool,
+    deleters: _Deleters,
+) -> list[Change]:
+    """The changes at the paths `found` ((path, A's ref, B's ref), None where an image has
+    nothing), in their order."""
+    changes: list[Change] = []
+    implied: list[int] = []  # added directories no entry lists: made by what is below
+    for path, info_a, info_b in found:
+        if info_b is None:
+            if info_a is None:
+                continue
+            va = version(a, info_a)
             from_shared = va.layer is not None and va.layer < shared
             layer = deleters.layer(path[1:], from_shared)
             changes.append(Change(path, REMOVED, layer, va, None))
-        elif node_a is None:
-            vb = version(result.tree_b, node_b)
-            layer = vb.layer if vb.layer is not None else _first_layer(node_b)
-            changes.append(Change(path, ADDED, layer, None, vb))
+        elif info_a is None:
+            vb = version(b, info_b)
+            changes.append(Change(path, ADDED, vb.layer, None, vb))
+            if vb.layer is None:
+                implied.append(len(changes) - 1)
         else:
-            va, vb = version(result.tree_a, node_a), version(result.tree_b, node_b)
+            va, vb = version(a, info_a), version(b, info_b)
             what = differences(va, vb, mtime)
             if what:
                 layer = vb.layer if vb.layer is not None else deleters.departure
                 changes.append(Change(path, MODIFIED, layer, va, vb, what))
-    result.directories = directory_deltas(changes)
-    return result
+    if implied:
+        _first_layers(implied, changes)
+    return changes
 
 
-def _walk_pair(root_a: Node, root_b: Node) -> Iterator[tuple[str, Node | None, Node | None]]:
-    """(path, node of A, node of B) for every path of either tree, parents before their
+def _walk_pair(root_a: Node, root_b: Node) -> Iterator[tuple[str, int | None, int | None]]:
+    """(path, A's ref, B's ref) for every path of either tree, parents before their
     children, siblings in byte order; None where a tree has no such path."""
     todo: list[tuple[str, Node | None, Node | None]] = [("", root_a, root_b)]
     while todo:
         path, na, nb = todo.pop()
         if path:
-            yield path, na, nb
+            yield path, na.info if na is not None else None, nb.info if nb is not None else None
         kids_a = na.children if na is not None else {}
         kids_b = nb.children if nb is not None else {}
         if not kids_a and not kids_b:
@@ -208,17 +258,19 @@ def _walk_pair(root_a: Node, root_b: Node) -> Iterator[tuple[str, Node | None, N
         todo.extend((f"{path}/{name}", kids_a.get(name), kids_b.get(name)) for name in names)
 
 
-def _first_layer(node: Node) -> int | None:
-    """The lowest layer of the entries below an implicit directory (the one that made it)."""
-    low: int | None = None
-    todo = [node]
-    while todo:
-        n = todo.pop()
-        if n.info != NO_INFO:
-            layer = ref_layer(n.info)
-            low = layer if low is None else min(low, layer)
-        todo.extend(n.children.values())
-    return low
+def _first_layers(implied: list[int], changes: list[Change]) -> None:
+    """An added directory no entry lists was made by the lowest layer of what is added
+    below it (which follows it: the changes are in tree order)."""
+    for j in implied:
+        prefix = changes[j].path + "/"
+        low: int | None = None
+        k = j + 1
+        while k < len(changes) and changes[k].path.startswith(prefix):
+            layer = changes[k].layer
+            if changes[k].status == ADDED and layer is not None:
+                low = layer if low is None else min(low, layer)
+            k += 1
+        changes[j].layer = low
 
 
 def directory_deltas(changes: list[Change]) -> dict[str, int]:
@@ -246,12 +298,14 @@ class _Deleters:
     paths its whiteouts delete, the directories its opaque markers empty and the paths it
     makes something other than a directory (what was below them goes)."""
 
-    def __init__(self, layers: list[LayerIndex], shared: int) -> None:
+    def __init__(
+        self, layers: list[LayerIndex], shared: int, in_base: Callable[[str], bool]
+    ) -> None:
         self.layers = layers
         self.shared = shared
         self.departure = shared if shared < len(layers) else None
         self._sets: dict[int, tuple[set[str], set[str], set[str], set[str]]] = {}
-        self._base: FileTree | None = None
+        self._in_base = in_base
 
     def _of(self, n: int) -> tuple[set[str], set[str], set[str], set[str]]:
         sets = self._sets.get(n)
@@ -280,12 +334,6 @@ class _Deleters:
         if path in whiteouts:
             return True
         return any(p in opaque or (p and (p in whiteouts or p in others)) for p in parents)
-
-    def _in_base(self, path: str) -> bool:
-        """Did B have `path` below its own layers (in the shared ones)?"""
-        if self._base is None:
-            self._base = final_tree(self.layers[: self.shared])
-        return self._base.get(path) is not None
 
     def layer(self, path: str, from_shared: bool) -> int | None:
         """The layer of B that deleted `path` (relative); `from_shared`: A's version of it

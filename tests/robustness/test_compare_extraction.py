@@ -16,6 +16,7 @@ import pytest
 
 from explorer.core import cachesettings
 from explorer.core.compare import compare, load_pair
+from explorer.core.fsdiff import diff_layers
 from explorer.core.sources import open_source
 from tests.robustness import compare_pairs as cp
 
@@ -62,6 +63,11 @@ def run_pair(tmp: Path, scenario: str, seed: int) -> None:
             threading.Event(),
         )
     cmp = compare(a, b)
+    # Both ways of finding the changes (trees walked, paths looked up) give the same ones.
+    shared = cmp.diverges_at
+    trees = diff_layers(a.layers, b.layers, shared, lookups=False).changes
+    looked_up = diff_layers(a.layers, b.layers, shared, lookups=True).changes
+    assert looked_up == trees, f"{scenario}/{seed}: lookups differ from the trees"
     got = {
         "added": {c.path[1:] for c in cmp.changes if c.status == "added"},
         "removed": {c.path[1:] for c in cmp.changes if c.status == "removed"},
@@ -74,8 +80,7 @@ def run_pair(tmp: Path, scenario: str, seed: int) -> None:
             f"{scenario}/{seed} {key}: only compare {sorted(got[key] - expected[key])}, "
             f"only on disk {sorted(expected[key] - got[key])}"
         )
-    shared = sum(1 for x, y in zip(a_layers, b_layers, strict=False) if x is y)
-    assert cmp.diverges_at == shared
+    assert shared == sum(1 for x, y in zip(a_layers, b_layers, strict=False) if x is y)
     for c in cmp.changes:
         path = c.path[1:]
         if c.status == "removed":

@@ -17,7 +17,9 @@ def idx(*entries: b.Entry):
 
 
 def changes(a: list, bb: list, shared: int = 0, **kw) -> dict[str, tuple]:
-    diff = diff_layers(a, bb, shared, **kw)
+    """The changes by path, the same whether the trees are walked or the paths looked up."""
+    diff = diff_layers(a, bb, shared, lookups=False, **kw)
+    assert diff_layers(a, bb, shared, lookups=True, **kw).changes == diff.changes
     return {c.path: (c.status, c.layer, c.what) for c in diff.changes}
 
 
