@@ -5,6 +5,13 @@ palette; SVG snapshots of the screen."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
+import signal
+import struct
+import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -158,3 +165,30 @@ def test_snapshot_compare_80x24(snap_compare, pair):
 def test_snapshot_compare_unchanged_shown(snap_compare, pair):
     app = compare_app(*pair)
     assert snap_compare(app, terminal_size=WIDE, run_before=_steps("ctrl+u", "down", "down"))
+
+
+def test_a_terminal_gets_the_compare_screen(pair, tmp_path) -> None:
+    """`layerscope compare A B` on a terminal, no --format: the TUI (q quits, exit 0)."""
+    from tests.tui.test_terminal import _read_until, _wait, env
+
+    a, bb = pair
+    argv = [sys.executable, "-m", "explorer", "compare", str(a), str(bb)]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child
+        try:
+            os.execve(sys.executable, [*argv, "--cache-dir", str(tmp_path / "c")], env())
+        finally:
+            os._exit(127)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    code = None
+    try:
+        shown = _read_until(fd, b"verdict: ok", 60)
+        assert b"verdict: ok" in shown, shown[-2000:]
+        os.write(fd, b"q")
+        code, after = _wait(pid, fd, 30)
+    finally:
+        if code is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert code == 0, after[-2000:]
