@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["summary", "compact", "full"],
         default="compact",
         help="text / Markdown detail: summary only, changes with added or removed directories "
-        "folded (default), or every change",
+        "folded (default), or every change (JSON always holds every change)",
     )
     p.add_argument(
         "--mtime", action="store_true", help="a changed mtime alone makes a file modified"

@@ -39,6 +39,20 @@ def percent(score: float) -> str:
     return f"{100 * score:.2f}%"
 
 
+def points(cmp: Comparison) -> str:
+    """The change of dive's efficiency, in percentage points."""
+    return f"{100 * (cmp.b.efficiency - cmp.a.efficiency) + 0.0:+.2f}"
+
+
+def _diverge(cmp: Comparison) -> str:
+    k, count = cmp.diverges_at, len(cmp.b.diff_ids)
+    if k == count == len(cmp.a.diff_ids):
+        return "the same stack of layers"
+    if k == count:
+        return f"B is A's first {k} layers"
+    return f"the same first {k}; B's own from layer {k}"
+
+
 def layer_name(layer: int | None) -> str:
     return "-" if layer is None else f"L{layer}"
 
@@ -74,15 +88,14 @@ def summary_lines(cmp: Comparison) -> list[str]:
     lines = [
         _side_line("A", a),
         _side_line("B", b),
-        f"shared layers: {cmp.shared} of B's {len(b.diff_ids)} "
-        f"(the same first {cmp.diverges_at}; B's layers from {cmp.diverges_at} on are its own)",
+        f"shared layers: {cmp.shared} of B's {len(b.diff_ids)} ({_diverge(cmp)})",
         f"size: {size(a.size)} -> {size(b.size)} ({signed(cmp.size_delta)}, "
         f"{cmp.growth_percent:+.2f}%)",
         f"files: {counts[ADDED]} added ({signed(nbytes[ADDED])}), {counts[REMOVED]} removed "
         f"({signed(nbytes[REMOVED])}), {counts[MODIFIED]} modified ({signed(nbytes[MODIFIED])})"
         + (" (mtimes compared)" if cmp.mtime else ""),
         f"efficiency: {percent(a.efficiency)} -> {percent(b.efficiency)} "
-        f"({-100 * cmp.efficiency_drop:+.2f} points); wasted (dive) {size(a.wasted)} -> "
+        f"({points(cmp)} points); wasted (dive) {size(a.wasted)} -> "
         f"{size(b.wasted)}",
         f"reclaimable: {size(a.reclaimable)} -> {size(b.reclaimable)} "
         f"({signed(b.reclaimable - a.reclaimable)})",
@@ -152,7 +165,7 @@ def markdown(cmp: Comparison, verdict: Verdict, mode: str) -> str:
         f"| size | {size(a.size)} | {size(b.size)} | {signed(cmp.size_delta)} "
         f"({cmp.growth_percent:+.2f}%) |",
         f"| efficiency | {percent(a.efficiency)} | {percent(b.efficiency)} | "
-        f"{-100 * cmp.efficiency_drop:+.2f} points |",
+        f"{points(cmp)} points |",
         f"| reclaimable | {size(a.reclaimable)} | {size(b.reclaimable)} | "
         f"{signed(b.reclaimable - a.reclaimable)} |",
         "",
@@ -224,7 +237,7 @@ def as_json(cmp: Comparison, verdict: Verdict) -> str:
             "divergesAt": cmp.diverges_at,
             "sizeDelta": cmp.size_delta,
             "growthPercent": round(cmp.growth_percent, 6),
-            "efficiencyDelta": round(-cmp.efficiency_drop, 12),
+            "efficiencyDelta": round(cmp.b.efficiency - cmp.a.efficiency, 12) + 0.0,
             "reclaimableDelta": cmp.b.reclaimable - cmp.a.reclaimable,
             "added": counts[ADDED],
             "removed": counts[REMOVED],

@@ -203,3 +203,36 @@ def test_a_process_without_a_terminal_gets_text(images, tmp_path) -> None:
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
     assert last_line(proc.stdout) == "verdict: regression reason=growth"
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    "b_form",
+    [
+        "oci://{archives}/waste.oci-layout",
+        "{archives}/waste.oci-zstd.tar",
+        "docker://corpus/waste:1",
+    ],
+)
+def test_any_source_forms_of_one_image_compare_equal(tmp_path, capsys, b_form) -> None:
+    """The corpus image as a docker-save archive against itself as an OCI layout, a zstd OCI
+    archive and the engine's image: every layer shared, no file changed."""
+    from tests.paths import CORPUS_OUT
+
+    archives = CORPUS_OUT / "archives"
+    if not (archives / "waste.tar").exists():
+        pytest.skip("the corpus is not built (../shared/corpus/build.sh)")
+    b_target = b_form.format(archives=archives)
+    if b_target.startswith("docker://"):
+        import docker
+
+        try:
+            docker.from_env().images.get("corpus/waste:1")
+        except Exception as exc:  # no engine, or not built there
+            pytest.skip(f"corpus/waste:1 not in a running engine: {exc}")
+    code, out, err = run(capsys, archives / "waste.tar", b_target, "--format", "json",
+                         cache=tmp_path)  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["summary"]["sharedLayers"] == doc["summary"]["divergesAt"] == 12
+    assert (doc["added"], doc["removed"], doc["modified"]) == ([], [], [])
