@@ -192,3 +192,20 @@ def test_a_terminal_gets_the_compare_screen(pair, tmp_path) -> None:
             os.waitpid(pid, 0)
         os.close(fd)
     assert code == 0, after[-2000:]
+
+
+async def test_hostile_names_are_shown_literally(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    evil = "x\x1b]52;c;QUJD\x07[bold]y"
+    for name, layers, config in (
+        ("a.tar", [BASE], {}),
+        ("b.tar", [BASE, [b.file(evil, b"1")]], {"config": {"Labels": {"[red]l": "v\x1b[2J"}}}),
+    ):
+        image = b.Image(layers=[b.Layer(entries=e) for e in layers], config_extra=config)
+        b.docker_archive(image).write_tar(tmp_path / name)
+    app = compare_app(Path("a.tar"), Path("b.tar"))
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        shown = screen_text(app)
+        assert "x\\x1b]52;c;QUJD\\x07[bold]y" in shown
+        assert "Labels [red]l: - → v\\x1b[2J" in shown
