@@ -264,10 +264,14 @@ class CompareScreen(Screen[None]):
     def action_filter(self) -> None:
         self.query_one(ComparePane).open_filter()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":  # over the explorer only (`layerscope compare` has none)
+            return len(self.app.screen_stack) > 1
+        return True
+
     def action_back(self) -> None:
-        if len(self.app.screen_stack) > 1:
-            self._cancel.set()
-            self.app.pop_screen()
+        self._cancel.set()
+        self.app.pop_screen()
 
     def action_switch_pane(self) -> None:
         summary = self.query_one("#compare-summary")
@@ -361,8 +365,10 @@ class CompareApp(LayerScopeApp):
         screen = self.screen
         return isinstance(screen, CompareScreen) and screen.done
 
-    def action_open_image(self) -> None:
-        return None  # one comparison per run: `layerscope A` explores one image
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_image":
+            return False  # one comparison per run: `layerscope A` explores one image
+        return super().check_action(action, parameters)
 
 
 def run_compare_app(args: argparse.Namespace, limits: Thresholds) -> int:
