@@ -2,9 +2,10 @@
 
 Each image's final filesystem is its layers stacked with OCI semantics (`tree.stack(...,
 correct=True)`: whiteouts, opaque directories, a directory replaced by a file loses what was
-below it). The two trees are walked together, every path compared by what it is — type,
-content hash, mode, owner, link target; its mtime only when asked — never by where it came
-from. A directory is modified only when its own type, mode or owner changes (not when its
+below it). Both are walked together — or, when the layers the images do not share are few,
+only the paths those can change are looked up (`fslookup`) — and every path is compared by
+what it is — type, content hash, mode, owner, link target; its mtime only when asked — never
+by where it came from. A directory is modified only when its own type, mode or owner changes (not when its
 children do); a path whose type changes is modified (what was below a directory that became
 a file is removed, what is below a file that became a directory is added).
 
@@ -25,8 +26,6 @@ from explorer.core.layerindex import OPAQUE_MARKER, WHITEOUT_PREFIX, LayerIndex
 from explorer.core.tree import NO_INFO, FileTree, Node, layer_tree, ref_entry, ref_layer, stack
 
 ADDED, REMOVED, MODIFIED = "added", "removed", "modified"
-# What a modification is made of, in the order it is reported.
-ASPECTS = ("type", "content", "mode", "owner", "link", "mtime")
 
 _KINDS = {
     tarscan.REG: "file",
@@ -66,7 +65,7 @@ class Change:
     layer: int | None  # the layer of B that made the change
     a: Version | None
     b: Version | None
-    what: tuple[str, ...] = ()  # MODIFIED: which ASPECTS differ
+    what: tuple[str, ...] = ()  # MODIFIED: type, content, mode, owner, link, mtime
 
     @property
     def size_a(self) -> int:
