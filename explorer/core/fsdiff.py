@@ -5,9 +5,10 @@ correct=True)`: whiteouts, opaque directories, a directory replaced by a file lo
 below it). Both are walked together — or, when the layers the images do not share are few,
 only the paths those can change are looked up (`fslookup`) — and every path is compared by
 what it is — type, content hash, mode, owner, link target; its mtime only when asked — never
-by where it came from. A directory is modified only when its own type, mode or owner changes (not when its
-children do); a path whose type changes is modified (what was below a directory that became
-a file is removed, what is below a file that became a directory is added).
+by where it came from. A directory is modified only when its own type, mode or owner
+changes (not when its children do); a path whose type changes is modified (what was below a
+directory that became a file is removed, what is below a file that became a directory is
+added).
 
 Each change is attributed to the layer of B that made it: for an added or modified path, the
 layer whose entry B shows; for a removed one, the layer of B past the shared ones that
