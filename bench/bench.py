@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import hashlib
+import io
 import json
 import os
 import platform
@@ -25,6 +27,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -623,6 +626,91 @@ def _more(a: Sample, b: Sample) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# compare
+
+
+def one_line_variant(archive: Path, out: Path) -> None:
+    """`archive` (a `docker save` archive) plus one layer that changes one line of a text file
+    of its top layers: what a rebuild after a one-line edit ships. Written once."""
+    with tarfile.open(archive) as src:
+        (manifest,) = json.load(src.extractfile("manifest.json"))
+        config = json.load(src.extractfile(manifest["Config"]))
+        member, text = None, b""
+        for name in reversed(manifest["Layers"]):
+            with tarfile.open(fileobj=src.extractfile(name)) as layer:
+                for m in layer:
+                    if m.isreg() and m.size < 1 << 16:
+                        data = layer.extractfile(m).read()
+                        if b"\0" not in data:
+                            member, text = m, data
+                            break
+            if member is not None:
+                break
+        if member is None:
+            raise SystemExit(f"bench: no text file in {archive}")
+        first, _, rest = text.partition(b"\n")
+        changed = first + b" # changed\n" + rest
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as layer:
+            member.size = len(changed)
+            layer.addfile(member, io.BytesIO(changed))
+        blob = buf.getvalue()
+        digest = hashlib.sha256(blob).hexdigest()
+        config["rootfs"]["diff_ids"].append(f"sha256:{digest}")
+        config.setdefault("history", []).append({"created_by": f"edit one line of {member.name}"})
+        config_bytes = json.dumps(config).encode()
+        config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
+        manifest = {**manifest, "Config": config_name, "RepoTags": ["bench/one-line:latest"]}
+        manifest["Layers"] = [*manifest["Layers"], f"{digest}/layer.tar"]
+        tmp = out.with_suffix(".tmp")
+        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as dst:
+            for m in src:
+                if m.name != "manifest.json":
+                    dst.addfile(m, src.extractfile(m) if m.isreg() else None)
+            for name, data in (
+                (f"{digest}/layer.tar", blob),
+                (config_name, config_bytes),
+                ("manifest.json", json.dumps([manifest]).encode()),
+            ):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                dst.addfile(info, io.BytesIO(data))
+    tmp.replace(out)
+
+
+def compare_cases(workdir: Path, only: str) -> list[Case]:
+    """`layerscope compare A B`: an archive against itself plus a layer that changes one line,
+    the layer cache warm (what a CI gate after a one-line change costs). On corpus `pyml`,
+    else the largest `docker save` archive of the corpus built, and the 100k-file one."""
+    pyml = ARCHIVES / "pyml.tar"
+    rows = []
+    if pyml.exists():
+        rows.append((pyml, "corpus `pyml`"))
+    else:
+        built = [p for p in ARCHIVES.glob("*.tar") if "oci" not in p.name]
+        if built:
+            largest = max(built, key=lambda p: p.stat().st_size)
+            rows.append((largest, f"corpus `{largest.stem}` (pyml not built: the largest archive)"))
+    rows.append((synthetic("synthetic-100k", 100000, 256, 10, 0), "100k files (gen_archive)"))
+    cases = []
+    for archive, label in rows:
+        work = f"`compare` A vs A + a one-line change, cache warm, {label}"
+        if only not in work:
+            continue
+        variant = BENCH_INPUTS / f"{archive.stem}.one-line.tar"
+        if not variant.exists():
+            BENCH_INPUTS.mkdir(parents=True, exist_ok=True)
+            print(f"writing {variant} …", flush=True)
+            one_line_variant(archive, variant)
+        cache_dir = workdir / f"{archive.stem}.compare-cache"
+        argv = layerscope_argv("compare", archive, variant, "--format", "json",
+                               "--cache-dir", cache_dir)  # fmt: skip
+        subprocess.run(argv, capture_output=True, check=False)  # fills the cache
+        cases.append(Case(work, layerscope=command(argv), inputs=[archive, variant]))
+    return cases
+
+
+# --------------------------------------------------------------------------------------------
 # the report
 
 
@@ -747,6 +835,7 @@ def main() -> int:
         workdir = Path(tmp)
         cases = json_cases(workdir, args.only, dive_node=not args.skip_dive_node)
         cases += find_cases(workdir, args.only)
+        cases += compare_cases(workdir, args.only)
         try:
             cases += library_cases(workdir, args.only)
             report = run(cases, args.repeat, workdir)

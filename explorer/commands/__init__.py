@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "report": "explorer.commands.report",
     "init": "explorer.commands.init",
     "images": "explorer.commands.images",
+    "compare": "explorer.commands.compare",
 }
 
 # Options that may come before the subcommand's name (`layerscope --cache-dir D cache`).

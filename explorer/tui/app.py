@@ -187,6 +187,18 @@ class LayerScopeApp(App[int]):
             old.action_cancel_index()
         self.switch_screen(new)
 
+    def action_compare_with(self) -> None:
+        if isinstance(self.screen, MainScreen):
+            self.push_screen(OpenScreen(self.platform, "Compare with"), self._compare)
+
+    def _compare(self, opened: tuple[str, Loading] | None) -> None:
+        if opened is not None:
+            from explorer.tui.screens.compare import CompareScreen
+
+            target, loading = opened
+            screen = CompareScreen(self.target, target, self.kind, self.platform, loading_b=loading)
+            self.push_screen(screen)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

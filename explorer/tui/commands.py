@@ -70,6 +70,11 @@ def _commands(
             keys = effective_keys(app, binding)
             title = f"{pane}: {binding.tooltip or binding.description}"
             yield SystemCommand(title, f"key: {keys}", _runner(app, binding.action, node))
+    yield SystemCommand(
+        "Compare with…",
+        "what changed from this image to another (a reference or an archive path)",
+        _runner(app, "compare_with", app),
+    )
 
 
 class ThemeChoices(ThemeProvider):

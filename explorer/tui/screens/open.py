@@ -48,15 +48,16 @@ class OpenScreen(ModalScreen[tuple[str, Loading] | None]):
         Binding("escape", "close", "Close", id="open.close"),
     ]
 
-    def __init__(self, platform: str | None = None) -> None:
+    def __init__(self, platform: str | None = None, prompt: str = "Open an image") -> None:
         super().__init__()
         self.platform = platform
+        self.prompt = prompt
         self._cancel = threading.Event()  # set when the dialog closes during an opening
         self._busy = False  # an opening is under way
 
     def compose(self) -> ComposeResult:
         with Vertical(id="open"):
-            yield Static("Open an image: repo:tag, docker://, podman://, or an archive path")
+            yield Static(f"{self.prompt}: repo:tag, docker://, podman://, or an archive path")
             yield Input(placeholder="corpus/waste:1  or  ./image.tar", id="open-target")
             yield Static("Enter opens · Esc closes", id="open-status")
 

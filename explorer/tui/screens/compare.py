@@ -1,0 +1,402 @@
+"""Compare two images: a diff tree of A → B (changed paths; unchanged ones on Ctrl+U) with the
+explorer's tree keys, a summary (size delta, shared layers, growing directories, config, the
+verdict) and what changed in the path under the cursor.
+
+Reached with `layerscope compare A B` on a terminal, and from the explorer's palette
+("Compare with…"). Both images are opened through the loading pipeline in a worker, A first
+(B's shared layers then come from the layer cache); the comparison and its tree are built
+there too, never on the UI's thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Static
+
+from explorer.core.compare import Comparison, Thresholds, Verdict, compare, gate, result_of
+from explorer.core.comparereport import layer_name, percent, signed, size
+from explorer.core.comparetree import CompareViewModel
+from explorer.core.errors import Cancelled
+from explorer.core.fsdiff import ADDED, MODIFIED, REMOVED, Change, Version
+from explorer.core.loading import Event, LayerIndexed, Loading, Opened, Result, describe, load
+from explorer.core.safetext import safe
+from explorer.core.sources import open_source
+from explorer.core.tree import UNMODIFIED
+from explorer.tui.app import LayerScopeApp
+from explorer.tui.treestate import TreeState
+from explorer.tui.widgets.filetree import FileTreeView
+from explorer.tui.widgets.footer import KeyFooter
+from explorer.tui.widgets.header import AppHeader
+from explorer.tui.widgets.panes import TreePane
+
+GROWING_SHOWN = 5
+
+
+@dataclass
+class CompareProgress(Message):
+    side: str  # "A" or "B"
+    text: str
+
+
+@dataclass
+class CompareReady(Message):
+    comparison: Comparison
+    model: CompareViewModel
+    verdict: Verdict
+
+
+@dataclass
+class CompareFailed(Message):
+    text: str
+
+
+class CompareTreeState(TreeState):
+    """The explorer's tree state, its model showing the comparison's merged tree."""
+
+    def use(self, model: CompareViewModel) -> None:
+        self.reset(len(model.layers))
+        self.layers[:] = model.layers
+        self._model = model
+
+
+class CompareTreeView(FileTreeView):
+    """The explorer's file tree on the merged tree (its keys, its rows)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.compare_state = CompareTreeState()
+        self.state = self.compare_state
+        self.state.toggle_kind(UNMODIFIED)  # changed paths first; Ctrl+U shows the rest
+        self.notice = [("reading the images…", "guide")]
+        self.heading = "Changes"
+
+    def title(self) -> str:
+        return self.heading
+
+
+class ComparePane(TreePane):
+    def compose(self) -> ComposeResult:
+        yield Static("", id="tree-columns")
+        yield CompareTreeView(id="tree")
+        yield Static("", id="tree-path")
+        yield from list(super().compose())[3:]  # the filter bar
+
+
+class CompareScreen(Screen[None]):
+    DEFAULT_CSS = """
+    CompareScreen { layout: vertical; }
+    #compare-left { width: 40%; min-width: 30; max-width: 60; }
+    #compare-summary, #compare-change {
+        border: round $foreground 30%;
+        border-title-color: $text-muted;
+        padding: 0 1;
+        background: $background;
+    }
+    #compare-summary { height: 1fr; }
+    #compare-change { height: 7; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+f,slash",
+            "filter",
+            "Filter",
+            tooltip="Filter the changes by a path regex",
+            id="compare.filter",
+        ),
+        Binding("escape", "back", "Back", tooltip="Back to the explorer", id="compare.back"),
+        Binding(
+            "tab",
+            "switch_pane",
+            "Pane",
+            show=False,
+            tooltip="Move between the summary and the tree",
+            id="compare.pane",
+        ),
+    ]
+
+    def __init__(
+        self,
+        target_a: str,
+        target_b: str,
+        kind: str | None = None,
+        platform: str | None = None,
+        *,
+        loading_b: Loading | None = None,
+        limits: Thresholds | None = None,
+        mtime: bool = False,
+    ) -> None:
+        super().__init__()
+        self.targets = (target_a, target_b)
+        self.kind = kind
+        self.platform = platform
+        self.loading_b = loading_b  # B opened already (the palette's dialog)
+        self.limits = limits or Thresholds()
+        self.mtime = mtime
+        self.comparison: Comparison | None = None
+        self.changes: dict[str, Change] = {}
+        self.failure: str | None = None
+        self._cancel = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        yield AppHeader(id="header")
+        with Horizontal(id="body"):
+            with Vertical(id="compare-left"):
+                with VerticalScroll(id="compare-summary"):
+                    yield Static("", id="compare-summary-text")
+                yield Static("", id="compare-change")
+            yield ComparePane(id="tree-pane")
+        yield KeyFooter()
+
+    @property
+    def file_tree(self) -> CompareTreeView:
+        return self.query_one(CompareTreeView)
+
+    @property
+    def done(self) -> bool:
+        """Is the comparison shown (or its failure)?"""
+        return self.failure is not None or (
+            self.comparison is not None and not self.file_tree.computing
+        )
+
+    def on_mount(self) -> None:
+        a, b = self.targets
+        self.query_one(AppHeader).set_image(f"{a} → {b}")
+        self.query_one("#compare-summary").border_title = "Summary"
+        self.query_one("#compare-change").border_title = "Selected"
+        self._summary(Content.styled(f"reading A: {safe(a)}…", "$text-muted"))
+        self.file_tree.focus()
+        self._run()
+
+    def on_unmount(self) -> None:
+        self._cancel.set()
+
+    # -- the worker ----------------------------------------------------------------------------
+    @work(thread=True, exit_on_error=False, group="compare")
+    def _run(self) -> None:
+        target_a, target_b = self.targets
+        try:
+            a = self._load("A", target_a)
+            if self.loading_b is not None:
+                b = result_of(self.loading_b.events(self._cancel))
+            else:
+                b = self._load("B", target_b)
+            comparison = compare(a, b, mtime=self.mtime)
+            model = CompareViewModel(comparison)
+            verdict = gate(comparison, self.limits)
+        except Cancelled:
+            return
+        except Exception as exc:  # bad input (one line) or a bug of ours: never a traceback
+            self.post_message(CompareFailed(describe(exc, f"{target_a} / {target_b}")))
+            return
+        self.post_message(CompareReady(comparison, model, verdict))
+
+    def _load(self, side: str, target: str) -> Result:
+        count = [0, 0]
+
+        def emit(event: Event) -> None:
+            if isinstance(event, Opened):
+                count[1] = len(event.meta.layers)
+            elif isinstance(event, LayerIndexed):
+                count[0] += 1
+                text = f"reading {side}: {count[0]} of {count[1]} layers"
+                self.post_message(CompareProgress(side, text))
+
+        factory = partial(open_source, target, self.kind, self.platform)
+        return load(factory, emit, self._cancel)
+
+    # -- messages ------------------------------------------------------------------------------
+    def on_compare_progress(self, message: CompareProgress) -> None:
+        self.query_one(AppHeader).set_status(message.text)
+
+    def on_compare_failed(self, message: CompareFailed) -> None:
+        self.failure = message.text
+        header = self.query_one(AppHeader)
+        header.set_progress(None, None)
+        header.set_status(message.text, error=True)
+        self.file_tree.set_notice([(message.text, "error")])
+        self._summary(Content.styled(safe(message.text), "$error"))
+        if isinstance(self.app, LayerScopeApp):
+            self.app.failed = True
+
+    def on_compare_ready(self, message: CompareReady) -> None:
+        cmp = message.comparison
+        self.comparison = cmp
+        self.changes = {c.path: c for c in cmp.changes}
+        header = self.query_one(AppHeader)
+        header.set_progress(None, None)
+        header.set_status(message.verdict.line)
+        tree = self.file_tree
+        tree.heading = f"Changes, A → B ({len(cmp.changes):,})"
+        tree.compare_state.use(message.model)
+        tree.show_layer(0)
+        self._summary(summary(cmp, message.verdict))
+        self._selected()
+
+    @on(FileTreeView.Highlighted)
+    def _moved(self) -> None:
+        self._selected()
+
+    def _summary(self, content: Content) -> None:
+        self.query_one("#compare-summary-text", Static).update(content)
+
+    def _selected(self) -> None:
+        row = self.file_tree.current
+        change = self.changes.get(row.path) if row is not None else None
+        text = describe_change(change) if change is not None else Content("")
+        if row is not None and change is None and self.comparison is not None:
+            text = Content.styled("unchanged" if row.diff == UNMODIFIED else "", "$text-muted")
+        self.query_one("#compare-change", Static).update(text)
+
+    # -- actions -------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        self.query_one(ComparePane).open_filter()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":  # over the explorer only (`layerscope compare` has none)
+            return len(self.app.screen_stack) > 1
+        return True
+
+    def action_back(self) -> None:
+        self._cancel.set()
+        self.app.pop_screen()
+
+    def action_switch_pane(self) -> None:
+        summary = self.query_one("#compare-summary")
+        (self.file_tree if summary.has_focus else summary).focus()
+
+
+def summary(cmp: Comparison, verdict: Verdict) -> Content:
+    """The summary pane: both images, layers, size, files, efficiency, growth, config."""
+    a, b = cmp.a, cmp.b
+    counts, nbytes = cmp.counts(), cmp.bytes_by_status()
+    muted = "$text-muted"
+    parts: list[Content | tuple[str, str] | str] = [
+        ("A ", "bold"),
+        safe(a.name),
+        "\n",
+        ("B ", "bold"),
+        safe(b.name),
+        "\n",
+        (f"{verdict.line}\n", "bold $error" if verdict.exit_code else "bold $success"),
+        *[(f"{safe(line)}\n", "$error") for line in verdict.explanations],
+        ("layers  ", muted),
+        f"{cmp.shared} of B's {len(b.diff_ids)} shared; B's own from {cmp.diverges_at}\n",
+        ("size    ", muted),
+        f"{size(a.size)} → {size(b.size)}  {signed(cmp.size_delta)} ({cmp.growth_percent:+.1f}%)\n",
+        ("added   ", muted),
+        f"{counts[ADDED]:,}  {signed(nbytes[ADDED])}\n",
+        ("removed ", muted),
+        f"{counts[REMOVED]:,}  {signed(nbytes[REMOVED])}\n",
+        ("modified ", muted),
+        f"{counts[MODIFIED]:,}  {signed(nbytes[MODIFIED])}\n",
+        ("efficiency ", muted),
+        f"{percent(a.efficiency)} → {percent(b.efficiency)}\n",
+        ("reclaimable ", muted),
+        f"{size(a.reclaimable)} → {size(b.reclaimable)}\n",
+    ]
+    growing = cmp.growing(GROWING_SHOWN)
+    if growing:
+        parts.append(("\ngrowing directories\n", "bold"))
+        parts += [f"{signed(delta):>11}  {safe(path)}\n" for path, delta in growing]
+    if cmp.config:
+        parts.append((f"\nconfig: {len(cmp.config)} changes\n", "bold"))
+        for c in cmp.config:
+            parts.append(f"{safe(c.key)}: {safe(c.a or '-')} → {safe(c.b or '-')}\n")
+    return Content.assemble(*parts)
+
+
+def _facts(v: Version) -> str:
+    owner = f"{v.uid}:{v.gid}"
+    link = f" → {safe(v.link)}" if v.link else ""
+    return f"{v.kind} {v.mode:04o} {owner} {size(v.size)}{link}"
+
+
+def describe_change(change: Change) -> Content:
+    """What changed at one path: how, which layer of B did it, both versions."""
+    parts: list[tuple[str, str] | str] = [
+        (change.status, f"bold $diff-{change.status}"),
+        f"  by B's layer {layer_name(change.layer)}  {signed(change.delta)}\n",
+    ]
+    if change.what:
+        parts.append(f"{', '.join(change.what)}\n")
+    if change.a is not None:
+        parts += [("A ", "bold"), _facts(change.a), "\n"]
+    if change.b is not None:
+        parts += [("B ", "bold"), _facts(change.b), "\n"]
+    return Content.assemble(*parts)
+
+
+class CompareApp(LayerScopeApp):
+    """`layerscope compare A B` on a terminal: the compare screen as the app's first."""
+
+    CSS_PATH = str(Path(__file__).resolve().parents[1] / "app.tcss")  # the app's stylesheet
+
+    def __init__(self, target_b: str, limits: Thresholds, mtime: bool, **options: Any) -> None:
+        super().__init__(**options)
+        self.target_b = target_b
+        self.limits = limits
+        self.mtime = mtime
+
+    def get_default_screen(self) -> Screen:
+        return CompareScreen(
+            self.target,
+            self.target_b,
+            self.kind,
+            self.platform,
+            limits=self.limits,
+            mtime=self.mtime,
+        )
+
+    @property
+    def settled(self) -> bool:
+        screen = self.screen
+        return isinstance(screen, CompareScreen) and screen.done
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_image":
+            return False  # one comparison per run: `layerscope A` explores one image
+        return super().check_action(action, parameters)
+
+
+def run_compare_app(args: argparse.Namespace, limits: Thresholds) -> int:
+    """The compare screen for `layerscope compare A B` (exit 2 when it could not compare)."""
+    import os
+
+    from explorer.tui.keymap import keymap_path, load_keymap
+    from explorer.tui.settings import load_settings, settings_path
+
+    if os.path.exists(args.a) or os.path.exists(args.b):
+        from explorer.core.sources.workers import start_worker_server
+
+        start_worker_server()
+    path = keymap_path()
+    keymap, problems = load_keymap(path)
+    settings, more = load_settings(settings_path())
+    app = CompareApp(
+        args.b,
+        limits,
+        args.mtime,
+        target=args.a,
+        kind=args.source,
+        platform=args.platform,
+        keymap=keymap,
+        keymap_file=path,
+        notices=[f"keymap ignored: {p}" for p in problems + more],
+        theme=settings.get("theme"),
+        settings_file=settings_path(),
+    )
+    app.run()
+    return 2 if app.failed else 0
