@@ -219,7 +219,7 @@ async def test_findings_view_groups_by_severity_and_rule_and_goes_to_the_file(tm
         assert GHP not in screen_text(app)
         rows.set_cursor(secret)
         await pilot.pause()
-        detail = str(app.screen.query_one("#overlay-detail").render())
+        detail = str(app.screen.query_one("#view-detail").render())
         assert "Remedy:" in detail and GHP not in detail
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
