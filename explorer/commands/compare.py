@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SEVERITY",
         choices=["low", "medium", "high", "critical"],
         help="regression when B has findings at or above SEVERITY that A has not "
-        "(needs the findings rules)",
+        "(the same rule on the same path)",
     )
     common.add_image_options(p)
     return p
@@ -94,5 +94,4 @@ def _thresholds(args: argparse.Namespace) -> Thresholds:
     if args.max_growth is not None:
         growth_bytes, growth_percent = core.parse_growth(args.max_growth)
     drop = core.parse_drop(args.max_efficiency_drop) if args.max_efficiency_drop else None
-    core.require_findings(args.fail_on_new_findings)
     return core.Thresholds(growth_bytes, growth_percent, drop, args.fail_on_new_findings)

@@ -1,8 +1,7 @@
 """The layer-index cache: every layer indexed once, whatever image it is opened from.
 
-Entries are content-addressed by the layer's diff_id (the sha256 of its uncompressed tar) and
-the index format, so a base layer shared by many images (every image built FROM debian) and an
-image opened again while a Dockerfile is being iterated on cost one read of a small file.
+Entries are keyed by the layer's diff_id and the index format: a base layer shared by many
+images, or an image opened again while its Dockerfile is iterated on, costs one small read.
 
 Layout: one file per entry in the cache directory (default `$LAYERSCOPE_CACHE_DIR`, else
 `$XDG_CACHE_HOME/layerscope/layers`, else `~/.cache/layerscope/layers`):
@@ -11,26 +10,22 @@ Layout: one file per entry in the cache directory (default `$LAYERSCOPE_CACHE_DI
 - `<kind>-sha256-<hex>.<INDEX_FORMAT>.image`: what an engine export told us about an image
   (exact layer ids, history, config, and which export member holds which layer), keyed by
   image ID, so an image whose layers are all cached reopens without any export;
-- `analysis-<hex>.<INDEX_FORMAT>.analysis`: an image's analysis (dive's efficiency and our
-  reclaimable bytes, every row, and the findings of its layers), keyed by the ordered list
-  of its layers' diff_ids and the analysis format, so a warm re-open shows the score
-  without recomputing it.
+- `analysis-<hex>.<INDEX_FORMAT>.analysis`: an image's analysis (dive's efficiency, our
+  reclaimable bytes, every row, its layers' findings), keyed by its ordered diff_ids and the
+  analysis format: a warm re-open recomputes none of it.
 
-Each file is an 88-byte header (magic, format, kind, schema fingerprint of `LayerIndex`, entry
-count, layer tar size, payload length, xxh3-128 of the payload, sha256 of the key) followed by
-the payload: a pickle (protocol 5) of the `LayerIndex`, JSON for an image record, or for an
-analysis a pickle of plain tuples, lists, strings, numbers and arrays (columns, not one object
-per row: 100k rows load in a few tens of milliseconds). Files are
-written to a temp file and renamed into place (atomic; two instances may write the same entry
-at once, the last rename wins and both are whole). Reads verify everything before unpickling
-— with an unpickler that only knows `LayerIndex` and `array`, and a check of every decoded
-value's type — and a corrupt, truncated, ill-typed, foreign or stale entry is deleted and
-reported as a miss, never as an error. The directory must be the user's own and private, and
-entries are opened without following links or waiting on FIFOs (see `cachefs`).
-
-The cache is bounded (default 2 GiB, `LAYERSCOPE_CACHE_MAX` / `--cache-max`): a hit touches the
-entry's mtime, and after each write the least recently used entries are deleted until the
-total is under the cap. A cache that cannot be written (read-only, disk full) is skipped.
+Each file is an 88-byte header (magic, format, kind, `LayerIndex` schema fingerprint, entry
+count, layer tar size, payload length, xxh3-128 of the payload, sha256 of the key) and its
+payload: a pickle (protocol 5) of the `LayerIndex`, JSON for an image record, or for an analysis
+a pickle of plain tuples, lists, strings, numbers and arrays (columns: 100k rows load in tens of
+milliseconds). Writes go to a temp file renamed into place (atomic: of two writers the last
+rename wins, both whole). Reads verify everything before unpickling (an unpickler that only
+knows `LayerIndex` and `array`, every decoded value's type checked): a corrupt, truncated,
+ill-typed, foreign or stale entry is deleted and is a miss, never an error. The directory must
+be the user's own and private; entries are opened without following links or waiting on FIFOs
+(`cachefs`). Bounded (default 2 GiB, `LAYERSCOPE_CACHE_MAX` / `--cache-max`): a hit touches the
+entry's mtime, each write evicts the least recently used entries down to the cap. A cache that
+cannot be written (read-only, disk full) is skipped.
 """
 
 from __future__ import annotations

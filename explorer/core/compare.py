@@ -6,8 +6,9 @@ Both images are opened through the one loading pipeline, one after the other: th
 finds the layers it shares with the first in the layer cache, where the first just left
 them (`load_pair`). `compare` works on the two results; `gate` judges them.
 
-Packages and findings (what changed in the installed packages, which findings are new) are
-not compared yet: `Comparison.packages` and `Comparison.findings` are where they go.
+Findings: those of B that A has not (by rule and path) are `Comparison.findings`, and
+`--fail-on-new-findings` gates on them. Packages are not compared yet: `Comparison.packages`
+is where they go.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from explorer.core.cachesettings import parse_size
 from explorer.core.configdiff import ConfigChange, config_diff
 from explorer.core.errors import Cancelled, ImageError
+from explorer.core.findings import SEVERITIES, Finding, findings_of
 from explorer.core.fsdiff import ADDED, MODIFIED, REMOVED, Change, FsDiff, diff_layers
 from explorer.core.layerindex import LayerIndex
 from explorer.core.loading import (
@@ -35,8 +37,6 @@ from explorer.core.loading import (
     load,
 )
 from explorer.core.sources import Source
-
-SEVERITIES = ("low", "medium", "high", "critical")
 
 
 @dataclass
@@ -82,7 +82,7 @@ class Comparison:
     same: bool  # the same layers and the same config: one image
     mtime: bool  # mtimes were compared
     packages: list[Any] = field(default_factory=list)  # not compared yet (see the module doc)
-    findings: list[Any] = field(default_factory=list)  # not compared yet
+    findings: list[Finding] = field(default_factory=list)  # B's, by rule and path not A's
 
     @property
     def changes(self) -> list[Change]:
@@ -136,7 +136,18 @@ def compare(a: Result, b: Result, *, mtime: bool = False) -> Comparison:
     files = diff_layers(a.layers, b.layers, diverges_at, mtime=mtime)
     config = config_diff(a.meta, b.meta)
     same = ids_a == ids_b and _canonical(a.meta.config) == _canonical(b.meta.config)
-    return Comparison(side_a, side_b, diverges_at, shared, files, config, same, mtime)
+    findings = [] if same else new_findings(a, b)
+    return Comparison(
+        side_a, side_b, diverges_at, shared, files, config, same, mtime, findings=findings
+    )
+
+
+def new_findings(a: Result, b: Result) -> list[Finding]:
+    """B's findings that A has not (the same rule on the same path), most severe first."""
+    if a.analysis is None or b.analysis is None:
+        return []
+    known = {(f.rule, f.path) for f in findings_of(a.analysis)}
+    return [f for f in findings_of(b.analysis) if (f.rule, f.path) not in known]
 
 
 def _canonical(config: dict[str, Any]) -> str:
@@ -222,16 +233,6 @@ def parse_drop(text: str) -> float:
     return drop
 
 
-def require_findings(severity: str | None) -> None:
-    """A threshold on new findings needs the findings of both images, which are not
-    compared yet: asking for one is an error, never a silent pass."""
-    if severity is not None:
-        raise ImageError(
-            "--fail-on-new-findings: findings are not compared yet in this build "
-            "(no findings rules)"
-        )
-
-
 @dataclass(frozen=True)
 class Verdict:
     word: str  # "ok", "regression" or "same digest"
@@ -268,7 +269,16 @@ def gate(comparison: Comparison, limits: Thresholds) -> Verdict:
         lines.append(
             f"efficiency dropped by {100 * drop:.2f} points (over {100 * limits.efficiency_drop:g})"
         )
-    require_findings(limits.new_findings)
+    if limits.new_findings is not None:
+        worst = SEVERITIES.index(limits.new_findings)
+        hits = [f for f in comparison.findings if SEVERITIES.index(f.severity) <= worst]
+        if hits:
+            reasons.append("findings")
+            first = hits[0]
+            lines.append(
+                f"{len(hits)} new finding{'s' * (len(hits) != 1)} at or above "
+                f"{limits.new_findings} in B (first: {first.rule} {first.path or 'image'})"
+            )
     if reasons:
         return Verdict("regression", tuple(reasons), tuple(lines))
     return Verdict("ok")

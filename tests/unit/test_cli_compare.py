@@ -169,7 +169,6 @@ def test_shared_layers_are_indexed_once(tmp_path, capsys, monkeypatch) -> None:
         (["{a}", "{a}", "--max-growth", "lots"], "--max-growth: invalid size 'lots'"),
         (["{a}", "{a}", "--max-growth=-5%"], "--max-growth: invalid percentage"),
         (["{a}", "{a}", "--max-efficiency-drop", "2"], "--max-efficiency-drop: invalid value"),
-        (["{a}", "{a}", "--fail-on-new-findings", "high"], "findings are not compared yet"),
         (["{a}", "{truncated}"], "{truncated}"),
     ],
 )
@@ -236,3 +235,20 @@ def test_any_source_forms_of_one_image_compare_equal(tmp_path, capsys, b_form) -
     doc = json.loads(out)
     assert doc["summary"]["sharedLayers"] == doc["summary"]["divergesAt"] == 12
     assert (doc["added"], doc["removed"], doc["modified"]) == ([], [], [])
+
+
+def test_new_findings_gate(images, tmp_path, capsys) -> None:
+    """B adds a private key (a finding A has not): a regression by findings; A against itself
+    is the same image, never a regression."""
+    key = b"-----BEGIN OPENSSH PRIVATE KEY-----\n" + b"b3BlbnNzaC1rZXktdjEAAAAABG5vbmU" * 8
+    leaky = image_archive(
+        tmp_path, BASE, [b.directory("root"), b.file("root/id_rsa", key)], name="leaky.tar"
+    )
+    cache = tmp_path / "cache"
+    code, out, _ = run(capsys, images["a"], leaky, "--fail-on-new-findings", "low", cache=cache)
+    assert code == 1 and last_line(out).startswith("verdict: regression reason="), out
+    assert "findings" in last_line(out)
+    code, out, _ = run(
+        capsys, images["a"], images["a"], "--fail-on-new-findings", "low", cache=cache
+    )
+    assert code == 0 and last_line(out) == "verdict: same digest", out
