@@ -93,9 +93,11 @@ def test_shared_and_unique_equal_the_engines_own_numbers(scratch: Scratch) -> No
     engine_numbers = {im["Id"]: (im["Size"], im["SharedSize"]) for im in df["Images"]}
     ours = {im.id: (im.size, im.shared_size) for im in library.images}
     assert ours == engine_numbers
+    ours_tags = set(scratch.tags.values())
     for im in library.images:
         assert im.unique_size == im.size - im.shared_size
-        assert not im.approximate, im.name
+        # Images other tests loaded here (`docker load`: no step images) may be approximate.
+        assert not (ours_tags & set(im.tags) and im.approximate), im.name
     assert library.disk_total == df["LayersSize"]
 
 
