@@ -168,6 +168,7 @@ def layerscope(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
     import os
 
     full = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+    full.pop("CI", None)  # CI=true turns on --ci mode (as in dive); a test asks for it by flag
     return subprocess.run(
         [sys.executable, "-m", "explorer", *args],
         capture_output=True,
