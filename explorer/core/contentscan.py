@@ -270,10 +270,11 @@ def _tokens(raw: bytes, low: bytes) -> Iterator[Hit]:
             yield "private-key", _text(m.group(1))
 
 
-def secret_name(name: str) -> bool:
-    """Does a variable's name say it holds a secret? Its words (snake, kebab or camel case)
-    decide: `DB_PASSWORD`, `apiKey`, `AWS_SECRET_ACCESS_KEY`, `authToken` do; `author`,
-    `auth0`, `GPG_KEY`, `tokenizer` do not."""
+def credential_name(name: str) -> bool:
+    """Does a variable's name say it holds a credential, strictly enough to report a finding?
+    Its words (snake, kebab or camel case) decide: `DB_PASSWORD`, `apiKey`,
+    `AWS_SECRET_ACCESS_KEY`, `authToken` do; `author`, `auth0`, `GPG_KEY`, `tokenizer` do not.
+    (What a display hides is broader: `masking.secret_name`.)"""
     words = [w.lower() for w in _NAME_WORDS.findall(name)]
     return any(
         w in _SECRET_NAME_WORDS or (w == "key" and i and words[i - 1] in _KEY_KINDS)
@@ -302,7 +303,7 @@ def _assignments(raw: bytes, low: bytes, loose: bool, code: bool) -> Iterator[tu
         key, quote, value = m.group(1), m.group(2), m.group(3)
         if code and not quote:
             continue  # in source code only a string literal is a value (not `x = f(y)`)
-        secret_key = secret_name(_text(key))
+        secret_key = credential_name(_text(key))
         if not (secret_key or loose) or _PLACEHOLDER.match(value) or not _random_chars(value):
             continue
         if len(value) < (8 if secret_key else 16) or entropy(value) < (3.0 if secret_key else 3.5):

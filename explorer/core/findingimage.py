@@ -118,7 +118,7 @@ def secret_value(name: str, value: str) -> str | None:
     if hits:
         return hits[0][1]
     if (
-        contentscan.secret_name(name)
+        contentscan.credential_name(name)
         and not _NOT_SECRET_NAME.search(name)
         and len(value) >= 6
         and not _PLACEHOLDER.match(value)

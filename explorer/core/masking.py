@@ -57,7 +57,9 @@ _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 
 def secret_name(name: str) -> bool:
-    """Does a variable or key named `name` hold a secret (GITHUB_TOKEN, db.password, apiKey)?"""
+    """Should the value of a variable or key named `name` be hidden on display (GITHUB_TOKEN,
+    db.password, apiKey, any *_KEY)? Broader than the findings' `contentscan.credential_name`:
+    a display hides what may be a secret, a finding reports what is one."""
     words = {w.upper() for w in _WORDS.findall(name)}
     return bool(words & SECRET_WORDS) and not words & NOT_SECRET_WORDS
 

@@ -53,6 +53,14 @@ class Group:
         out.sort(key=lambda g: (-g.size, g.path))
         return out
 
+    def largest_file(self) -> str:
+        """The path of the group's largest file (all its hidden copies counted)."""
+        path, node = self.path, self.node
+        while not node.is_file:
+            name, node = max(node.children.items(), key=lambda kv: (kv[1].size, kv[0]))
+            path = f"{path}/{name}"
+        return path
+
     def _at(self, path: str, node: Node) -> Group:
         while not node.is_file and len(node.children) == 1:
             name, node = next(iter(node.children.items()))

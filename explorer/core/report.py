@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from explorer.core.analysis import Analysis
-from explorer.core.findingimage import hidden_rows, redact_command, secret_value
+from explorer.core.findingimage import redact_command, secret_value
 from explorer.core.findings import Finding
 from explorer.core.image import ImageMeta, text_of
 from explorer.core.layerindex import LayerIndex
 from explorer.core.packages import Package
+from explorer.core.reclaimgroups import group_hidden
 
 if TYPE_CHECKING:
     from explorer.core.loading import Result
@@ -82,15 +83,7 @@ def _image(meta: ImageMeta, layers: Sequence[LayerIndex], size: int) -> dict[str
 
 def _reclaimable(analysis: Analysis, size: int) -> dict[str, Any]:
     rec = analysis.reclaimable
-    groups: dict[tuple[int, int, str, str], list[Any]] = {}
-    for path, nbytes, added, hidden, reason in hidden_rows(rec):
-        directory = "/".join(path.split("/")[:3]) or "/"  # "/usr/lib" of "/usr/lib/x/y"
-        group = groups.setdefault((added, hidden, reason, directory), [0, 0, path, nbytes])
-        group[0] += 1
-        group[1] += nbytes
-        if nbytes > group[3]:
-            group[2], group[3] = path, nbytes
-    rows = sorted(groups.items(), key=lambda kv: (-kv[1][1], kv[0]))
+    groups = group_hidden(rec)
     return {
         "total": rec.total,
         "percent": round(100 * rec.total / size, 4) if size else 0.0,
@@ -99,19 +92,17 @@ def _reclaimable(analysis: Analysis, size: int) -> dict[str, Any]:
         ],
         "groups": [
             {
-                "addedBy": added,
-                "hiddenBy": hidden,
-                "reason": reason,
-                "directory": directory,
-                "files": files,
-                "bytes": nbytes,
-                "largest": largest,
+                "addedBy": g.added_by,
+                "hiddenBy": g.hidden_by,
+                "reason": g.reason,
+                "path": g.path,
+                "files": g.files,
+                "bytes": g.size,
+                "largest": g.largest_file(),
             }
-            for (added, hidden, reason, directory), (files, nbytes, largest, _) in rows[
-                :RECLAIMABLE_GROUPS
-            ]
+            for g in groups[:RECLAIMABLE_GROUPS]
         ],
-        "groupsOmitted": max(0, len(rows) - RECLAIMABLE_GROUPS),
+        "groupsOmitted": max(0, len(groups) - RECLAIMABLE_GROUPS),
     }
 
 

@@ -125,15 +125,16 @@ def markdown(doc: dict[str, Any]) -> str:
     )
     out += _table(
         "Reclaimable bytes",
-        ["added by", "hidden by", "why", "files", "bytes", "largest"],
+        ["added by", "hidden by", "why", "path", "files", "bytes", "largest"],
         [
             [
                 str(g["addedBy"]),
                 str(g["hiddenBy"]),
                 g["reason"],
+                g["path"],
                 str(g["files"]),
                 size(g["bytes"]),
-                g["largest"],
+                g["largest"] if g["largest"] != g["path"] else "",
             ]
             for g in rec["groups"]
         ],

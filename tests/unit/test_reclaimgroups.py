@@ -30,6 +30,17 @@ def test_a_chmod_of_thirty_thousand_files_is_one_group_that_opens_by_directory()
     # a chain of single directories is followed down: d0/sub, not d0
     assert inside[0].path == "/app/d0/sub" and inside[0].files == 300
     assert inside[0].children()[0].is_file
+    assert groups[1].largest_file() == "/opt/big.bin"
+
+
+def test_the_largest_file_of_a_group_counts_every_hidden_copy():
+    rows = [
+        HiddenBytes("/srv/a/one", 30, 0, 1, OVERWRITTEN),
+        HiddenBytes("/srv/b/two", 20, 0, 1, OVERWRITTEN),
+        HiddenBytes("/srv/b/two", 20, 0, 1, OVERWRITTEN),  # rewritten twice: 40 hidden
+    ]
+    (group,) = group_hidden(rec(rows))
+    assert (group.path, group.largest_file()) == ("/srv", "/srv/b/two")
 
 
 def test_pairs_and_reasons_are_kept_apart_and_files_counted_once():
