@@ -843,10 +843,10 @@ def main() -> int:
             remove_library_images()
         report += "\n".join(findings_rows(workdir, args.repeat, args.only, args.baseline)) + "\n"
         report += "\n".join(views_rows(workdir, args.repeat, args.only)) + "\n"
-    from bench.content_bench import measure as content_access  # random access, vs GNU tar
+    from content_bench import measure as content_access  # random access, vs GNU tar
 
     report += "\n" + content_access(args.repeat)
-    from bench.viewer_bench import measure as viewer  # key to content, a 2 GiB file's memory
+    from viewer_bench import measure as viewer  # key to content, a 2 GiB file's memory
 
     report += "\n" + viewer(args.repeat)
     print()
