@@ -8,7 +8,9 @@ from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 FIRST = ("quit", "help", "open_image")  # actions shown first
-LAST = ("show_config", "show_findings", "show_packages")  # the views: a narrow bar cuts them
+# the views, and the library's compare (its status line says `c` once two are marked): a
+# narrow bar cuts them
+LAST = ("show_config", "show_findings", "show_packages", "compare")
 
 
 class KeyFooter(Footer):
