@@ -369,12 +369,12 @@ def engines() -> list[Endpoint]:
 
 def fetch(at: Endpoint, all_images: bool = False, workers: int = 4) -> dict[str, Any]:
     """The raw answers `build` reads, from one engine: metadata requests only."""
-    from explorer.core.sources.engine import _engine_errors
+    from explorer.core.sources.engine import engine_error
 
     try:
         client = at.client()
     except Exception as exc:
-        raise _engine_errors(at.kind, "the image list", exc, at) from None
+        raise engine_error(at.kind, "the image list", exc, at) from None
     try:
         api = client.api
         top = api.images(all=False)
@@ -412,7 +412,7 @@ def fetch(at: Endpoint, all_images: bool = False, workers: int = 4) -> dict[str,
     except EngineError:
         raise
     except Exception as exc:
-        raise _engine_errors(at.kind, "the image list", exc, at) from None
+        raise engine_error(at.kind, "the image list", exc, at) from None
     finally:
         client.close()
     known = [*inspected.items(), *((i, info) for i, info, _ in extra if info is not None)]

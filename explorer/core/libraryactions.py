@@ -32,11 +32,11 @@ def cli(kind: str, *args: str) -> str:
 
 
 def _error(kind: str, what: str, exc: Exception, at: Endpoint) -> ImageError:
-    from explorer.core.sources.engine import _engine_errors
+    from explorer.core.sources.engine import engine_error
 
     if isinstance(exc, ImageError):
         return exc
-    return _engine_errors(kind, what, exc, at)
+    return engine_error(kind, what, exc, at)
 
 
 @contextlib.contextmanager

@@ -57,6 +57,49 @@ def arrange(images: list[LibraryImage], view: View) -> list[LibraryImage]:
     return sorted(shown, key=lambda im: (-im.size, im.name))
 
 
+MARKS = 2  # the images marked for a comparison, at most
+
+
+def toggle_mark(marks: list[str], key: str) -> tuple[list[str], str | None]:
+    """`marks` (image keys, oldest mark first) with `key` marked, or unmarked when it was;
+    a third mark drops the oldest, whose key comes back with the new marks."""
+    if key in marks:
+        return [k for k in marks if k != key], None
+    marks = [*marks, key]
+    return (marks[1:], marks[0]) if len(marks) > MARKS else (marks, None)
+
+
+def marked(library: Library, marks: list[str]) -> list[LibraryImage]:
+    """The marked images still in the library, in marking order."""
+    by_key = {im.key: im for im in library.images}
+    return [by_key[key] for key in marks if key in by_key]
+
+
+def compare_pair(images: list[LibraryImage]) -> tuple[LibraryImage, LibraryImage] | None:
+    """Two marked images as (A, B): the older-created is A, so that the comparison reads as
+    what changed since; of two created at the same second, the first marked is A."""
+    if len(images) != MARKS:
+        return None
+    a, b = sorted(images, key=lambda im: im.created)  # stable: marking order on a tie
+    return a, b
+
+
+def marks_line(library: Library, marks: list[str], dropped: str | None = None) -> str:
+    """What the marks mean now (the status line after Space); `dropped`: the key a third
+    mark unmarked."""
+    images = marked(library, marks)
+    pair = compare_pair(images)
+    if pair is None:
+        return f"marked {_named(images[0])}: mark another with Space, then c" if images else ""
+    text = f"c compares A {_named(pair[0])} (older) with B {_named(pair[1])} (newer)"
+    gone = marked(library, [dropped] if dropped else [])
+    return f"unmarked {_named(gone[0])}, two at most · {text}" if gone else text
+
+
+def _named(im: LibraryImage) -> str:
+    return safe(im.name if im.tags else im.short_id)
+
+
 COLUMNS = ("IMAGE", "ID", "CREATED", "SIZE", "SHARED", "UNIQUE", "CTRS")
 
 

@@ -126,3 +126,29 @@ async def test_going_to_a_path_opens_the_collapsed_directories_above_it(sample_a
         await wait_for(
             pilot, lambda: tree.current is not None and tree.current.path == "/tmp/build.log"
         )
+
+
+async def test_enter_before_the_search_runs_it_and_goes_to_the_matches(
+    sample_archive, monkeypatch
+) -> None:
+    """Enter typed before the search (which waits for the typing to pause): the search runs
+    at once and the focus goes to its matches; Enter after changing the pattern goes to the
+    new matches, never to the old ones still shown."""
+    from explorer.tui.screens import find
+
+    monkeypatch.setattr(find, "DEBOUNCE", 60.0)  # the typing never pauses long enough
+    app = app_for(sample_archive)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FindScreen))
+        screen = app.screen
+        await pilot.press(*"*.log", "enter")
+        await wait_for(pilot, lambda: screen.results.has_focus)
+        assert screen.results.count == 2 and screen.results.current.path == "/tmp/build.log"
+        await pilot.press("slash", "ctrl+u", *"motd", "enter")
+        await wait_for(pilot, lambda: screen.results.has_focus)
+        assert {row.path for row in screen.results.rows} == {"/etc/motd"}
+        await pilot.press("slash", "ctrl+u", *"nothing-is-called-this", "enter")
+        await wait_for(pilot, lambda: "No entry of any layer matches." in screen_text(app))
+        assert screen.query_one(find.FindInput).has_focus

@@ -63,10 +63,12 @@ class _ChunkStream(io.RawIOBase):
         return len(data)
 
 
-def _engine_errors(
+def engine_error(
     kind: str, where: str, exc: Exception, at: Endpoint | None, exporting: bool = False
 ) -> ImageError:
-    """One sentence for what went wrong talking to the engine, naming the endpoint."""
+    """One sentence for what went wrong talking to the engine about `where` (an image, or what
+    was asked), naming the endpoint: the error every engine call raises (sources, the
+    library, its actions)."""
     import docker.errors
 
     on = f" at {at}" if at else ""
@@ -125,7 +127,7 @@ class EngineSource(Source):
             client = self.endpoint.client(CONTROL_TIMEOUT)
             client.ping()
         except Exception as exc:
-            raise _engine_errors(self.kind, self.reference, exc, self.endpoint) from None
+            raise engine_error(self.kind, self.reference, exc, self.endpoint) from None
         return client
 
     def _inspect_direct(self, path: str) -> tuple[Any, Any] | None:
@@ -141,7 +143,7 @@ class EngineSource(Source):
             info = _unix_get_json(path, f"/images/{name}/json")
             history = _unix_get_json(path, f"/images/{name}/history")
         except TimeoutError as exc:
-            raise _engine_errors(self.kind, self.reference, exc, self.endpoint) from None
+            raise engine_error(self.kind, self.reference, exc, self.endpoint) from None
         except Exception:
             return None
         if not isinstance(info, dict) or not isinstance(history, list):
@@ -163,7 +165,7 @@ class EngineSource(Source):
                 info = self._client.api.inspect_image(self.reference)
                 history = self._client.api.history(self.reference)
             except Exception as exc:
-                raise _engine_errors(self.kind, self.reference, exc, self.endpoint) from None
+                raise engine_error(self.kind, self.reference, exc, self.endpoint) from None
         if self.platform:
             check_platform(self.kind, self.reference, self.platform, info)
         diff_ids = list((info.get("RootFS") or {}).get("Layers") or [])
@@ -313,7 +315,7 @@ class EngineSource(Source):
         try:
             chunks = self._client.api.get_image(ref, chunk_size=1 << 20)
         except Exception as exc:
-            raise _engine_errors(self.kind, ref, exc, self.endpoint, exporting=True) from None
+            raise engine_error(self.kind, ref, exc, self.endpoint, exporting=True) from None
         return _ChunkStream(_guard(chunks, self, ref))  # type: ignore[return-value]
 
     def close(self) -> None:
@@ -413,7 +415,7 @@ def _guard(chunks: Iterator[bytes], source: EngineSource, ref: str) -> Iterator[
     try:
         yield from chunks
     except Exception as exc:
-        raise _engine_errors(source.kind, ref, exc, source.endpoint, exporting=True) from None
+        raise engine_error(source.kind, ref, exc, source.endpoint, exporting=True) from None
 
 
 def _history_entries(history: list[dict[str, Any]], n_layers: int) -> list[HistoryEntry]:

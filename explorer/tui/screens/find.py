@@ -1,6 +1,8 @@
 """Find over the explorer: a glob or a regex over every layer's entries (deleted and
-overwritten ones included), searched as it is typed (in a worker); Enter on a match goes to
-that layer and path in the tree."""
+overwritten ones included), searched as it is typed (in a worker). Enter in the box goes to
+the matches (typed faster than the search waits, it runs at once and the focus follows its
+matches, the first one under the cursor); Enter on a match goes to that layer and path in
+the tree."""
 
 from __future__ import annotations
 
@@ -65,7 +67,10 @@ class FindScreen(OverlayScreen):
         self.entries = entries
         self.pattern = pattern
         self.regex = regex
-        self._debounce: Timer | None = None
+        self._debounce: Timer | None = None  # the search of what was typed, waiting
+        self._searched: tuple[str, bool] | None = None  # the (pattern, regex) searched last
+        self._shown: tuple[str, bool] | None = None  # the (pattern, regex) of the matches shown
+        self._to_matches = False  # Enter came before the search's matches: focus them then
 
     def compose_body(self) -> ComposeResult:
         yield FindInput(
@@ -79,6 +84,7 @@ class FindScreen(OverlayScreen):
         self.results.set_notice(["Type a glob: a name (*.pem) or a path (/etc/*.conf)."])
         self.query_one(FindInput).focus()
         if self.pattern:
+            self._searched = (self.pattern, self.regex)
             self._search(self.pattern, self.regex)
 
     def _title(self, status: str = "") -> None:
@@ -88,16 +94,27 @@ class FindScreen(OverlayScreen):
     @on(Input.Changed, "#find-pattern")
     def _changed(self, event: Input.Changed) -> None:
         self.pattern = event.value
+        self._to_matches = False
         if self._debounce is not None:
             self._debounce.stop()
         self._debounce = self.set_timer(DEBOUNCE, lambda: self._start())
 
     @on(Input.Submitted, "#find-pattern")
     def _submitted(self) -> None:
-        if self.results.count:
-            self.set_focus(self.results)
+        """To the matches of what is typed: now when they are shown, else when they come."""
+        if self._debounce is not None:  # not searched yet: now
+            self._start()
+        now = (self.pattern, self.regex)
+        if self._shown == now:
+            if self.results.count:
+                self.set_focus(self.results)
+        else:  # nothing while the pattern is unusable (the list says why)
+            self._to_matches = self._searched == now
 
     def _start(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+            self._debounce = None
         if not self.pattern:
             self.results.set_notice(["Type a glob: a name (*.pem) or a path (/etc/*.conf)."])
             self._title()
@@ -109,6 +126,7 @@ class FindScreen(OverlayScreen):
             self._title("not a usable pattern")
             return
         self._title("searching…")
+        self._searched = (self.pattern, self.regex)
         self._search(self.pattern, self.regex)
 
     @work(thread=True, exclusive=True, exit_on_error=False)
@@ -123,9 +141,13 @@ class FindScreen(OverlayScreen):
             return  # typed on since: a newer search is coming
         took = f"{message.seconds * 1000:.0f} ms"
         self._title(f"{fmt.count(len(message.matches))} matches in {took}")
+        self._shown = (message.pattern, message.regex)
+        to_matches, self._to_matches = self._to_matches, False
         if message.matches:
             self.results.show(message.matches, _cells)
             self.results.set_cursor(0, notify=True)
+            if to_matches:
+                self.set_focus(self.results)
         else:
             self.results.set_notice(["No entry of any layer matches."])
             self.set_detail("")
@@ -145,6 +167,7 @@ class FindScreen(OverlayScreen):
 
     def action_toggle_regex(self) -> None:
         self.regex = not self.regex
+        self._to_matches = False
         self._start()
 
     def action_focus_pattern(self) -> None:

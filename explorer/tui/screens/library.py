@@ -4,7 +4,8 @@ and the everyday actions — each behind a confirmation showing the equivalent c
 
 The list is read by a thread worker from the engines' metadata (never an export); an action
 runs in a worker too, and the list is read again after it. Enter opens the selected image in
-the explorer through the loading pipeline, as `o` does.
+the explorer through the loading pipeline, as `o` does; Space marks two images and `c` opens
+them in the compare screen (the older-created as A).
 """
 
 from __future__ import annotations
@@ -29,15 +30,20 @@ from explorer.core.library import Library, LibraryImage
 from explorer.core.libraryview import (
     View,
     arrange,
+    compare_pair,
     history_lines,
     inspect_lines,
+    marked,
+    marks_line,
     sharing_lines,
     summary,
+    toggle_mark,
 )
 from explorer.core.loading import Loading, describe
 from explorer.core.safetext import safe
 from explorer.core.sources import open_source
-from explorer.tui.screens.confirm import ConfirmScreen, ProgressScreen
+from explorer.tui.screens.confirm import ConfirmScreen
+from explorer.tui.screens.librarytar import ask_load, ask_save
 from explorer.tui.widgets.footer import KeyFooter
 from explorer.tui.widgets.imagelist import ImageList, heading
 from explorer.tui.widgets.lines import LinesList
@@ -88,6 +94,21 @@ class LibraryScreen(Screen[None]):
         Binding("t", "tag", "Tag", tooltip="Tag the image", id="lib.tag"),
         Binding("x,delete", "remove", "Remove", tooltip="Remove a tag or the image", id="lib.rm"),
         Binding("p", "prune", "Prune", tooltip="Remove the dangling images", id="lib.prune"),
+        Binding(
+            "space",
+            "mark",
+            "Mark",
+            show=False,
+            tooltip="Mark or unmark the image to compare (two at most: a third replaces the first)",
+            id="lib.mark",
+        ),
+        Binding(
+            "c",
+            "compare",
+            "Compare",
+            tooltip="Compare the two marked images: the older-created is A, the newer B",
+            id="lib.compare",
+        ),
         Binding("w", "save", "Save", show=False, tooltip="Save the image to a tar", id="lib.save"),
         Binding("L", "load", "Load", show=False, tooltip="Load a tar", id="lib.load"),
         Binding("r,f5", "refresh", "Refresh", show=False, id="lib.refresh"),
@@ -102,6 +123,7 @@ class LibraryScreen(Screen[None]):
         self.library: Library | None = None
         self.view = View()
         self.panel = "sharing"
+        self.marks: list[str] = []  # keys of the images marked to compare, oldest mark first
         self._opening: threading.Event | None = None
 
     @property
@@ -154,6 +176,8 @@ class LibraryScreen(Screen[None]):
 
     def _show(self, library: Library) -> None:
         self.library = library
+        self.marks = [im.key for im in marked(library, self.marks)]  # removed ones: unmarked
+        self.images.marked = set(self.marks)
         self.images.alone = {
             im.key for im in library.images if not any(o for _l, o in library.sharing(im))
         }
@@ -297,6 +321,32 @@ class LibraryScreen(Screen[None]):
         self._status("")
         self.lsapp.explore(target, kind, loading)
 
+    # -- compare two ------------------------------------------------------------------------
+    def action_mark(self) -> None:
+        im = self._selected()
+        if im is None or self.library is None:
+            return
+        self.marks, dropped = toggle_mark(self.marks, im.key)
+        self.images.marked = set(self.marks)
+        self.images.refresh()
+        self._status(marks_line(self.library, self.marks, dropped))
+
+    def action_compare(self) -> None:
+        pair = compare_pair(marked(self.library, self.marks)) if self.library else None
+        if pair is None:
+            self._status("mark two images with Space, then c compares them", True)
+            return
+        from explorer.tui.screens.compare import CompareScreen  # it imports the app
+
+        a, b = pair
+        loading_b = None
+        if b.source != a.source:  # another engine: B opened as the palette's dialog opens it
+            factory = partial(open_source, b.reference(), b.source, None)
+            loading_b = Loading(factory, self.lsapp.clock)
+        self._status(f"comparing {a.reference()} with {b.reference()}")
+        screen = CompareScreen(a.reference(), b.reference(), a.source, None, loading_b=loading_b)
+        self.app.push_screen(screen)
+
     # -- actions ------------------------------------------------------------------------------
     def _selected(self) -> LibraryImage | None:
         im = self.images.selected
@@ -417,73 +467,11 @@ class LibraryScreen(Screen[None]):
 
     def action_save(self) -> None:
         im = self._selected()
-        if im is None:
-            return
-        stem = (im.tags[0] if im.tags else im.short_id).replace("/", "_").replace(":", "_")
-
-        def check(value: str) -> tuple[str, str]:
-            return ("type a file name", "") if not value.strip() else ("", "")
-
-        def done(answer: tuple[str, str] | None) -> None:
-            if answer is None:
-                return
-            path = answer[1].strip()
-            compress = path.endswith((".gz", ".tgz"))
-
-            def job(progress: Callable[[int, int], None], cancel: threading.Event) -> str:
-                act.save(im, path, compress, progress, cancel)
-                return f"saved {im.name} to {path}"
-
-            self.app.push_screen(
-                ProgressScreen(f"Saving {im.name}", act.save_command(im, path, compress), job),
-                lambda said: self._status(said or "save stopped: no file written"),
+        if im is not None:
+            ask_save(
+                self.app, im, lambda said: self._status(said or "save stopped: no file written")
             )
-
-        self.app.push_screen(
-            ConfirmScreen(
-                f"Save {im.name} to a tar (ending in .gz: gzip)",
-                [],
-                lambda _c, value: act.save_command(im, value, value.endswith((".gz", ".tgz"))),
-                ask="File:",
-                value=f"{stem}.tar",
-                check=check,
-                choices={"y": "save"},
-            ),
-            done,
-        )
 
     def action_load(self) -> None:
         kind = (self.library.sources or ["docker"])[0] if self.library else "docker"
-
-        def check(value: str) -> tuple[str, str]:
-            import os
-
-            return ("", "") if os.path.isfile(value.strip()) else ("no such file", "")
-
-        def done(answer: tuple[str, str] | None) -> None:
-            if answer is None:
-                return
-            path = answer[1].strip()
-
-            def job(progress: Callable[[int, int], None], cancel: threading.Event) -> str:
-                said = act.load(kind, path, progress, cancel)
-                return "; ".join(said) or f"loaded {path}"
-
-            def finished(said: str | None) -> None:
-                self._after(said or "load stopped")
-
-            self.app.push_screen(
-                ProgressScreen(f"Loading {path}", act.load_command(kind, path), job), finished
-            )
-
-        self.app.push_screen(
-            ConfirmScreen(
-                "Load an image archive",
-                [],
-                lambda _c, value: act.load_command(kind, value or "FILE"),
-                ask="File:",
-                check=check,
-                choices={"y": "load"},
-            ),
-            done,
-        )
+        ask_load(self.app, kind, lambda said: self._after(said or "load stopped"))

@@ -17,6 +17,7 @@ from explorer.tui.widgets.vlist import VirtualList
 # ID, CREATED, SIZE, SHARED, UNIQUE, CTRS; the name takes what is left
 _WIDTHS = (12, 12, 7, 7, 7, 4)
 _SOURCE = 6
+MARK = "● "  # before the name of a marked image
 
 
 def layout(width: int, with_source: bool) -> list[int]:
@@ -39,11 +40,12 @@ def heading(width: int, with_source: bool) -> str:
 
 
 class ImageList(VirtualList):
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"images--dangling", "images--alone"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"images--dangling", "images--alone", "images--marked"}
     DEFAULT_CSS = """
     ImageList {
         & > .images--dangling { color: $warning; }
         & > .images--alone { text-style: italic; }
+        & > .images--marked { color: $accent; text-style: bold; }
     }
     """
 
@@ -51,6 +53,7 @@ class ImageList(VirtualList):
         super().__init__(id=id)
         self.images: list[LibraryImage] = []
         self.alone: set[str] = set()  # keys of images that share no layer
+        self.marked: set[str] = set()  # keys of the images marked (Space) for a comparison
         self.with_source = False
         self.now = now
         self.message = "reading the engine's image list…"
@@ -71,12 +74,15 @@ class ImageList(VirtualList):
 
     def render_row(self, index: int, width: int, style: Style) -> list[Segment]:
         im = self.images[index]
+        values = cells(im, self.now())
+        if im.key in self.marked:
+            values = (MARK + values[0], *values[1:])
         text = line(
-            cells(im, self.now()),
-            layout(width, self.with_source),
-            im.source if self.with_source else None,
+            values, layout(width, self.with_source), im.source if self.with_source else None
         )
-        if im.dangling:
+        if im.key in self.marked:
+            style = style + self.get_component_rich_style("images--marked")
+        elif im.dangling:
             style = style + self.get_component_rich_style("images--dangling")
         elif im.key in self.alone:
             style = style + self.get_component_rich_style("images--alone")
