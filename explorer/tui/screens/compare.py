@@ -1,6 +1,6 @@
 """Compare two images: a diff tree of A → B (changed paths; unchanged ones on Ctrl+U) with the
-explorer's tree keys, a summary (size delta, shared layers, growing directories, config, the
-verdict) and what changed in the path under the cursor.
+explorer's tree keys, a summary (size delta, shared layers, growing directories, package
+changes, config, the verdict) and what changed in the path under the cursor.
 
 Reached with `layerscope compare A B` on a terminal, and from the explorer's palette
 ("Compare with…"). Both images are opened through the loading pipeline in a worker, A first
@@ -27,6 +27,9 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from explorer.core.compare import Comparison, Thresholds, Verdict, compare, gate, result_of
+from explorer.core.comparepackages import ADDED as PKG_ADDED
+from explorer.core.comparepackages import DOWNGRADED, UPGRADED, count_kinds
+from explorer.core.comparepackages import REMOVED as PKG_REMOVED
 from explorer.core.comparereport import layer_name, percent, signed, size
 from explorer.core.comparetree import CompareViewModel
 from explorer.core.errors import Cancelled
@@ -43,6 +46,14 @@ from explorer.tui.widgets.header import AppHeader
 from explorer.tui.widgets.panes import TreePane
 
 GROWING_SHOWN = 5
+PACKAGES_SHOWN = 12
+# How a package changed: its mark and its colour in the summary.
+PACKAGE_MARKS = {
+    PKG_ADDED: ("+", "$diff-added"),
+    UPGRADED: ("↑", "$diff-modified"),
+    DOWNGRADED: ("↓", "$diff-modified"),
+    PKG_REMOVED: ("-", "$diff-removed"),
+}
 
 
 @dataclass
@@ -311,11 +322,31 @@ def summary(cmp: Comparison, verdict: Verdict) -> Content:
     if growing:
         parts.append(("\ngrowing directories\n", "bold"))
         parts += [f"{signed(delta):>11}  {safe(path)}\n" for path, delta in growing]
+    if cmp.packages:
+        parts += package_lines(cmp)
     if cmp.config:
         parts.append((f"\nconfig: {len(cmp.config)} changes\n", "bold"))
         for c in cmp.config:
             parts.append(f"{safe(c.key)}: {safe(c.a or '-')} → {safe(c.b or '-')}\n")
     return Content.assemble(*parts)
+
+
+def package_lines(cmp: Comparison) -> list[tuple[str, str] | str]:
+    """The package changes: how many of each kind, then the first few, one a line."""
+    kinds = ", ".join(f"{n} {kind}" for kind, n in count_kinds(cmp.packages).items() if n)
+    parts: list[tuple[str, str] | str] = [
+        ("\npackage changes\n", "bold"),
+        (f"{kinds}\n", "$text-muted"),
+    ]
+    for change in cmp.packages[:PACKAGES_SHOWN]:
+        mark, style = PACKAGE_MARKS[change.kind]
+        old, new = change.old, change.new
+        version = f"{safe(old)} → {safe(new)}" if old and new else safe(new or old or "")
+        parts += [(f"{mark} ", style), (f"{safe(change.ecosystem)} ", "$text-muted")]
+        parts += [f"{safe(change.name)} ", (f"{version}\n", "$text-muted")]
+    if len(cmp.packages) > PACKAGES_SHOWN:
+        parts.append((f"… {len(cmp.packages) - PACKAGES_SHOWN} more\n", "$text-muted"))
+    return parts
 
 
 def _facts(v: Version) -> str:
