@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from explorer.tui.screens.compare import CompareScreen
+from explorer.tui.screens.viewer import ViewerScreen
 from tests.robustness import builders as b
-from tests.tui.test_compare_screen import WIDE, compare_app
+from tests.tui.test_compare_screen import NARROW, WIDE, compare_app
 
-from .conftest import screen_text, settle
+from .conftest import screen_text, settle, wait_for
 
 SITE = "usr/lib/python3/dist-packages"
 
@@ -82,3 +84,95 @@ def test_snapshot_compare_package_changes(snap_compare, pair):
         await settle(pilot)
 
     assert snap_compare(compare_app(*pair), terminal_size=WIDE, run_before=settled)
+
+
+async def enter_on(pilot, path: str) -> ViewerScreen:
+    """Enter on `path` in the compare screen's tree: the viewer it opens."""
+    app = pilot.app
+    await settle(pilot)
+    tree = app.screen.file_tree
+    tree.set_cursor(next(i for i, row in enumerate(tree.rows) if row.path == path))
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, ViewerScreen))
+    return app.screen
+
+
+async def test_enter_on_a_modified_file_diffs_a_against_b(pair) -> None:
+    app = compare_app(*pair)
+    async with app.run_test(size=WIDE) as pilot:
+        viewer = await enter_on(pilot, "/etc/app.conf")
+        await wait_for(pilot, lambda: "@@" in screen_text(app))
+        text = screen_text(app)
+        assert "/etc/app.conf  ·  B layer 1  ·  version 2 of 2" in text
+        assert "--- A layer 0: /etc/app.conf" in text and "+++ B layer 1: /etc/app.conf" in text
+        assert "-setting12 = 12" in text and "+setting12 = twelve" in text
+        assert " setting11 = 11" in text  # context
+        await pilot.press("d")  # B's version itself
+        await wait_for(pilot, lambda: viewer.view.text is not None and viewer.view.text.complete)
+        await wait_for(pilot, lambda: "13 │ setting12 = twelve" in screen_text(app))
+        await pilot.press("left_square_bracket")  # A's
+        await wait_for(pilot, lambda: "13 │ setting12 = 12" in screen_text(app))
+        assert "A layer 0  ·  version 1 of 2" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+
+
+async def test_enter_on_an_added_file_views_b_a_removed_one_views_a(pair) -> None:
+    app = compare_app(*pair)
+    async with app.run_test(size=WIDE) as pilot:
+        await enter_on(pilot, "/etc/new.txt")
+        await wait_for(pilot, lambda: "1 │ added in B" in screen_text(app))
+        assert "/etc/new.txt  ·  B layer 1  ·  version 1 of 1" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await enter_on(pilot, "/etc/gone.txt")
+        await wait_for(pilot, lambda: "1 │ removed in B" in screen_text(app))
+        assert "/etc/gone.txt  ·  A layer 0  ·  version 1 of 1" in screen_text(app)
+
+
+async def test_enter_on_a_modified_binary_file(pair) -> None:
+    app = compare_app(*pair)
+    async with app.run_test(size=WIDE) as pilot:
+        await enter_on(pilot, "/etc/blob.bin")
+        await wait_for(pilot, lambda: "binary content" in screen_text(app))
+        text = screen_text(app)
+        assert "A layer 0: /etc/blob.bin: 256 bytes, xxh3-64" in text
+        assert "B layer 1: /etc/blob.bin: 256 bytes, xxh3-64" in text
+        assert "the contents differ" in text
+
+
+async def test_enter_on_a_directory_collapses_it(pair) -> None:
+    app = compare_app(*pair)
+    async with app.run_test(size=NARROW) as pilot:
+        await settle(pilot)
+        tree = app.screen.file_tree
+        tree.set_cursor(next(i for i, row in enumerate(tree.rows) if row.path == "/etc"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not any(r.path == "/etc/app.conf" for r in tree.rows))
+        assert isinstance(app.screen, CompareScreen)
+
+
+async def test_an_image_gone_since_is_one_line_not_a_viewer(pair) -> None:
+    """The files are read only on Enter: an archive removed since says so, in one line."""
+    app = compare_app(*pair)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        pair[1].unlink()
+        tree = app.screen.file_tree
+        tree.set_cursor(next(i for i, row in enumerate(tree.rows) if row.path == "/etc/new.txt"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(app._notifications))
+        (note,) = list(app._notifications)
+        assert "b.tar: no such file or directory" in note.message, note.message
+        assert "\n" not in note.message
+        assert note.severity == "error"
+        assert isinstance(app.screen, CompareScreen)
+
+
+def test_snapshot_compare_diff_view(snap_compare, pair):
+    async def run_before(pilot) -> None:
+        await enter_on(pilot, "/etc/app.conf")
+        await wait_for(pilot, lambda: "diff against version 1 of 2" in screen_text(pilot.app))
+        await pilot.wait_for_scheduled_animations()
+
+    assert snap_compare(compare_app(*pair), terminal_size=NARROW, run_before=run_before)

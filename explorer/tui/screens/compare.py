@@ -1,6 +1,8 @@
 """Compare two images: a diff tree of A → B (changed paths; unchanged ones on Ctrl+U) with the
 explorer's tree keys, a summary (size delta, shared layers, growing directories, package
-changes, config, the verdict) and what changed in the path under the cursor.
+changes, config, the verdict; `comparetext`) and what changed in the path under the cursor;
+Enter on a file opens it in the viewer (a modified one on the diff of A's version against
+B's).
 
 Reached with `layerscope compare A B` on a terminal, and from the explorer's palette
 ("Compare with…"). Both images are opened through the loading pipeline in a worker, A first
@@ -27,33 +29,23 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from explorer.core.compare import Comparison, Thresholds, Verdict, compare, gate, result_of
-from explorer.core.comparepackages import ADDED as PKG_ADDED
-from explorer.core.comparepackages import DOWNGRADED, UPGRADED, count_kinds
-from explorer.core.comparepackages import REMOVED as PKG_REMOVED
-from explorer.core.comparereport import layer_name, percent, signed, size
+from explorer.core.comparecontent import PairContent, open_pair
 from explorer.core.comparetree import CompareViewModel
 from explorer.core.errors import Cancelled
-from explorer.core.fsdiff import ADDED, MODIFIED, REMOVED, Change, Version
+from explorer.core.fsdiff import MODIFIED, Change
+from explorer.core.history import normalize
 from explorer.core.loading import Event, LayerIndexed, Loading, Opened, Result, describe, load
 from explorer.core.safetext import safe
 from explorer.core.sources import open_source
 from explorer.core.tree import UNMODIFIED
 from explorer.tui.app import LayerScopeApp
+from explorer.tui.comparetext import describe_change, summary
+from explorer.tui.screens.viewer import ViewerScreen
 from explorer.tui.treestate import TreeState
 from explorer.tui.widgets.filetree import FileTreeView
 from explorer.tui.widgets.footer import KeyFooter
 from explorer.tui.widgets.header import AppHeader
 from explorer.tui.widgets.panes import TreePane
-
-GROWING_SHOWN = 5
-PACKAGES_SHOWN = 12
-# How a package changed: its mark and its colour in the summary.
-PACKAGE_MARKS = {
-    PKG_ADDED: ("+", "$diff-added"),
-    UPGRADED: ("↑", "$diff-modified"),
-    DOWNGRADED: ("↓", "$diff-modified"),
-    PKG_REMOVED: ("-", "$diff-removed"),
-}
 
 
 @dataclass
@@ -72,6 +64,16 @@ class CompareReady(Message):
 @dataclass
 class CompareFailed(Message):
     text: str
+
+
+@dataclass
+class ViewReady(Message):
+    """A path's final versions, A's then B's (the one image's only, if the other has not it)."""
+
+    path: str
+    versions: list[tuple[int, int]]
+    content: PairContent | None = None
+    error: str | None = None
 
 
 class CompareTreeState(TreeState):
@@ -160,6 +162,8 @@ class CompareScreen(Screen[None]):
         self.changes: dict[str, Change] = {}
         self.failure: str | None = None
         self._cancel = threading.Event()
+        self._pair: PairContent | None = None  # both images' files, opened on first use
+        self._pair_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
         yield AppHeader(id="header")
@@ -193,6 +197,10 @@ class CompareScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self._cancel.set()
+        with self._pair_lock:
+            if self._pair is not None:
+                self._pair.close()
+                self._pair = None
 
     # -- the worker ----------------------------------------------------------------------------
     @work(thread=True, exit_on_error=False, group="compare")
@@ -271,6 +279,63 @@ class CompareScreen(Screen[None]):
             text = Content.styled("unchanged" if row.diff == UNMODIFIED else "", "$text-muted")
         self.query_one("#compare-change", Static).update(text)
 
+    # -- the viewer ----------------------------------------------------------------------------
+    def action_view_file(self) -> None:
+        """Enter: a directory collapses or opens; a file opens in the viewer — a modified one
+        on the diff of A's version against B's, an added one as B has it, a removed one as A
+        had it, an unchanged one as both have it."""
+        row = self.file_tree.current
+        if row is None or self.comparison is None:
+            return
+        if row.is_dir:
+            self.file_tree.action_toggle_collapse()
+            return
+        self._find_versions(normalize(row.path))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="compare-view")
+    def _find_versions(self, path: str) -> None:
+        try:
+            content = self.pair_content()
+            versions = content.final_versions(path)
+        except Exception as exc:  # bad input (one line) or a bug of ours: never a traceback
+            self.post_message(ViewReady(path, [], error=describe(exc, "/" + path)))
+            return
+        self.post_message(ViewReady(path, versions, content))
+
+    def pair_content(self) -> PairContent:
+        """Both images' files (called in workers; their sources opened again on first use)."""
+        with self._pair_lock:
+            if self._pair is None:
+                if self.comparison is None:
+                    raise Cancelled
+                a, b = self.comparison.a.result, self.comparison.b.result
+                target_a, target_b = self.targets
+                kind_b = None if self.loading_b is not None else self.kind  # as it was opened
+                self._pair = open_pair(
+                    (partial(open_source, target_a, self.kind, self.platform), a.meta, a.layers),
+                    (partial(open_source, target_b, kind_b, self.platform), b.meta, b.layers),
+                )
+            return self._pair
+
+    def on_view_ready(self, message: ViewReady) -> None:
+        pair, versions = message.content, message.versions
+        if pair is None or not versions:
+            text = message.error or "neither image has a version of this path"
+            self.notify(safe(text), severity="error", markup=False)
+            return
+        change = self.changes.get("/" + message.path)
+        diff = len(versions) == 2 and change is not None and change.status == MODIFIED
+        screen = ViewerScreen(
+            self.pair_content,
+            pair.layers,
+            message.path,
+            versions,
+            len(versions) - 1,
+            layer_name=pair.layer_name,
+            diff=diff,
+        )
+        self.app.push_screen(screen)
+
     # -- actions -------------------------------------------------------------------------------
     def action_filter(self) -> None:
         self.query_one(ComparePane).open_filter()
@@ -287,87 +352,6 @@ class CompareScreen(Screen[None]):
     def action_switch_pane(self) -> None:
         summary = self.query_one("#compare-summary")
         (self.file_tree if summary.has_focus else summary).focus()
-
-
-def summary(cmp: Comparison, verdict: Verdict) -> Content:
-    """The summary pane: both images, layers, size, files, efficiency, growth, config."""
-    a, b = cmp.a, cmp.b
-    counts, nbytes = cmp.counts(), cmp.bytes_by_status()
-    muted = "$text-muted"
-    parts: list[Content | tuple[str, str] | str] = [
-        ("A ", "bold"),
-        safe(a.name),
-        "\n",
-        ("B ", "bold"),
-        safe(b.name),
-        "\n",
-        (f"{verdict.line}\n", "bold $error" if verdict.exit_code else "bold $success"),
-        *[(f"{safe(line)}\n", "$error") for line in verdict.explanations],
-        ("layers  ", muted),
-        f"{cmp.shared} of B's {len(b.diff_ids)} shared; B's own from {cmp.diverges_at}\n",
-        ("size    ", muted),
-        f"{size(a.size)} → {size(b.size)}  {signed(cmp.size_delta)} ({cmp.growth_percent:+.1f}%)\n",
-        ("added   ", muted),
-        f"{counts[ADDED]:,}  {signed(nbytes[ADDED])}\n",
-        ("removed ", muted),
-        f"{counts[REMOVED]:,}  {signed(nbytes[REMOVED])}\n",
-        ("modified ", muted),
-        f"{counts[MODIFIED]:,}  {signed(nbytes[MODIFIED])}\n",
-        ("efficiency ", muted),
-        f"{percent(a.efficiency)} → {percent(b.efficiency)}\n",
-        ("reclaimable ", muted),
-        f"{size(a.reclaimable)} → {size(b.reclaimable)}\n",
-    ]
-    growing = cmp.growing(GROWING_SHOWN)
-    if growing:
-        parts.append(("\ngrowing directories\n", "bold"))
-        parts += [f"{signed(delta):>11}  {safe(path)}\n" for path, delta in growing]
-    if cmp.packages:
-        parts += package_lines(cmp)
-    if cmp.config:
-        parts.append((f"\nconfig: {len(cmp.config)} changes\n", "bold"))
-        for c in cmp.config:
-            parts.append(f"{safe(c.key)}: {safe(c.a or '-')} → {safe(c.b or '-')}\n")
-    return Content.assemble(*parts)
-
-
-def package_lines(cmp: Comparison) -> list[tuple[str, str] | str]:
-    """The package changes: how many of each kind, then the first few, one a line."""
-    kinds = ", ".join(f"{n} {kind}" for kind, n in count_kinds(cmp.packages).items() if n)
-    parts: list[tuple[str, str] | str] = [
-        ("\npackage changes\n", "bold"),
-        (f"{kinds}\n", "$text-muted"),
-    ]
-    for change in cmp.packages[:PACKAGES_SHOWN]:
-        mark, style = PACKAGE_MARKS[change.kind]
-        old, new = change.old, change.new
-        version = f"{safe(old)} → {safe(new)}" if old and new else safe(new or old or "")
-        parts += [(f"{mark} ", style), (f"{safe(change.ecosystem)} ", "$text-muted")]
-        parts += [f"{safe(change.name)} ", (f"{version}\n", "$text-muted")]
-    if len(cmp.packages) > PACKAGES_SHOWN:
-        parts.append((f"… {len(cmp.packages) - PACKAGES_SHOWN} more\n", "$text-muted"))
-    return parts
-
-
-def _facts(v: Version) -> str:
-    owner = f"{v.uid}:{v.gid}"
-    link = f" → {safe(v.link)}" if v.link else ""
-    return f"{v.kind} {v.mode:04o} {owner} {size(v.size)}{link}"
-
-
-def describe_change(change: Change) -> Content:
-    """What changed at one path: how, which layer of B did it, both versions."""
-    parts: list[tuple[str, str] | str] = [
-        (change.status, f"bold $diff-{change.status}"),
-        f"  by B's layer {layer_name(change.layer)}  {signed(change.delta)}\n",
-    ]
-    if change.what:
-        parts.append(f"{', '.join(change.what)}\n")
-    if change.a is not None:
-        parts += [("A ", "bold"), _facts(change.a), "\n"]
-    if change.b is not None:
-        parts += [("B ", "bold"), _facts(change.b), "\n"]
-    return Content.assemble(*parts)
 
 
 class CompareApp(LayerScopeApp):
