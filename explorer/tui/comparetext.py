@@ -1,5 +1,5 @@
 """The compare screen's text: its summary pane (both images, the verdict, layers, sizes,
-files, efficiency, growing directories, package changes, config) and what changed at the path
+files, efficiency, package changes, growing directories, config) and what changed at the path
 under the cursor. Everything from the images is made safe here."""
 
 from __future__ import annotations
@@ -54,12 +54,12 @@ def summary(cmp: Comparison, verdict: Verdict) -> Content:
         ("reclaimable ", muted),
         f"{size(a.reclaimable)} → {size(b.reclaimable)}\n",
     ]
+    if cmp.packages:
+        parts += package_lines(cmp)
     growing = cmp.growing(GROWING_SHOWN)
     if growing:
         parts.append(("\ngrowing directories\n", "bold"))
         parts += [f"{signed(delta):>11}  {safe(path)}\n" for path, delta in growing]
-    if cmp.packages:
-        parts += package_lines(cmp)
     if cmp.config:
         parts.append((f"\nconfig: {len(cmp.config)} changes\n", "bold"))
         for c in cmp.config:
