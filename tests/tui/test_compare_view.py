@@ -11,7 +11,7 @@ import pytest
 from explorer.tui.screens.compare import CompareScreen
 from explorer.tui.screens.viewer import ViewerScreen
 from tests.robustness import builders as b
-from tests.tui.test_compare_screen import NARROW, WIDE, compare_app
+from tests.tui.test_compare_screen import NARROW, WIDE, compare_app, tree_lines
 
 from .conftest import screen_text, settle, wait_for
 
@@ -38,6 +38,7 @@ CONF_B = CONF_A.replace(b"setting12 = 12\n", b"setting12 = twelve\n")
 BASE = [
     b.directory("etc"),
     b.file("etc/app.conf", CONF_A),
+    b.file("etc/keep.conf", b"the same in A and B\n"),
     b.file("etc/gone.txt", b"removed in B\n"),
     b.file("etc/blob.bin", bytes(range(256))),
     b.directory("var/lib/dpkg"),
@@ -167,6 +168,26 @@ async def test_an_image_gone_since_is_one_line_not_a_viewer(pair) -> None:
         assert "\n" not in note.message
         assert note.severity == "error"
         assert isinstance(app.screen, CompareScreen)
+
+
+async def test_unchanged_paths_are_worked_out_on_the_first_ctrl_u(pair) -> None:
+    """The first tree holds the changes only; Ctrl+U builds every path's, keeping the
+    filter; Ctrl+U again hides the unchanged paths as in the explorer."""
+    app = compare_app(*pair)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        tree = app.screen.file_tree
+        assert not tree.every_path
+        await pilot.press("slash", *"conf", "enter")
+        await wait_for(pilot, lambda: "gone.txt" not in "\n".join(tree_lines(app)))
+        await pilot.press("ctrl+u")
+        await wait_for(pilot, lambda: "keep.conf" in "\n".join(tree_lines(app)))
+        text = "\n".join(tree_lines(app))
+        assert tree.every_path and "app.conf" in text and "gone.txt" not in text
+        assert "verdict: ok" in screen_text(app)  # the header's status is back
+        await pilot.press("ctrl+u")
+        await wait_for(pilot, lambda: "keep.conf" not in "\n".join(tree_lines(app)))
+        assert "app.conf" in "\n".join(tree_lines(app))
 
 
 def test_snapshot_compare_diff_view(snap_compare, pair):

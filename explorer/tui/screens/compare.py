@@ -13,6 +13,7 @@ there too, never on the UI's thread.
 from __future__ import annotations
 
 import argparse
+import gc
 import threading
 from dataclasses import dataclass
 from functools import partial
@@ -37,7 +38,7 @@ from explorer.core.history import normalize
 from explorer.core.loading import Event, LayerIndexed, Loading, Opened, Result, describe, load
 from explorer.core.safetext import safe
 from explorer.core.sources import open_source
-from explorer.core.tree import UNMODIFIED
+from explorer.core.tree import DIFF_KINDS, UNMODIFIED
 from explorer.tui.app import LayerScopeApp
 from explorer.tui.comparetext import describe_change, summary
 from explorer.tui.screens.viewer import ViewerScreen
@@ -76,28 +77,52 @@ class ViewReady(Message):
     error: str | None = None
 
 
+@dataclass
+class EveryPathWanted(Message):
+    """Ctrl+U, the first time: the tree of every path (not only the changed ones) is wanted."""
+
+
+@dataclass
+class EveryPath(Message):
+    model: CompareViewModel | None  # None: it could not be built (`error`)
+    error: str = ""
+
+
 class CompareTreeState(TreeState):
-    """The explorer's tree state, its model showing the comparison's merged tree."""
+    """The explorer's tree state, its model showing a tree of the comparison."""
 
     def use(self, model: CompareViewModel) -> None:
+        """Show `model`'s tree, as the current one was shown (hidden kinds, filter, sort)."""
         self.reset(len(model.layers))
         self.layers[:] = model.layers
         self._model = model
+        hidden, pattern, sort = set(self.hidden), self.filter, self.sort
+        self._push(lambda m: m.set_hidden(hidden))
+        self._push(lambda m: m.set_filter(pattern))
+        self._push(lambda m: m.set_sort(sort))
 
 
 class CompareTreeView(FileTreeView):
-    """The explorer's file tree on the merged tree (its keys, its rows)."""
+    """The explorer's file tree on a tree of the comparison (its keys, its rows): the changed
+    paths' tree first, every path's when the unchanged ones are first asked for."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.compare_state = CompareTreeState()
         self.state = self.compare_state
         self.state.toggle_kind(UNMODIFIED)  # changed paths first; Ctrl+U shows the rest
+        self.every_path = False  # does the tree hold the unchanged paths?
         self.notice = [("reading the images…", "guide")]
         self.heading = "Changes"
 
     def title(self) -> str:
         return self.heading
+
+    def action_toggle_kind(self, kind: str) -> None:
+        if DIFF_KINDS[kind] == UNMODIFIED and not self.every_path:
+            self.post_message(EveryPathWanted())
+            return
+        super().action_toggle_kind(kind)
 
 
 class ComparePane(TreePane):
@@ -160,6 +185,8 @@ class CompareScreen(Screen[None]):
         self.mtime = mtime
         self.comparison: Comparison | None = None
         self.changes: dict[str, Change] = {}
+        self.verdict: Verdict | None = None
+        self._every_path_asked = False
         self.failure: str | None = None
         self._cancel = threading.Event()
         self._pair: PairContent | None = None  # both images' files, opened on first use
@@ -213,7 +240,7 @@ class CompareScreen(Screen[None]):
             else:
                 b = self._load("B", target_b)
             comparison = compare(a, b, mtime=self.mtime)
-            model = CompareViewModel(comparison)
+            model = CompareViewModel(comparison, unchanged=False)
             verdict = gate(comparison, self.limits)
         except Cancelled:
             return
@@ -257,12 +284,52 @@ class CompareScreen(Screen[None]):
         header = self.query_one(AppHeader)
         header.set_progress(None, None)
         header.set_status(message.verdict.line)
+        self.verdict = message.verdict
         tree = self.file_tree
         tree.heading = f"Changes, A → B ({len(cmp.changes):,})"
         tree.compare_state.use(message.model)
         tree.show_layer(0)
         self._summary(summary(cmp, message.verdict))
         self._selected()
+
+    def on_every_path_wanted(self, message: EveryPathWanted) -> None:
+        if self.comparison is None or self._every_path_asked:
+            return
+        self._every_path_asked = True
+        self.query_one(AppHeader).set_status("working out the unchanged paths…")
+        self._every_path()  # no argument: a worker's description is its arguments' repr
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="compare-every-path")
+    def _every_path(self) -> None:
+        comparison = self.comparison
+        if comparison is None:
+            return
+        # Both final trees: hundreds of thousands of nodes, none in a cycle, kept for good:
+        # the cyclic collector would only interrupt building them (as when loading).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            model = CompareViewModel(comparison, unchanged=True)
+        except Exception as exc:  # a bug of ours: one line, never a traceback
+            self.post_message(EveryPath(None, describe(exc, "the unchanged paths")))
+            return
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
+        self.post_message(EveryPath(model))
+
+    def on_every_path(self, message: EveryPath) -> None:
+        header = self.query_one(AppHeader)
+        if message.model is None:
+            header.set_status(message.error, error=True)
+            return
+        if self.verdict is not None:
+            header.set_status(self.verdict.line)
+        tree = self.file_tree
+        tree.compare_state.use(message.model)
+        tree.every_path = True
+        tree.action_toggle_kind("unmodified")
 
     @on(FileTreeView.Highlighted)
     def _moved(self) -> None:
