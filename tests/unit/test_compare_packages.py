@@ -130,3 +130,21 @@ def test_a_pip_upgrade_is_an_upgrade_in_the_layer_view_too() -> None:
     (requests,) = [p for p in find_packages(layers) if p.name == "requests"]
     assert (requests.layer, requests.version, requests.upgraded) == (0, "2.32.3", [1])
     assert requests.removed is None
+
+
+def test_apk_and_npm_packages() -> None:
+    def apk(*packages: tuple[str, str]) -> b.Entry:
+        text = "\n".join(f"P:{name}\nV:{version}\nA:x86_64\n" for name, version in packages)
+        return b.file("lib/apk/db/installed", text.encode())
+
+    def npm(name: str, version: str) -> b.Entry:
+        doc = f'{{"name": "{name}", "version": "{version}"}}'
+        return b.file(f"app/node_modules/{name}/package.json", doc.encode())
+
+    a = [idx(apk(("musl", "1.2.4-r2"), ("zlib", "1.3.1-r0")), npm("left-pad", "1.3.0"))]
+    bb = [idx(apk(("musl", "1.2.4-r10"), ("zlib", "1.3-r0")), npm("left-pad", "1.10.0-rc.1"))]
+    assert rows(package_diff(a, bb, 0)) == {
+        (UPGRADED, "apk", "musl", "1.2.4-r2", "1.2.4-r10", 0),
+        (DOWNGRADED, "apk", "zlib", "1.3.1-r0", "1.3-r0", 0),
+        (UPGRADED, "npm", "left-pad", "1.3.0", "1.10.0-rc.1", 0),
+    }
