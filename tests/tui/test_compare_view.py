@@ -39,6 +39,7 @@ BASE = [
     b.directory("etc"),
     b.file("etc/app.conf", CONF_A),
     b.file("etc/keep.conf", b"the same in A and B\n"),
+    b.file("etc/run.sh", b"echo run\n"),
     b.file("etc/gone.txt", b"removed in B\n"),
     b.file("etc/blob.bin", bytes(range(256))),
     b.directory("var/lib/dpkg"),
@@ -49,6 +50,7 @@ B_OWN = [
     b.file("etc/app.conf", CONF_B),
     b.whiteout("etc/gone.txt"),
     b.file("etc/new.txt", b"added in B\n"),
+    b.file("etc/run.sh", b"echo run\n", mode=0o755),
     b.file("etc/blob.bin", bytes(range(255, -1, -1))),
     status(("bash", "5.2.15-2"), ("curl", "7.88.1-10+deb12u12"), ("jq\x1b[2J", "1.6-2.1")),
     b.whiteout(f"{SITE}/requests-2.31.0.dist-info"),
@@ -129,6 +131,17 @@ async def test_enter_on_an_added_file_views_b_a_removed_one_views_a(pair) -> Non
         await enter_on(pilot, "/etc/gone.txt")
         await wait_for(pilot, lambda: "1 │ removed in B" in screen_text(app))
         assert "/etc/gone.txt  ·  A layer 0  ·  version 1 of 1" in screen_text(app)
+
+
+async def test_enter_on_a_file_whose_mode_only_changed_views_b(pair) -> None:
+    app = compare_app(*pair)
+    async with app.run_test(size=WIDE) as pilot:
+        viewer = await enter_on(pilot, "/etc/run.sh")
+        await wait_for(pilot, lambda: "1 │ echo run" in screen_text(app))
+        assert "/etc/run.sh  ·  B layer 1  ·  version 2 of 2" in screen_text(app)
+        assert not viewer.diffing
+        await pilot.press("d")  # the diff is a key away: the same text
+        await wait_for(pilot, lambda: "no difference in the text" in screen_text(app))
 
 
 async def test_enter_on_a_modified_binary_file(pair) -> None:

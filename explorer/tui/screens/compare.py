@@ -33,7 +33,7 @@ from explorer.core.compare import Comparison, Thresholds, Verdict, compare, gate
 from explorer.core.comparecontent import PairContent, open_pair
 from explorer.core.comparetree import CompareViewModel
 from explorer.core.errors import Cancelled
-from explorer.core.fsdiff import MODIFIED, Change
+from explorer.core.fsdiff import Change
 from explorer.core.history import normalize
 from explorer.core.loading import Event, LayerIndexed, Loading, Opened, Result, describe, load
 from explorer.core.safetext import safe
@@ -348,9 +348,9 @@ class CompareScreen(Screen[None]):
 
     # -- the viewer ----------------------------------------------------------------------------
     def action_view_file(self) -> None:
-        """Enter: a directory collapses or opens; a file opens in the viewer — a modified one
-        on the diff of A's version against B's, an added one as B has it, a removed one as A
-        had it, an unchanged one as both have it."""
+        """Enter: a directory collapses or opens; a file opens in the viewer — one whose
+        content changed on the diff of A's version against B's, an added one as B has it, a
+        removed one as A had it, any other as B has it (`[`: A's)."""
         row = self.file_tree.current
         if row is None or self.comparison is None:
             return
@@ -391,7 +391,7 @@ class CompareScreen(Screen[None]):
             self.notify(safe(text), severity="error", markup=False)
             return
         change = self.changes.get("/" + message.path)
-        diff = len(versions) == 2 and change is not None and change.status == MODIFIED
+        diff = len(versions) == 2 and change is not None and "content" in change.what
         screen = ViewerScreen(
             self.pair_content,
             pair.layers,
