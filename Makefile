@@ -72,6 +72,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/tui_bench.py $(TUI_BENCH_ARGS)
 	$(BIN)/python bench/registry_bench.py
+	$(BIN)/python bench/compare_screen_bench.py
 
 # The README's screenshots, from the sample, dive's test data ($(SHARED)) and the corpus: a shot
 # whose image is missing is not taken, and the run says which and fails.

@@ -7,8 +7,8 @@ finds the layers it shares with the first in the layer cache, where the first ju
 them (`load_pair`). `compare` works on the two results; `gate` judges them.
 
 Findings: those of B that A has not (by rule and path) are `Comparison.findings`, and
-`--fail-on-new-findings` gates on them. Packages are not compared yet: `Comparison.packages`
-is where they go.
+`--fail-on-new-findings` gates on them. Packages added, removed, upgraded and downgraded are
+`Comparison.packages` (`comparepackages`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.core.cachesettings import parse_size
+from explorer.core.comparepackages import PackageChange, package_diff
 from explorer.core.configdiff import ConfigChange, config_diff
 from explorer.core.errors import Cancelled, ImageError
 from explorer.core.findings import SEVERITIES, Finding, findings_of
@@ -81,7 +82,7 @@ class Comparison:
     config: list[ConfigChange]
     same: bool  # the same layers and the same config: one image
     mtime: bool  # mtimes were compared
-    packages: list[Any] = field(default_factory=list)  # not compared yet (see the module doc)
+    packages: list[PackageChange] = field(default_factory=list)  # by ecosystem and name
     findings: list[Finding] = field(default_factory=list)  # B's, by rule and path not A's
 
     @property
@@ -137,8 +138,9 @@ def compare(a: Result, b: Result, *, mtime: bool = False) -> Comparison:
     config = config_diff(a.meta, b.meta)
     same = ids_a == ids_b and _canonical(a.meta.config) == _canonical(b.meta.config)
     findings = [] if same else new_findings(a, b)
+    packages = [] if same else package_diff(a.layers, b.layers, diverges_at)
     return Comparison(
-        side_a, side_b, diverges_at, shared, files, config, same, mtime, findings=findings
+        side_a, side_b, diverges_at, shared, files, config, same, mtime, packages, findings
     )
 
 

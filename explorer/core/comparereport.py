@@ -1,9 +1,10 @@
 """A comparison as text, Markdown or JSON: deterministic (the same two images give the same
 bytes), every image-supplied string made safe (text, Markdown) or escaped (JSON).
 
-Modes: `summary` (the numbers, growing directories, config changes), `compact` (+ the changes,
-an added or removed directory standing for everything below it), `full` (+ every change).
-JSON always holds every change. The text's last line is the verdict (`verdict: ...`).
+Modes: `summary` (the numbers, growing directories, config changes), `compact` (+ the package
+changes and the file changes, an added or removed directory standing for everything below
+it), `full` (+ every file change). JSON always holds every change. The text's last line is
+the verdict (`verdict: ...`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from typing import Any
 
 from explorer.core.compare import Comparison, Side, Verdict
+from explorer.core.comparepackages import KINDS, PackageChange, count_kinds
 from explorer.core.fsdiff import ADDED, MODIFIED, REMOVED, Change, Version
 from explorer.core.safetext import safe
 
@@ -99,6 +101,7 @@ def summary_lines(cmp: Comparison) -> list[str]:
         f"{size(b.wasted)}",
         f"reclaimable: {size(a.reclaimable)} -> {size(b.reclaimable)} "
         f"({signed(b.reclaimable - a.reclaimable)})",
+        f"packages: {package_counts(cmp.packages)}",
     ]
     growing = cmp.growing()
     if growing:
@@ -129,8 +132,30 @@ def change_line(change: Change, below: int, nbytes: int) -> str:
     )
 
 
+def package_counts(changes: list[PackageChange]) -> str:
+    """`1 added, 0 removed, 2 upgraded, 0 downgraded`."""
+    return ", ".join(f"{n} {kind}" for kind, n in count_kinds(changes).items())
+
+
+def versions(change: PackageChange) -> str:
+    """A's version → B's, or the one version of an added or removed package (made safe)."""
+    if change.old is not None and change.new is not None:
+        return f"{safe(change.old)} -> {safe(change.new)}"
+    return safe(change.new if change.new is not None else change.old or "")
+
+
+def package_line(change: PackageChange) -> str:
+    return (
+        f"  {change.kind:<10} {layer_name(change.layer):>5}  {safe(change.ecosystem):<6} "
+        f"{safe(change.name)}  {versions(change)}"
+    )
+
+
 def text(cmp: Comparison, verdict: Verdict, mode: str) -> str:
     lines = summary_lines(cmp)
+    if mode != "summary" and cmp.packages:
+        lines.append("packages (change; layer of B; ecosystem; name; A's version -> B's):")
+        lines += [package_line(c) for c in cmp.packages]
     if mode != "summary" and cmp.changes:
         lines.append("changes (A added, D removed, M modified; bytes; layer of B; path):")
         rows = (
@@ -171,6 +196,8 @@ def markdown(cmp: Comparison, verdict: Verdict, mode: str) -> str:
         "",
         f"Files: {counts[ADDED]} added ({signed(nbytes[ADDED])}), {counts[REMOVED]} removed "
         f"({signed(nbytes[REMOVED])}), {counts[MODIFIED]} modified ({signed(nbytes[MODIFIED])}).",
+        "",
+        f"Packages: {package_counts(cmp.packages)}.",
     ]
     growing = cmp.growing()
     if growing:
@@ -179,6 +206,13 @@ def markdown(cmp: Comparison, verdict: Verdict, mode: str) -> str:
     if cmp.config:
         lines += ["", "| config | A | B |", "|---|---|---|"]
         lines += [f"| {md(c.key)} | {_md_value(c.a)} | {_md_value(c.b)} |" for c in cmp.config]
+    if mode != "summary" and cmp.packages:
+        lines += ["", "| package | change | A | B | layer of B |", "|---|---|---|---|---:|"]
+        lines += [
+            f"| {md(c.ecosystem)} {md(c.name)} | {c.kind} | {md(c.old or '')} | "
+            f"{md(c.new or '')} | {layer_name(c.layer)} |"
+            for c in cmp.packages
+        ]
     if mode != "summary" and cmp.changes:
         rows = (
             collapsed(cmp.changes) if mode == "compact" else [(c, 0, c.delta) for c in cmp.changes]
@@ -214,6 +248,17 @@ def _change(change: Change) -> dict[str, Any]:
     out |= {"sizeA": change.size_a, "sizeB": change.size_b, "delta": change.delta}
     out |= {"a": _version(change.a), "b": _version(change.b)}
     return out
+
+
+def _package(change: PackageChange) -> dict[str, Any]:
+    return {
+        "name": change.name,
+        "ecosystem": change.ecosystem,
+        "old": change.old,
+        "new": change.new,
+        "layer": change.layer,
+        "path": change.path,
+    }
 
 
 def _side(side: Side) -> dict[str, Any]:
@@ -257,6 +302,7 @@ def as_json(cmp: Comparison, verdict: Verdict) -> str:
         "added": [_change(c) for c in cmp.changes if c.status == ADDED],
         "removed": [_change(c) for c in cmp.changes if c.status == REMOVED],
         "modified": [_change(c) for c in cmp.changes if c.status == MODIFIED],
+        "packages": {kind: [_package(c) for c in cmp.packages if c.kind == kind] for kind in KINDS},
     }
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 

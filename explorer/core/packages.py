@@ -58,13 +58,13 @@ class Package:
 _Key = tuple[str, str, str]  # (ecosystem, name, where: "" for dpkg/apk, else the directory)
 
 
-def _where(ecosystem: str, path: str) -> str:
+def where(ecosystem: str, path: str) -> str:
     """What tells two installs of one package apart: nothing for a system's database; the
     directory holding the package for Python (site-packages) and npm (node_modules)."""
     if ecosystem in (DEB, APK):
         return ""
-    if path.endswith("/package.json"):
-        path = path[: -len("/package.json")]
+    if path.endswith(("/package.json", "/METADATA", "/PKG-INFO")):
+        path = path.rpartition("/")[0]  # the package's directory (or its *.dist-info's)
     return path.rpartition("/")[0]
 
 
@@ -90,7 +90,7 @@ def find_packages(layers: Sequence[LayerIndex]) -> list[Package]:
         now: dict[_Key, tuple[str, str]] = {}
         for path, (_, records) in sources.items():
             for ecosystem, name, version in records:
-                now.setdefault((ecosystem, name, _where(ecosystem, path)), (version, path))
+                now.setdefault((ecosystem, name, where(ecosystem, path)), (version, path))
         for key, (version, path) in now.items():
             before = state.get(key)
             if before is None:

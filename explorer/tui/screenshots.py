@@ -1,6 +1,7 @@
 """SVG screenshots of the explorer on real images: `python -m explorer.tui.screenshots OUTDIR`
 (`make screenshots`). Images: the bundled sample, dive's test images
-(`$LAYERSCOPE_SHARED/dive-data`) and `$CORPUS_OUT/archives/waste.tar`; a shot whose image is
+(`$LAYERSCOPE_SHARED/dive-data`) and `$CORPUS_OUT/archives/waste.tar`; the compare screen on
+two releases of an app built on the sample (`explorer.releasesample`); a shot whose image is
 missing is not taken, and the run ends by saying which and why (exit 1). Each picture is taken
 once every background worker has settled, with a frozen clock, so reruns are identical.
 
@@ -23,11 +24,13 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+from explorer.releasesample import release_specs
 from explorer.sample import docker_archive, sample_spec
 from explorer.tui.app import LayerScopeApp, make_app
 
 SETTLE_TIMEOUT = 600.0  # seconds: a big image takes a while to index
 MOTD = ("end", "tab", "down", "down", "down", "down", "down")  # the sample's /etc/motd, layer 3
+COMPARE_CONF = ("down", "enter")  # the compare tree's /etc/app.conf, opened
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Shot:
     size: tuple[int, int] = (120, 40)
     needs: str = ""  # what the input is and how to get it, when it can be missing
     library: bool = False  # the library screen, on the fixed library of explorer.librarysample
+    compare: str = ""  # the compare screen: `target` against this
 
 
 def inputs() -> tuple[Path, Path]:
@@ -86,6 +90,9 @@ def shots(sample: Path) -> list[Shot]:
         Shot("views-config", waste, ("c", "tab", "down"), needs=from_corpus),
         Shot("views-findings", waste, ("w",), needs=from_corpus),
         Shot("views-packages", waste, ("p",), (80, 24), needs=from_corpus),
+        # `layerscope compare app-1.0.tar app-1.1.tar`; the diff of /etc/app.conf (Enter)
+        Shot("compare", "app-1.0.tar", ("down",), compare="app-1.1.tar"),
+        Shot("compare-diff", "app-1.0.tar", COMPARE_CONF, (100, 30), compare="app-1.1.tar"),
         Shot("library", "", (), library=True),
         Shot("library-advice-80x24", "", ("a",), (80, 24), library=True),
         Shot("library-prune", "", ("p",), library=True),
@@ -109,20 +116,32 @@ def missing(shot: Shot) -> bool:
 def take(shot: Shot) -> str:
     """Run the app headless on `shot` and return the SVG."""
     from explorer import librarysample
+    from explorer.core.compare import Thresholds
+    from explorer.tui.screens.compare import CompareApp, CompareScreen
     from explorer.tui.screens.library import LibraryScreen
 
-    app: LayerScopeApp = make_app(
-        shot.target,
-        clock=lambda: 0.0,
-        keymap_file=Path("~/.config/layerscope/keymap.toml"),
-        library=librarysample.library if shot.library else None,
-        now=lambda: librarysample.NOW,
-    )
+    keymap = Path("~/.config/layerscope/keymap.toml")
+    app: LayerScopeApp
+    if shot.compare:
+        app = CompareApp(
+            shot.compare, Thresholds(), False, target=shot.target, clock=lambda: 0.0,
+            keymap_file=keymap,
+        )  # fmt: skip
+    else:
+        app = make_app(
+            shot.target,
+            clock=lambda: 0.0,
+            keymap_file=keymap,
+            library=librarysample.library if shot.library else None,
+            now=lambda: librarysample.NOW,
+        )
 
     def settled() -> bool:
+        screen = app.screen_stack[0]
+        if shot.compare:  # its viewer, if open, is `inside_busy`'s
+            return isinstance(screen, CompareScreen) and screen.done
         if not shot.library:
             return app.settled
-        screen = app.screen_stack[0]
         return isinstance(screen, LibraryScreen) and screen.library is not None
 
     async def settle() -> None:
@@ -185,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         os.chdir(tmp)  # the same paths on screen at every run
         sample = Path(tmp) / "sample.tar"
         sample.write_bytes(docker_archive(sample_spec()))
+        for name, spec in zip(("app-1.0.tar", "app-1.1.tar"), release_specs(), strict=True):
+            Path(tmp, name).write_bytes(docker_archive(spec))
         try:
             taken = _take_all(shots(sample), outdir, args)
         finally:

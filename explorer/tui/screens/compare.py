@@ -1,6 +1,8 @@
 """Compare two images: a diff tree of A → B (changed paths; unchanged ones on Ctrl+U) with the
-explorer's tree keys, a summary (size delta, shared layers, growing directories, config, the
-verdict) and what changed in the path under the cursor.
+explorer's tree keys, a summary (size delta, shared layers, growing directories, package
+changes, config, the verdict; `comparetext`) and what changed in the path under the cursor;
+Enter on a file opens it in the viewer (a modified one on the diff of A's version against
+B's).
 
 Reached with `layerscope compare A B` on a terminal, and from the explorer's palette
 ("Compare with…"). Both images are opened through the loading pipeline in a worker, A first
@@ -11,6 +13,7 @@ there too, never on the UI's thread.
 from __future__ import annotations
 
 import argparse
+import gc
 import threading
 from dataclasses import dataclass
 from functools import partial
@@ -27,22 +30,23 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from explorer.core.compare import Comparison, Thresholds, Verdict, compare, gate, result_of
-from explorer.core.comparereport import layer_name, percent, signed, size
+from explorer.core.comparecontent import PairContent, open_pair
 from explorer.core.comparetree import CompareViewModel
 from explorer.core.errors import Cancelled
-from explorer.core.fsdiff import ADDED, MODIFIED, REMOVED, Change, Version
+from explorer.core.fsdiff import Change
+from explorer.core.history import normalize
 from explorer.core.loading import Event, LayerIndexed, Loading, Opened, Result, describe, load
 from explorer.core.safetext import safe
 from explorer.core.sources import open_source
-from explorer.core.tree import UNMODIFIED
+from explorer.core.tree import DIFF_KINDS, UNMODIFIED
 from explorer.tui.app import LayerScopeApp
+from explorer.tui.comparetext import describe_change, summary
+from explorer.tui.screens.viewer import ViewerScreen
 from explorer.tui.treestate import TreeState
 from explorer.tui.widgets.filetree import FileTreeView
 from explorer.tui.widgets.footer import KeyFooter
 from explorer.tui.widgets.header import AppHeader
 from explorer.tui.widgets.panes import TreePane
-
-GROWING_SHOWN = 5
 
 
 @dataclass
@@ -63,28 +67,62 @@ class CompareFailed(Message):
     text: str
 
 
+@dataclass
+class ViewReady(Message):
+    """A path's final versions, A's then B's (the one image's only, if the other has not it)."""
+
+    path: str
+    versions: list[tuple[int, int]]
+    content: PairContent | None = None
+    error: str | None = None
+
+
+@dataclass
+class EveryPathWanted(Message):
+    """Ctrl+U, the first time: the tree of every path (not only the changed ones) is wanted."""
+
+
+@dataclass
+class EveryPath(Message):
+    model: CompareViewModel | None  # None: it could not be built (`error`)
+    error: str = ""
+
+
 class CompareTreeState(TreeState):
-    """The explorer's tree state, its model showing the comparison's merged tree."""
+    """The explorer's tree state, its model showing a tree of the comparison."""
 
     def use(self, model: CompareViewModel) -> None:
+        """Show `model`'s tree, as the current one was shown (hidden kinds, filter, sort)."""
         self.reset(len(model.layers))
         self.layers[:] = model.layers
         self._model = model
+        hidden, pattern, sort = set(self.hidden), self.filter, self.sort
+        self._push(lambda m: m.set_hidden(hidden))
+        self._push(lambda m: m.set_filter(pattern))
+        self._push(lambda m: m.set_sort(sort))
 
 
 class CompareTreeView(FileTreeView):
-    """The explorer's file tree on the merged tree (its keys, its rows)."""
+    """The explorer's file tree on a tree of the comparison (its keys, its rows): the changed
+    paths' tree first, every path's when the unchanged ones are first asked for."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.compare_state = CompareTreeState()
         self.state = self.compare_state
         self.state.toggle_kind(UNMODIFIED)  # changed paths first; Ctrl+U shows the rest
+        self.every_path = False  # does the tree hold the unchanged paths?
         self.notice = [("reading the images…", "guide")]
         self.heading = "Changes"
 
     def title(self) -> str:
         return self.heading
+
+    def action_toggle_kind(self, kind: str) -> None:
+        if DIFF_KINDS[kind] == UNMODIFIED and not self.every_path:
+            self.post_message(EveryPathWanted())
+            return
+        super().action_toggle_kind(kind)
 
 
 class ComparePane(TreePane):
@@ -147,8 +185,12 @@ class CompareScreen(Screen[None]):
         self.mtime = mtime
         self.comparison: Comparison | None = None
         self.changes: dict[str, Change] = {}
+        self.verdict: Verdict | None = None
+        self._every_path_asked = False
         self.failure: str | None = None
         self._cancel = threading.Event()
+        self._pair: PairContent | None = None  # both images' files, opened on first use
+        self._pair_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
         yield AppHeader(id="header")
@@ -182,6 +224,10 @@ class CompareScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self._cancel.set()
+        with self._pair_lock:
+            if self._pair is not None:
+                self._pair.close()
+                self._pair = None
 
     # -- the worker ----------------------------------------------------------------------------
     @work(thread=True, exit_on_error=False, group="compare")
@@ -194,7 +240,7 @@ class CompareScreen(Screen[None]):
             else:
                 b = self._load("B", target_b)
             comparison = compare(a, b, mtime=self.mtime)
-            model = CompareViewModel(comparison)
+            model = CompareViewModel(comparison, unchanged=False)
             verdict = gate(comparison, self.limits)
         except Cancelled:
             return
@@ -238,12 +284,52 @@ class CompareScreen(Screen[None]):
         header = self.query_one(AppHeader)
         header.set_progress(None, None)
         header.set_status(message.verdict.line)
+        self.verdict = message.verdict
         tree = self.file_tree
         tree.heading = f"Changes, A → B ({len(cmp.changes):,})"
         tree.compare_state.use(message.model)
         tree.show_layer(0)
         self._summary(summary(cmp, message.verdict))
         self._selected()
+
+    def on_every_path_wanted(self, message: EveryPathWanted) -> None:
+        if self.comparison is None or self._every_path_asked:
+            return
+        self._every_path_asked = True
+        self.query_one(AppHeader).set_status("working out the unchanged paths…")
+        self._every_path()  # no argument: a worker's description is its arguments' repr
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="compare-every-path")
+    def _every_path(self) -> None:
+        comparison = self.comparison
+        if comparison is None:
+            return
+        # Both final trees: hundreds of thousands of nodes, none in a cycle, kept for good:
+        # the cyclic collector would only interrupt building them (as when loading).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            model = CompareViewModel(comparison, unchanged=True)
+        except Exception as exc:  # a bug of ours: one line, never a traceback
+            self.post_message(EveryPath(None, describe(exc, "the unchanged paths")))
+            return
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
+        self.post_message(EveryPath(model))
+
+    def on_every_path(self, message: EveryPath) -> None:
+        header = self.query_one(AppHeader)
+        if message.model is None:
+            header.set_status(message.error, error=True)
+            return
+        if self.verdict is not None:
+            header.set_status(self.verdict.line)
+        tree = self.file_tree
+        tree.compare_state.use(message.model)
+        tree.every_path = True
+        tree.action_toggle_kind("unmodified")
 
     @on(FileTreeView.Highlighted)
     def _moved(self) -> None:
@@ -259,6 +345,63 @@ class CompareScreen(Screen[None]):
         if row is not None and change is None and self.comparison is not None:
             text = Content.styled("unchanged" if row.diff == UNMODIFIED else "", "$text-muted")
         self.query_one("#compare-change", Static).update(text)
+
+    # -- the viewer ----------------------------------------------------------------------------
+    def action_view_file(self) -> None:
+        """Enter: a directory collapses or opens; a file opens in the viewer — one whose
+        content changed on the diff of A's version against B's, an added one as B has it, a
+        removed one as A had it, any other as B has it (`[`: A's)."""
+        row = self.file_tree.current
+        if row is None or self.comparison is None:
+            return
+        if row.is_dir:
+            self.file_tree.action_toggle_collapse()
+            return
+        self._find_versions(normalize(row.path))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="compare-view")
+    def _find_versions(self, path: str) -> None:
+        try:
+            content = self.pair_content()
+            versions = content.final_versions(path)
+        except Exception as exc:  # bad input (one line) or a bug of ours: never a traceback
+            self.post_message(ViewReady(path, [], error=describe(exc, "/" + path)))
+            return
+        self.post_message(ViewReady(path, versions, content))
+
+    def pair_content(self) -> PairContent:
+        """Both images' files (called in workers; their sources opened again on first use)."""
+        with self._pair_lock:
+            if self._pair is None:
+                if self.comparison is None:
+                    raise Cancelled
+                a, b = self.comparison.a.result, self.comparison.b.result
+                target_a, target_b = self.targets
+                kind_b = None if self.loading_b is not None else self.kind  # as it was opened
+                self._pair = open_pair(
+                    (partial(open_source, target_a, self.kind, self.platform), a.meta, a.layers),
+                    (partial(open_source, target_b, kind_b, self.platform), b.meta, b.layers),
+                )
+            return self._pair
+
+    def on_view_ready(self, message: ViewReady) -> None:
+        pair, versions = message.content, message.versions
+        if pair is None or not versions:
+            text = message.error or "neither image has a version of this path"
+            self.notify(safe(text), severity="error", markup=False)
+            return
+        change = self.changes.get("/" + message.path)
+        diff = len(versions) == 2 and change is not None and "content" in change.what
+        screen = ViewerScreen(
+            self.pair_content,
+            pair.layers,
+            message.path,
+            versions,
+            len(versions) - 1,
+            layer_name=pair.layer_name,
+            diff=diff,
+        )
+        self.app.push_screen(screen)
 
     # -- actions -------------------------------------------------------------------------------
     def action_filter(self) -> None:
@@ -276,67 +419,6 @@ class CompareScreen(Screen[None]):
     def action_switch_pane(self) -> None:
         summary = self.query_one("#compare-summary")
         (self.file_tree if summary.has_focus else summary).focus()
-
-
-def summary(cmp: Comparison, verdict: Verdict) -> Content:
-    """The summary pane: both images, layers, size, files, efficiency, growth, config."""
-    a, b = cmp.a, cmp.b
-    counts, nbytes = cmp.counts(), cmp.bytes_by_status()
-    muted = "$text-muted"
-    parts: list[Content | tuple[str, str] | str] = [
-        ("A ", "bold"),
-        safe(a.name),
-        "\n",
-        ("B ", "bold"),
-        safe(b.name),
-        "\n",
-        (f"{verdict.line}\n", "bold $error" if verdict.exit_code else "bold $success"),
-        *[(f"{safe(line)}\n", "$error") for line in verdict.explanations],
-        ("layers  ", muted),
-        f"{cmp.shared} of B's {len(b.diff_ids)} shared; B's own from {cmp.diverges_at}\n",
-        ("size    ", muted),
-        f"{size(a.size)} → {size(b.size)}  {signed(cmp.size_delta)} ({cmp.growth_percent:+.1f}%)\n",
-        ("added   ", muted),
-        f"{counts[ADDED]:,}  {signed(nbytes[ADDED])}\n",
-        ("removed ", muted),
-        f"{counts[REMOVED]:,}  {signed(nbytes[REMOVED])}\n",
-        ("modified ", muted),
-        f"{counts[MODIFIED]:,}  {signed(nbytes[MODIFIED])}\n",
-        ("efficiency ", muted),
-        f"{percent(a.efficiency)} → {percent(b.efficiency)}\n",
-        ("reclaimable ", muted),
-        f"{size(a.reclaimable)} → {size(b.reclaimable)}\n",
-    ]
-    growing = cmp.growing(GROWING_SHOWN)
-    if growing:
-        parts.append(("\ngrowing directories\n", "bold"))
-        parts += [f"{signed(delta):>11}  {safe(path)}\n" for path, delta in growing]
-    if cmp.config:
-        parts.append((f"\nconfig: {len(cmp.config)} changes\n", "bold"))
-        for c in cmp.config:
-            parts.append(f"{safe(c.key)}: {safe(c.a or '-')} → {safe(c.b or '-')}\n")
-    return Content.assemble(*parts)
-
-
-def _facts(v: Version) -> str:
-    owner = f"{v.uid}:{v.gid}"
-    link = f" → {safe(v.link)}" if v.link else ""
-    return f"{v.kind} {v.mode:04o} {owner} {size(v.size)}{link}"
-
-
-def describe_change(change: Change) -> Content:
-    """What changed at one path: how, which layer of B did it, both versions."""
-    parts: list[tuple[str, str] | str] = [
-        (change.status, f"bold $diff-{change.status}"),
-        f"  by B's layer {layer_name(change.layer)}  {signed(change.delta)}\n",
-    ]
-    if change.what:
-        parts.append(f"{', '.join(change.what)}\n")
-    if change.a is not None:
-        parts += [("A ", "bold"), _facts(change.a), "\n"]
-    if change.b is not None:
-        parts += [("B ", "bold"), _facts(change.b), "\n"]
-    return Content.assemble(*parts)
 
 
 class CompareApp(LayerScopeApp):

@@ -5,9 +5,9 @@ search, the path's other versions a key away, and a diff against the previous on
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from rich.cells import cell_len
 from textual import on, work
@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from explorer.core import tarscan
-from explorer.core.content import ContentAccess, EntryStream
+from explorer.core.content import ContentProgress, Entry, EntryStream, Stream
 from explorer.core.errors import ImageError
 from explorer.core.history import kind_name
 from explorer.core.layerindex import LayerIndex
@@ -34,6 +34,26 @@ from explorer.tui.widgets.viewer import BlockReady, FileView, display_line
 COPY_LIMIT = 1 << 20  # bytes: larger files are not copied to the clipboard
 Version = tuple[int, int]  # (layer, entry)
 FILES = (tarscan.REG, tarscan.CONTIG, tarscan.HARDLINK)  # what has content to show
+
+
+class FileContent(Protocol):
+    """What the viewer reads files through: one image's `ContentAccess`, or two compared
+    images' as one stack of layers (`comparecontent.PairContent`)."""
+
+    def entry(self, layer: int, path: str) -> Entry | None: ...
+
+    def open_entry(self, entry: Entry) -> Stream: ...
+
+    def prepare(
+        self,
+        layers: Iterable[int],
+        progress: ContentProgress | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None: ...
+
+
+def layer_number(layer: int) -> str:
+    return f"layer {layer}"
 
 
 @dataclass
@@ -151,15 +171,20 @@ class ViewerScreen(Screen[None]):
 
     def __init__(
         self,
-        access: Callable[[], ContentAccess],
+        access: Callable[[], FileContent],
         layers: list[LayerIndex],
         path: str,
         versions: list[Version],
         at: int,
+        *,
+        layer_name: Callable[[int], str] = layer_number,
+        diff: bool = False,
     ) -> None:
         super().__init__()
         self.access = access  # called in workers: opens the image's content on first use
         self.indexes = layers
+        self.layer_name = layer_name  # how a layer is named in the title and the diff
+        self.diff_first = diff  # open on the diff against the previous version
         self.path = path  # normalized (relative)
         self.versions = versions
         self.at = at
@@ -186,6 +211,8 @@ class ViewerScreen(Screen[None]):
     def on_mount(self) -> None:
         self.view.focus()
         self.open_version()
+        if self.diff_first:
+            self.action_diff()
 
     def on_unmount(self) -> None:
         self._cancel.set()
@@ -197,7 +224,7 @@ class ViewerScreen(Screen[None]):
         count = f"version {self.at + 1} of {len(self.versions)}"
         what = f"{fmt.size(idx.sizes[entry])} {kind_name(idx.types[entry])}"
         self.query_one("#viewer-title", Static).update(
-            Content(safe(f"/{self.path}  ·  layer {layer}  ·  {count}  ·  {what}"))
+            Content(safe(f"/{self.path}  ·  {self.layer_name(layer)}  ·  {count}  ·  {what}"))
         )
         self.diffing = False
         self.view.show_lines([("reading…", "guide")])
@@ -406,7 +433,7 @@ class ViewerScreen(Screen[None]):
         def side(version: Version) -> tuple[tuple[str, int, int], Callable[[int], bytes]]:
             layer, entry = version
             idx = self.indexes[layer]
-            label = f"layer {layer}: /{self.path}"
+            label = f"{self.layer_name(layer)}: /{self.path}"
             found = acc.entry(layer, self.path)
 
             def read(n: int) -> bytes:
