@@ -6,8 +6,9 @@ Both images are opened through the one loading pipeline, one after the other: th
 finds the layers it shares with the first in the layer cache, where the first just left
 them (`load_pair`). `compare` works on the two results; `gate` judges them.
 
-Findings: those of B that A has not (by rule and path) are `Comparison.findings`, and
-`--fail-on-new-findings` gates on them. Packages added, removed, upgraded and downgraded are
+Findings: those of B that A has not (by rule and path) are `Comparison.new_findings`, and
+`--fail-on-new-findings` gates on them; those of A that B no longer has are
+`Comparison.resolved_findings`. Packages added, removed, upgraded and downgraded are
 `Comparison.packages` (`comparepackages`).
 """
 
@@ -83,7 +84,8 @@ class Comparison:
     same: bool  # the same layers and the same config: one image
     mtime: bool  # mtimes were compared
     packages: list[PackageChange] = field(default_factory=list)  # by ecosystem and name
-    findings: list[Finding] = field(default_factory=list)  # B's, by rule and path not A's
+    new_findings: list[Finding] = field(default_factory=list)  # B's, by rule and path not A's
+    resolved_findings: list[Finding] = field(default_factory=list)  # A's that B has not
 
     @property
     def changes(self) -> list[Change]:
@@ -137,19 +139,24 @@ def compare(a: Result, b: Result, *, mtime: bool = False) -> Comparison:
     files = diff_layers(a.layers, b.layers, diverges_at, mtime=mtime)
     config = config_diff(a.meta, b.meta)
     same = ids_a == ids_b and _canonical(a.meta.config) == _canonical(b.meta.config)
-    findings = [] if same else new_findings(a, b)
+    new, resolved = ([], []) if same else finding_diff(a, b)
     packages = [] if same else package_diff(a.layers, b.layers, diverges_at)
     return Comparison(
-        side_a, side_b, diverges_at, shared, files, config, same, mtime, packages, findings
+        side_a, side_b, diverges_at, shared, files, config, same, mtime, packages, new, resolved
     )
 
 
-def new_findings(a: Result, b: Result) -> list[Finding]:
-    """B's findings that A has not (the same rule on the same path), most severe first."""
+def finding_diff(a: Result, b: Result) -> tuple[list[Finding], list[Finding]]:
+    """B's findings that A has not, and A's that B has not (a finding is its rule on its
+    path), each most severe first."""
     if a.analysis is None or b.analysis is None:
-        return []
-    known = {(f.rule, f.path) for f in findings_of(a.analysis)}
-    return [f for f in findings_of(b.analysis) if (f.rule, f.path) not in known]
+        return [], []
+    of_a, of_b = findings_of(a.analysis), findings_of(b.analysis)
+    keys_a, keys_b = {(f.rule, f.path) for f in of_a}, {(f.rule, f.path) for f in of_b}
+    return (
+        [f for f in of_b if (f.rule, f.path) not in keys_a],
+        [f for f in of_a if (f.rule, f.path) not in keys_b],
+    )
 
 
 def _canonical(config: dict[str, Any]) -> str:
@@ -273,7 +280,7 @@ def gate(comparison: Comparison, limits: Thresholds) -> Verdict:
         )
     if limits.new_findings is not None:
         worst = SEVERITIES.index(limits.new_findings)
-        hits = [f for f in comparison.findings if SEVERITIES.index(f.severity) <= worst]
+        hits = [f for f in comparison.new_findings if SEVERITIES.index(f.severity) <= worst]
         if hits:
             reasons.append("findings")
             first = hits[0]

@@ -14,6 +14,7 @@ from typing import Any
 
 from explorer.core.compare import Comparison, Side, Verdict
 from explorer.core.comparepackages import KINDS, PackageChange, count_kinds
+from explorer.core.findings import SEVERITIES, Finding
 from explorer.core.fsdiff import ADDED, MODIFIED, REMOVED, Change, Version
 from explorer.core.safetext import safe
 
@@ -102,6 +103,7 @@ def summary_lines(cmp: Comparison) -> list[str]:
         f"reclaimable: {size(a.reclaimable)} -> {size(b.reclaimable)} "
         f"({signed(b.reclaimable - a.reclaimable)})",
         f"packages: {package_counts(cmp.packages)}",
+        f"findings: {finding_counts(cmp)}",
     ]
     growing = cmp.growing()
     if growing:
@@ -137,6 +139,22 @@ def package_counts(changes: list[PackageChange]) -> str:
     return ", ".join(f"{n} {kind}" for kind, n in count_kinds(changes).items())
 
 
+def finding_counts(cmp: Comparison) -> str:
+    """`2 new (1 critical, 1 low), 1 resolved`."""
+    new = cmp.new_findings
+    by = [f"{n} {sev}" for sev in SEVERITIES if (n := sum(f.severity == sev for f in new))]
+    return (
+        f"{len(new)} new"
+        + (f" ({', '.join(by)})" if by else "")
+        + (f", {len(cmp.resolved_findings)} resolved")
+    )
+
+
+def finding_line(f: Finding) -> str:
+    """`  high  secret-in-file  layer 3  /root/.env  message` (made safe)."""
+    return f"  {f.severity:<8}  {f.rule}  {layer_name(f.layer)}  {safe(f.path)}  {safe(f.message)}"
+
+
 def versions(change: PackageChange) -> str:
     """A's version → B's, or the one version of an added or removed package (made safe)."""
     if change.old is not None and change.new is not None:
@@ -153,6 +171,12 @@ def package_line(change: PackageChange) -> str:
 
 def text(cmp: Comparison, verdict: Verdict, mode: str) -> str:
     lines = summary_lines(cmp)
+    if mode != "summary" and cmp.new_findings:
+        lines.append("new findings (severity; rule; layer of B; path; message):")
+        lines += [finding_line(f) for f in cmp.new_findings]
+    if mode != "summary" and cmp.resolved_findings:
+        lines.append("resolved findings (severity; rule; layer of A; path; message):")
+        lines += [finding_line(f) for f in cmp.resolved_findings]
     if mode != "summary" and cmp.packages:
         lines.append("packages (change; layer of B; ecosystem; name; A's version -> B's):")
         lines += [package_line(c) for c in cmp.packages]
@@ -198,6 +222,8 @@ def markdown(cmp: Comparison, verdict: Verdict, mode: str) -> str:
         f"({signed(nbytes[REMOVED])}), {counts[MODIFIED]} modified ({signed(nbytes[MODIFIED])}).",
         "",
         f"Packages: {package_counts(cmp.packages)}.",
+        "",
+        f"Findings: {finding_counts(cmp)}.",
     ]
     growing = cmp.growing()
     if growing:
@@ -206,6 +232,16 @@ def markdown(cmp: Comparison, verdict: Verdict, mode: str) -> str:
     if cmp.config:
         lines += ["", "| config | A | B |", "|---|---|---|"]
         lines += [f"| {md(c.key)} | {_md_value(c.a)} | {_md_value(c.b)} |" for c in cmp.config]
+    for title, layer_of, found in (
+        ("new finding", "layer of B", cmp.new_findings),
+        ("resolved finding", "layer of A", cmp.resolved_findings),
+    ):
+        if mode != "summary" and found:
+            lines += ["", f"| {title} | severity | {layer_of} | path |", "|---|---|---:|---|"]
+            lines += [
+                f"| {md(f.rule)} | {f.severity} | {layer_name(f.layer)} | {md(f.path)} |"
+                for f in found
+            ]
     if mode != "summary" and cmp.packages:
         lines += ["", "| package | change | A | B | layer of B |", "|---|---|---|---|---:|"]
         lines += [
@@ -261,6 +297,16 @@ def _package(change: PackageChange) -> dict[str, Any]:
     }
 
 
+def _finding(f: Finding) -> dict[str, Any]:
+    return {
+        "rule": f.rule,
+        "severity": f.severity,
+        "layer": f.layer,
+        "path": f.path,
+        "message": f.message,
+    }
+
+
 def _side(side: Side) -> dict[str, Any]:
     return {
         "image": side.name,
@@ -303,6 +349,10 @@ def as_json(cmp: Comparison, verdict: Verdict) -> str:
         "removed": [_change(c) for c in cmp.changes if c.status == REMOVED],
         "modified": [_change(c) for c in cmp.changes if c.status == MODIFIED],
         "packages": {kind: [_package(c) for c in cmp.packages if c.kind == kind] for kind in KINDS},
+        "findings": {
+            "new": [_finding(f) for f in cmp.new_findings],
+            "resolved": [_finding(f) for f in cmp.resolved_findings],
+        },
     }
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 

@@ -1,6 +1,6 @@
 """The compare screen's text: its summary pane (both images, the verdict, layers, sizes,
-files, efficiency, package changes, growing directories, config) and what changed at the path
-under the cursor. Everything from the images is made safe here."""
+files, efficiency, package changes, new findings, growing directories, config) and what
+changed at the path under the cursor. Everything from the images is made safe here."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from explorer.core.compare import Comparison, Verdict
 from explorer.core.comparepackages import ADDED as PKG_ADDED
 from explorer.core.comparepackages import DOWNGRADED, UPGRADED, count_kinds
 from explorer.core.comparepackages import REMOVED as PKG_REMOVED
-from explorer.core.comparereport import layer_name, percent, signed, size
+from explorer.core.comparereport import finding_counts, layer_name, percent, signed, size
 from explorer.core.fsdiff import ADDED, MODIFIED, REMOVED, Change, Version
 from explorer.core.safetext import safe
 
 GROWING_SHOWN = 5
 PACKAGES_SHOWN = 12
+FINDINGS_SHOWN = 8
 # How a package changed: its mark and its colour in the summary.
 PACKAGE_MARKS = {
     PKG_ADDED: ("+", "$diff-added"),
@@ -56,6 +57,8 @@ def summary(cmp: Comparison, verdict: Verdict) -> Content:
     ]
     if cmp.packages:
         parts += package_lines(cmp)
+    if cmp.new_findings or cmp.resolved_findings:
+        parts += finding_lines(cmp)
     growing = cmp.growing(GROWING_SHOWN)
     if growing:
         parts.append(("\ngrowing directories\n", "bold"))
@@ -82,6 +85,21 @@ def package_lines(cmp: Comparison) -> list[tuple[str, str] | str]:
         parts += [f"{safe(change.name)} ", (f"{version}\n", "$text-muted")]
     if len(cmp.packages) > PACKAGES_SHOWN:
         parts.append((f"… {len(cmp.packages) - PACKAGES_SHOWN} more\n", "$text-muted"))
+    return parts
+
+
+def finding_lines(cmp: Comparison) -> list[tuple[str, str] | str]:
+    """New findings (B's, not A's) first, the worst first, then how many A had that B has not."""
+    parts: list[tuple[str, str] | str] = [
+        ("\nfindings\n", "bold"),
+        (f"{finding_counts(cmp)}\n", "$text-muted"),
+    ]
+    for f in cmp.new_findings[:FINDINGS_SHOWN]:
+        style = "$error" if f.severity in ("critical", "high") else "$warning"
+        parts += [("+ ", style), (f"{f.severity} ", style), f"{safe(f.rule)} "]
+        parts += [(f"{safe(f.path)} {layer_name(f.layer)}\n", "$text-muted")]
+    if len(cmp.new_findings) > FINDINGS_SHOWN:
+        parts.append((f"… {len(cmp.new_findings) - FINDINGS_SHOWN} more\n", "$text-muted"))
     return parts
 
 

@@ -252,3 +252,28 @@ def test_new_findings_gate(images, tmp_path, capsys) -> None:
         capsys, images["a"], images["a"], "--fail-on-new-findings", "low", cache=cache
     )
     assert code == 0 and last_line(out) == "verdict: same digest", out
+
+
+def test_new_and_resolved_findings_are_listed(images, tmp_path, capsys) -> None:
+    """The key B adds is a new finding in every format; compared the other way round, the
+    same finding is resolved."""
+    key = b"-----BEGIN OPENSSH PRIVATE KEY-----\n" + b"b3BlbnNzaC1rZXktdjEAAAAABG5vbmU" * 8
+    leaky = image_archive(
+        tmp_path, BASE, [b.directory("root"), b.file("root/id_rsa", key)], name="leaky.tar"
+    )
+    cache = tmp_path / "cache"
+    code, out, _ = run(capsys, images["a"], leaky, "--format", "json", cache=cache)
+    found = json.loads(out)["findings"]
+    assert code == 0 and found["resolved"] == []
+    assert [(f["rule"], f["path"], f["layer"]) for f in found["new"]] == [
+        ("secret-in-file", "/root/id_rsa", 1)
+    ]
+    assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU" not in out  # the key itself never shown
+    _, out, _ = run(capsys, images["a"], leaky, "--mode", "full", cache=cache)
+    assert "findings: 1 new (1 critical), 0 resolved" in out
+    assert "  critical  secret-in-file  L1  /root/id_rsa  " in out
+    _, out, _ = run(
+        capsys, leaky, images["a"], "--format", "markdown", "--mode", "full", cache=cache
+    )
+    assert "Findings: 0 new, 1 resolved." in out
+    assert "| secret-in-file | critical | L1 | /root/id\\_rsa |" in out
