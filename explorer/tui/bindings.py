@@ -20,6 +20,7 @@ class Pane:
 def panes() -> list[Pane]:
     # Imported here: the widgets import nothing from this module, this one needs them all.
     from explorer.tui.app import LayerScopeApp
+    from explorer.tui.screens.compare import CompareScreen
     from explorer.tui.screens.config import ConfigScreen
     from explorer.tui.screens.find import FindScreen
     from explorer.tui.screens.findings import PackagesScreen
@@ -52,6 +53,7 @@ def panes() -> list[Pane]:
         Pane("Views over the explorer", (ExplorerViews, ViewScreen, RowList)),
         Pane("Config and Dockerfile", (ConfigScreen,)),
         Pane("Packages", (PackagesScreen,)),
+        Pane("Compare (its tree: the file tree's keys; ⏎ the diff)", (CompareScreen,)),
     ]
 
 
