@@ -359,7 +359,13 @@ class CompareScreen(Screen[None]):
             return
         self._find_versions(normalize(row.path))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="compare-view")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="compare-view",
+        description="_find_versions",
+    )
     def _find_versions(self, path: str) -> None:
         try:
             content = self.pair_content()

@@ -129,7 +129,7 @@ class FindScreen(OverlayScreen):
         self._searched = (self.pattern, self.regex)
         self._search(self.pattern, self.regex)
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
+    @work(thread=True, exclusive=True, exit_on_error=False, description="_search")
     def _search(self, pattern: str, regex: bool) -> None:
         clock = getattr(self.app, "clock", time.perf_counter)  # the app's: tests freeze it
         started = clock()

@@ -295,7 +295,7 @@ class LibraryScreen(Screen[None]):
     def _activated(self) -> None:
         self.action_open()
 
-    @work(thread=True, exit_on_error=False, group="library-open")
+    @work(thread=True, exit_on_error=False, group="library-open", description="_open")
     def _open(self, target: str, kind: str, cancel: threading.Event) -> None:
         loading = Loading(partial(open_source, target, kind, None), self.lsapp.clock)
         try:
@@ -358,7 +358,7 @@ class LibraryScreen(Screen[None]):
         self._status(message, error)
         self.read()
 
-    @work(thread=True, exit_on_error=False, group="library-action")
+    @work(thread=True, exit_on_error=False, group="library-action", description="_do")
     def _do(self, job: Callable[[], str]) -> None:
         try:
             message, error = job(), False

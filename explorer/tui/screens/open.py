@@ -69,7 +69,7 @@ class OpenScreen(ModalScreen[tuple[str, Loading] | None]):
         self._status(f"opening {target}…")
         self._open(target)
 
-    @work(thread=True, exit_on_error=False)
+    @work(thread=True, exit_on_error=False, description="_open")
     def _open(self, target: str) -> None:
         loading = Loading(partial(open_source, target, None, self.platform))
         try:

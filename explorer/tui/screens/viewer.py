@@ -231,7 +231,9 @@ class ViewerScreen(Screen[None]):
         self._status("reading…")
         self._open(self.version, self.shape)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-open")
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="viewer-open", description="_open"
+    )
     def _open(self, version: Version, shape: str | None) -> None:
         layer, entry = version
         idx = self.indexes[layer]
@@ -310,7 +312,7 @@ class ViewerScreen(Screen[None]):
         if pager is not None:
             self._load_text(pager, block)
 
-    @work(thread=True, exit_on_error=False, group="viewer-load")
+    @work(thread=True, exit_on_error=False, group="viewer-load", description="_load_text")
     def _load_text(self, pager: TextPager, block: int) -> None:
         lines = self.view.colour(pager.load(block), self.view.language)
         self.view.post_message(BlockReady(block, lines))
@@ -320,7 +322,7 @@ class ViewerScreen(Screen[None]):
         if pager is not None:
             self._load_hex(pager, page)
 
-    @work(thread=True, exit_on_error=False, group="viewer-load")
+    @work(thread=True, exit_on_error=False, group="viewer-load", description="_load_hex")
     def _load_hex(self, pager: HexPager, page: int) -> None:
         pager.load(page)
         self.view.post_message(BlockReady(page, []))
@@ -361,7 +363,9 @@ class ViewerScreen(Screen[None]):
         self._status(f"searching for {self.needle!r}…")
         self._find(self.needle, start, forward)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-search")
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="viewer-search", description="_find"
+    )
     def _find(self, needle: str, start: int, forward: bool) -> None:
         view = self.view
         at: int | None = None
@@ -402,7 +406,9 @@ class ViewerScreen(Screen[None]):
         else:
             self.notify("wrapping needs a text file under 1 MiB, read to its end", timeout=4)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-wrap")
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="viewer-wrap", description="_wrap"
+    )
     def _wrap(self, width: int) -> None:
         pager = self.view.text
         if pager is None:
@@ -426,7 +432,9 @@ class ViewerScreen(Screen[None]):
         self.view.show_lines([("working out the diff…", "guide")])
         self._diff(self.versions[self.at - 1], self.version)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-diff")
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="viewer-diff", description="_diff"
+    )
     def _diff(self, old: Version, new: Version) -> None:
         acc = self.access()
 
@@ -468,7 +476,9 @@ class ViewerScreen(Screen[None]):
             return
         self._copy(pager)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="viewer-copy")
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="viewer-copy", description="_copy"
+    )
     def _copy(self, pager: TextPager) -> None:
         self.app.call_from_thread(self.app.copy_to_clipboard, pager.whole())
         self.app.call_from_thread(self.notify, f"copied {fmt.size(pager.size)} of text", timeout=3)

@@ -102,7 +102,13 @@ class WasteTable(VirtualList):
             self._group(analysis)
         self.rows_changed(cursor=0)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="hidden-groups")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="hidden-groups",
+        description="_group",
+    )
     def _group(self, analysis: Analysis) -> None:
         self.post_message(self.Grouped(analysis, group_hidden(analysis.reclaimable)))
 
