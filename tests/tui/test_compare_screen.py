@@ -144,8 +144,12 @@ async def test_compare_with_from_the_explorer_palette(pair) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.done)
         await pilot.pause()
         assert "big.so" in "\n".join(tree_lines(app))
+        compare = app.screen
+        assert compare.loading_b is not None and not compare.loading_b.cancel.is_set()
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, CompareScreen))
+        # leaving the screen stops B's load too (it may still run when Esc comes early)
+        await wait_for(pilot, compare.loading_b.cancel.is_set)
 
 
 def _steps(*keys: str):

@@ -224,6 +224,8 @@ class CompareScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self._cancel.set()
+        if self.loading_b is not None:
+            self.loading_b.cancel.set()  # B may still be loading when A is (Esc while reading A)
         with self._pair_lock:
             if self._pair is not None:
                 self._pair.close()
