@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from explorer.core.library import Library
 from explorer.core.loading import Loading
@@ -154,6 +154,20 @@ class LayerScopeApp(App[int]):
         """Open an image of the library in the explorer, over the library."""
         self.target, self.kind, self.failed = target, kind, False
         self.push_screen(MainScreen(target, kind, self.platform, None, load_job))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "library" and self._in_library():
+            return False  # there already: not in its key bar
+        return super().check_action(action, parameters)
+
+    def _in_library(self) -> bool:
+        """Is the library the screen shown (perhaps under a dialog)?"""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, LibraryScreen):
+                return True
+            if not isinstance(screen, ModalScreen):
+                return False
+        return False
 
     def action_library(self) -> None:
         while len(self.screen_stack) > 1 and not isinstance(self.screen, LibraryScreen):

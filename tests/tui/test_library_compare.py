@@ -59,6 +59,30 @@ async def test_c_with_fewer_than_two_marked_says_how() -> None:
         assert isinstance(app.screen, LibraryScreen)
 
 
+async def test_key_bar_shows_compare_first_once_two_are_marked() -> None:
+    """At 80 columns the library's keys do not all fit: Compare is chosen before the others
+    once two images are marked; the app's `b Library` is never shown on the library itself."""
+    app = library_app()
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+
+        def bar() -> str:
+            return screen_text(app).splitlines()[-1]
+
+        assert "c Compare" not in bar() and "⏎ Explore" in bar() and "b Library" not in bar()
+        await pilot.press("space", "down", "space")
+        await wait_for(pilot, lambda: "c Compare" in bar())
+        await pilot.press("space")  # one marked again
+        await wait_for(pilot, lambda: "c Compare" not in bar())
+    async with library_app().run_test(size=(120, 24)) as pilot:
+        await ready(pilot)
+        app = pilot.app
+        assert "c Compare" in bar() and "b Library" not in bar()
+        await pilot.press("p")  # the prune dialog over the library: still the library
+        await wait_for(pilot, lambda: len(app.screen_stack) > 1)
+        assert "b Library" not in bar()
+
+
 async def test_c_opens_the_compare_screen_older_as_a(monkeypatch, tmp_path: Path) -> None:
     """Marked newer first: A is still the older image. The sample's images are on no engine:
     the compare screen says so in one line, and Esc comes back to the library, marks kept."""

@@ -71,7 +71,9 @@ class LibraryScreen(Screen[None]):
     LibraryScreen.-short #lib-panel { height: 7; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "Open", tooltip="Open the image in the explorer", id="lib.open"),
+        Binding(
+            "enter", "open", "Explore", tooltip="Open the image in the explorer", id="lib.open"
+        ),
         Binding("s", "sort", "Sort", tooltip="Sort by size, unique, created, name", id="lib.sort"),
         Binding(
             "slash",
@@ -178,6 +180,7 @@ class LibraryScreen(Screen[None]):
         self.library = library
         self.marks = [im.key for im in marked(library, self.marks)]  # removed ones: unmarked
         self.images.marked = set(self.marks)
+        self.refresh_bindings()
         self.images.alone = {
             im.key for im in library.images if not any(o for _l, o in library.sharing(im))
         }
@@ -329,7 +332,12 @@ class LibraryScreen(Screen[None]):
         self.marks, dropped = toggle_mark(self.marks, im.key)
         self.images.marked = set(self.marks)
         self.images.refresh()
+        self.refresh_bindings()  # the key bar: Compare first once two are marked
         self._status(marks_line(self.library, self.marks, dropped))
+
+    def keys_first(self) -> tuple[str, ...]:
+        """Two images marked: Compare is what the key bar shows first (it fits at 80 columns)."""
+        return ("compare",) if len(self.marks) == 2 else ()
 
     def action_compare(self) -> None:
         pair = compare_pair(marked(self.library, self.marks)) if self.library else None
