@@ -161,11 +161,9 @@ def candidates(own: list[Look], every: list[Look]) -> list[str]:
     return sorted(out, key=_tree_order)
 
 
-def _tree_order(path: str) -> list[str] | list[bytes]:
-    parts = path.split("/")
-    if path.isascii():
-        return parts
-    return [p.encode("utf-8", "surrogateescape") for p in parts]
+def _tree_order(path: str) -> list[bytes]:
+    """Parents first, siblings in byte order: one key type for every path (ASCII or not)."""
+    return path.encode("utf-8", "surrogateescape").split(b"/")
 
 
 def pairs(

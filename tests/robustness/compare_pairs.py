@@ -32,7 +32,8 @@ from pathlib import Path
 from tests.robustness import builders as b
 
 OPQ = ".wh..wh..opq"
-NAMES = ["a", "b", "c", "lib", "x.txt", "y.bin", ".cfg", "Z"]
+# Non-ASCII names beside ASCII ones: paths are put in byte order, whatever they hold.
+NAMES = ["a", "b", "c", "lib", "x.txt", "y.bin", ".cfg", "Z", "café", "ß"]
 FILE_MODES = [0o644, 0o600, 0o755, 0o4755, 0o2711, 0o640]
 # No setgid directory: GNU tar leaves the setgid bit a new directory inherits from one, where
 # the image says otherwise (engines set the recorded mode).
