@@ -261,6 +261,12 @@ class TreeViewModel:
             self.collapsed -= paths
             self._changed()
 
+    def collapse(self, paths: set[str]) -> None:
+        """Close these directories, those of them that are open."""
+        if paths - self.collapsed:
+            self.collapsed |= paths
+            self._changed()
+
     def collapse_all(self, collapse: bool) -> None:
         """Collapse or expand every directory that has its own entry (as dive does)."""
         self.collapsed = set()

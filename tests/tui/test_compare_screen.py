@@ -91,6 +91,26 @@ async def test_changed_paths_then_everything(pair) -> None:
         assert "added   1  +19.5 KiB" in shown and "removed 1  -500 B" in shown
 
 
+async def test_closed_directories_stay_closed_when_every_path_shows(pair) -> None:
+    """The first Ctrl+U swaps in the tree of every path: what was closed stays closed."""
+    app = compare_app(*pair)
+    async with app.run_test(size=NARROW) as pilot:
+        await settle(pilot)
+        tree = app.screen.file_tree
+        rows = [tree.rows[i].path for i in range(len(tree.rows))]
+        tree.set_cursor(rows.index("/usr"))
+        await pilot.press("space")  # close /usr
+        await wait_for(pilot, lambda: "big.so" not in "\n".join(tree_lines(app)))
+        await pilot.press("ctrl+u")
+        await settle(pilot)
+        text = "\n".join(tree_lines(app))
+        assert "os-release" in text and "etc" in text
+        assert "big.so" not in text and "libc.so" not in text, text
+        assert tree.current is not None and tree.current.path == "/usr"
+        await pilot.press("space")  # open it again: the unchanged paths are there
+        await wait_for(pilot, lambda: "libc.so" in "\n".join(tree_lines(app)))
+
+
 async def test_selected_change_names_the_layer_of_b(pair) -> None:
     app = compare_app(*pair)
     async with app.run_test(size=WIDE) as pilot:

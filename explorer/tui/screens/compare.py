@@ -92,7 +92,10 @@ class CompareTreeState(TreeState):
     """The explorer's tree state, its model showing a tree of the comparison."""
 
     def use(self, model: CompareViewModel) -> None:
-        """Show `model`'s tree, as the current one was shown (hidden kinds, filter, sort)."""
+        """Show `model`'s tree, as the current one was shown (hidden kinds, filter, sort, the
+        directories closed)."""
+        with self._lock:  # a worker may be applying the current one's operations
+            closed = set(self._model.collapsed) if self._model is not None else set()
         self.reset(len(model.layers))
         self.layers[:] = model.layers
         self._model = model
@@ -100,6 +103,7 @@ class CompareTreeState(TreeState):
         self._push(lambda m: m.set_hidden(hidden))
         self._push(lambda m: m.set_filter(pattern))
         self._push(lambda m: m.set_sort(sort))
+        self._push(lambda m: m.collapse(closed))
 
 
 class CompareTreeView(FileTreeView):
