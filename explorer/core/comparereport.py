@@ -14,7 +14,7 @@ from typing import Any
 
 from explorer.core.compare import Comparison, Side, Verdict
 from explorer.core.comparepackages import KINDS, PackageChange, count_kinds
-from explorer.core.findings import SEVERITIES, Finding
+from explorer.core.findings import SEVERITIES, Finding, plural
 from explorer.core.fsdiff import ADDED, MODIFIED, REMOVED, Change, Version
 from explorer.core.safetext import safe
 
@@ -80,7 +80,7 @@ def collapsed(changes: list[Change]) -> list[tuple[Change, int, int]]:
 
 def _side_line(label: str, side: Side) -> str:
     return (
-        f"{label}: {safe(side.name)}  ({len(side.diff_ids)} layers, {size(side.size)}, "
+        f"{label}: {safe(side.name)}  ({plural(len(side.diff_ids), 'layer')}, {size(side.size)}, "
         f"efficiency {percent(side.efficiency)}, reclaimable {size(side.reclaimable)})"
     )
 

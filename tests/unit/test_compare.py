@@ -30,6 +30,30 @@ def test_mtime_only_when_asked() -> None:
     assert changes(a, bb, mtime=True) == {"/f": ("modified", 0, ("mtime",))}
 
 
+def test_names_ascii_utf8_and_not_utf8_side_by_side() -> None:
+    """Paths are put in byte order whatever they hold: ASCII, UTF-8 and raw bytes together."""
+    base = idx(
+        b.directory("etc"),
+        b.file("etc/a", b"1"),
+        b.file(b"etc/\xff\xfe-raw", b"x"),
+        b.file("etc/\u00e9", b"e"),
+    )
+    new = idx(
+        b.file(b"etc/\xff\xfe-raw", b"y"),
+        b.file("etc/b", b"2"),
+        b.file(b"z/\xc3(", b"q"),
+        b.whiteout("etc/\u00e9"),
+    )
+    raw, bad = "/etc/" + b"\xff\xfe-raw".decode("utf-8", "surrogateescape"), "/z/\udcc3("
+    assert changes([base], [base, new], shared=1) == {
+        "/etc/b": ("added", 1, ()),
+        "/etc/\u00e9": ("removed", 1, ()),
+        raw: ("modified", 1, ("content",)),
+        "/z": ("added", 1, ()),
+        bad: ("added", 1, ()),
+    }
+
+
 def test_implicit_directory_is_what_engines_create() -> None:
     """A directory no entry lists is 0755 root:root: the same as one listed so."""
     a = [idx(b.file("d/f", b"1"))]
