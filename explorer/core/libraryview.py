@@ -186,7 +186,7 @@ def history_lines(im: LibraryImage) -> list[tuple[str, str]]:
     for row in im.history:
         mark = f"L{row.layer:<3}" if row.layer is not None else "    "
         command = safe(row.created_by.removeprefix("/bin/sh -c ")) or "(no command)"
-        kind = "alone" if row.layer is not None else "dim"
+        kind = "alone" if row.layer is not None else "dim-row"  # one line each, as the others
         lines.append((f"{mark} {docker_size(row.size):>7}  {command}", kind))
     return lines
 

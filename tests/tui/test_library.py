@@ -247,6 +247,18 @@ async def test_history_inspect_and_palette() -> None:
         )
 
 
+async def test_history_steps_are_one_row_each_however_narrow() -> None:
+    """A step that made no layer is cut like the others, never wrapped under them."""
+    app = library_app()
+    async with app.run_test(size=(34, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("H")
+        panel = screen(app).panel_list
+        steps = panel.lines[1:]
+        assert any(len(t) > panel.size.width for t, _k in steps), steps
+        assert [row for row in panel.rows if row[1] != "head"] == steps  # the heading wraps
+
+
 async def test_help_lists_the_library_keys() -> None:
     from explorer.tui.bindings import keymap_conflicts
 

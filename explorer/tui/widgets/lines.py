@@ -14,7 +14,8 @@ from explorer.tui.widgets.vlist import VirtualList
 
 
 class LinesList(VirtualList):
-    """Rows of (text, kind); kinds: head, shared, alone, dim, warn, plain."""
+    """Rows of (text, kind); kinds: head, shared, alone, dim, warn, plain; dim-row: dimmed as
+    dim, but a row of a list: never wrapped."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "lines--head",
@@ -72,6 +73,7 @@ class LinesList(VirtualList):
 
     def render_row(self, index: int, width: int, style: Style) -> list[Segment]:
         text, kind = self.rows[index]
+        kind = "dim" if kind == "dim-row" else kind  # a row of a list (never wrapped), dimmed
         if kind in ("head", "shared", "alone", "dim", "warn"):
             style = style + self.get_component_rich_style(f"lines--{kind}")
         return [Segment(text, style)]
