@@ -1,6 +1,7 @@
 """The compare screen's text: its summary pane (both images, the verdict, layers, sizes,
 files, efficiency, package changes, new findings, growing directories, config) and what
-changed at the path under the cursor. Everything from the images is made safe here."""
+changed at the path under the cursor. Sizes are in the explorer's units (dive's), as in the
+tree beside it; everything from the images is made safe here."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from explorer.core.compare import Comparison, Verdict
 from explorer.core.comparepackages import ADDED as PKG_ADDED
 from explorer.core.comparepackages import DOWNGRADED, UPGRADED, count_kinds
 from explorer.core.comparepackages import REMOVED as PKG_REMOVED
-from explorer.core.comparereport import finding_counts, layer_name, percent, signed, size
+from explorer.core.comparereport import finding_counts, layer_name, percent
 from explorer.core.fsdiff import ADDED, MODIFIED, REMOVED, Change, Version
 from explorer.core.safetext import safe
+from explorer.tui.format import size
 
 GROWING_SHOWN = 5
 PACKAGES_SHOWN = 12
@@ -24,6 +26,11 @@ PACKAGE_MARKS = {
     DOWNGRADED: ("↓", "$diff-modified"),
     PKG_REMOVED: ("-", "$diff-removed"),
 }
+
+
+def signed(n: int) -> str:
+    """A size change in the explorer's units (dive's, as the tree beside it shows sizes)."""
+    return size(n) if n < 0 else f"+{size(n)}"
 
 
 def summary(cmp: Comparison, verdict: Verdict) -> Content:

@@ -88,7 +88,7 @@ async def test_changed_paths_then_everything(pair) -> None:
         shown = screen_text(app)
         assert "verdict: ok" in shown
         assert "1 of B's 2 shared" in shown
-        assert "added   1  +19.5 KiB" in shown and "removed 1  -500 B" in shown
+        assert "added   1  +20.0 kB" in shown and "removed 1  -500 B" in shown
 
 
 async def test_closed_directories_stay_closed_when_every_path_shows(pair) -> None:
