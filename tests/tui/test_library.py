@@ -269,3 +269,25 @@ async def test_help_lists_the_library_keys() -> None:
         await pilot.press("f1")
         text = screen_text(app)
         assert "Library" in text and "Remove the dangling images" in text and "[lib.prune]" in text
+
+
+async def test_panel_border_names_the_keys_that_switch_it_as_bound() -> None:
+    """The panel's border says which keys show the other panels, rebound keys included, and
+    which key goes back to Sharing."""
+    app = make_app(
+        "",
+        library=library,
+        now=lambda: NOW,
+        clock=frozen_clock,
+        keymap={"lib.history": "y"},
+        keymap_file=Path("/nonexistent/layerscope/keymap.toml"),
+    )
+    async with app.run_test(size=NARROW) as pilot:
+        await ready(pilot)
+        panel = screen(app).panel_list
+        assert panel.border_subtitle == "a Advice · y History · i Inspect"
+        await pilot.press("y")
+        assert panel.border_title == "History" and panel.border_subtitle == "y Sharing"
+        await pilot.press("y")
+        assert panel.border_title == "Sharing"
+        assert panel.border_subtitle == "a Advice · y History · i Inspect"

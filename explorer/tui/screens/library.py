@@ -125,6 +125,7 @@ class LibraryScreen(Screen[None]):
         self.library: Library | None = None
         self.view = View()
         self.panel = "sharing"
+        self._hint_for = ""  # the panel the border's key hint was written for
         self.marks: list[str] = []  # keys of the images marked to compare, oldest mark first
         self._opening: threading.Event | None = None
 
@@ -219,10 +220,26 @@ class LibraryScreen(Screen[None]):
     def _highlighted(self) -> None:
         self._panel()
 
+    def _panel_hint(self) -> str:
+        """The keys that switch the panel (as the keymap binds them): the others' keys, and
+        the shown one's key that goes back to Sharing."""
+        keys: dict[str, str] = {}
+        for active in self.active_bindings.values():
+            action = active.binding.action
+            if action.startswith("panel('"):
+                keys.setdefault(action[7:-2], self.app.get_key_display(active.binding))
+        if self.panel in keys:
+            return f"{keys[self.panel]} Sharing"
+        order = ("advice", "history", "inspect")  # as the bindings list them
+        names = sorted(keys, key=lambda n: order.index(n) if n in order else len(order))
+        return " · ".join(f"{keys[name]} {name.capitalize()}" for name in names)
+
     def _panel(self) -> None:
         im, library = self.images.selected, self.library
         panel = self.panel_list
         panel.border_title = self.panel.capitalize()
+        if panel.border_subtitle is None or self._hint_for != self.panel:
+            panel.border_subtitle, self._hint_for = self._panel_hint(), self.panel
         if library is None:
             return
         if self.panel == "advice":
