@@ -1,16 +1,19 @@
 """What the library screen shows, headless: the images sorted and filtered, a row's cells, and
-the sharing of the selected image, as plain strings (the TUI only lays them out)."""
+the panel below them (the selected image's sharing, advice, history or inspect), as plain
+strings (the TUI only lays them out)."""
 
 from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
 
+from explorer.core.advice import image_advice, library_advice
 from explorer.core.dockerunits import ago, docker_size
 from explorer.core.library import Library, LibraryImage
 from explorer.core.safetext import safe
 
 SORTS = ("size", "unique", "created", "name")
+PANELS = ("sharing", "advice", "history", "inspect")  # what the panel below the list shows
 _GLOB = frozenset("*?[")
 
 
@@ -208,3 +211,21 @@ def inspect_lines(im: LibraryImage) -> list[tuple[str, str]]:
     lines.append((f"RootFS: {len(im.layers)} layers", "head"))
     lines += [(f"  {layer.diff_id}", "dim") for layer in im.layers]
     return lines
+
+
+def panel_lines(
+    panel: str, library: Library, im: LibraryImage | None
+) -> tuple[list[tuple[str, str]], bool]:
+    """The panel's lines for the selected image (None: none selected), and whether they wrap
+    (prose does; a list's rows stay one line each)."""
+    if panel == "advice":
+        advice = (image_advice(library, im) if im is not None else []) + library_advice(library)
+        lines = [(f"{a.title}: {a.detail}", a.kind) for a in advice]
+        return lines or [("nothing to advise", "dim")], True
+    if im is None:
+        return [], False
+    if panel == "history":
+        return history_lines(im), False
+    if panel == "inspect":
+        return inspect_lines(im), True
+    return sharing_lines(library, im), False

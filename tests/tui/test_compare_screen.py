@@ -18,6 +18,7 @@ import pytest
 
 from explorer.core.compare import Thresholds
 from explorer.tui.screens.compare import CompareApp, CompareScreen
+from explorer.tui.treestate import find_path
 from tests.robustness import builders as b
 
 from .conftest import app_for, frozen_clock, palette_results, screen_text, settle, wait_for
@@ -97,8 +98,7 @@ async def test_closed_directories_stay_closed_when_every_path_shows(pair) -> Non
     async with app.run_test(size=NARROW) as pilot:
         await settle(pilot)
         tree = app.screen.file_tree
-        rows = [tree.rows[i].path for i in range(len(tree.rows))]
-        tree.set_cursor(rows.index("/usr"))
+        tree.set_cursor(find_path(tree.rows, "/usr"))
         await pilot.press("space")  # close /usr
         await wait_for(pilot, lambda: "big.so" not in "\n".join(tree_lines(app)))
         await pilot.press("ctrl+u")
@@ -116,8 +116,7 @@ async def test_selected_change_names_the_layer_of_b(pair) -> None:
     async with app.run_test(size=WIDE) as pilot:
         await settle(pilot)
         tree = app.screen.file_tree
-        rows = [tree.rows[i].path for i in range(len(tree.rows))]
-        tree.set_cursor(rows.index("/etc/os-release"))
+        tree.set_cursor(find_path(tree.rows, "/etc/os-release"))
         await pilot.pause()
         shown = screen_text(app)
         assert "modified  by B's layer L1" in shown

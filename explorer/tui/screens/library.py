@@ -24,18 +24,16 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from explorer.core import libraryactions as act
-from explorer.core.advice import image_advice, library_advice
 from explorer.core.errors import Cancelled, ImageError
 from explorer.core.library import Library, LibraryImage
 from explorer.core.libraryview import (
+    PANELS,
     View,
     arrange,
     compare_pair,
-    history_lines,
-    inspect_lines,
     marked,
     marks_line,
-    sharing_lines,
+    panel_lines,
     summary,
     toggle_mark,
 )
@@ -51,8 +49,6 @@ from explorer.tui.widgets.vlist import VirtualList
 
 if TYPE_CHECKING:
     from explorer.tui.app import LayerScopeApp
-
-PANELS = ("sharing", "advice", "history", "inspect")
 
 
 class LibraryScreen(Screen[None]):
@@ -125,7 +121,6 @@ class LibraryScreen(Screen[None]):
         self.library: Library | None = None
         self.view = View()
         self.panel = "sharing"
-        self._hint_for = ""  # the panel the border's key hint was written for
         self.marks: list[str] = []  # keys of the images marked to compare, oldest mark first
         self._opening: threading.Event | None = None
 
@@ -230,33 +225,16 @@ class LibraryScreen(Screen[None]):
                 keys.setdefault(action[7:-2], self.app.get_key_display(active.binding))
         if self.panel in keys:
             return f"{keys[self.panel]} Sharing"
-        order = ("advice", "history", "inspect")  # as the bindings list them
-        names = sorted(keys, key=lambda n: order.index(n) if n in order else len(order))
-        return " · ".join(f"{keys[name]} {name.capitalize()}" for name in names)
+        return " · ".join(f"{keys[name]} {name.capitalize()}" for name in PANELS if name in keys)
 
     def _panel(self) -> None:
-        im, library = self.images.selected, self.library
         panel = self.panel_list
-        panel.border_title = self.panel.capitalize()
-        if panel.border_subtitle is None or self._hint_for != self.panel:
-            panel.border_subtitle, self._hint_for = self._panel_hint(), self.panel
-        if library is None:
-            return
-        if self.panel == "advice":
-            lines = [(f"{a.title}: {a.detail}", a.kind) for a in library_advice(library)]
-            if im is not None:
-                lines = [
-                    (f"{a.title}: {a.detail}", a.kind) for a in image_advice(library, im)
-                ] + lines
-            panel.show(lines or [("nothing to advise", "dim")], wrap=True)
-        elif im is None:
-            panel.show([])
-        elif self.panel == "history":
-            panel.show(history_lines(im))
-        elif self.panel == "inspect":
-            panel.show(inspect_lines(im), wrap=True)
-        else:
-            panel.show(sharing_lines(library, im))
+        title = self.panel.capitalize()
+        if panel.border_title != title:  # the panel switched (or is first shown)
+            panel.border_title, panel.border_subtitle = title, self._panel_hint()
+        if self.library is not None:
+            lines, wrap = panel_lines(self.panel, self.library, self.images.selected)
+            panel.show(lines, wrap=wrap)
 
     def action_panel(self, name: str) -> None:
         self.panel = "sharing" if self.panel == name else name
